@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "CowDB",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "CowDB", targets: ["CowDB"]),
+        .executable(name: "cowdb", targets: ["cowdb"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // CRC-32C (SSE4.2 when the CPU has it) and atomic loads/stores on shared mapped memory.
+        .target(
+            name: "CCowDBSupport",
+            path: "Sources/CCowDBSupport"
+        ),
+        .target(
+            name: "CowDB",
+            dependencies: ["CCowDBSupport"],
+            path: "Sources/CowDB",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // LMDB, the reference for snapshot semantics in tests (and later the benchmark).
+        .systemLibrary(
+            name: "CLMDB",
+            path: "Sources/CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        .executableTarget(
+            name: "cowdb",
+            dependencies: [
+                "CowDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Tools/cowdb",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .testTarget(
+            name: "CowDBTests",
+            dependencies: ["CowDB", "CLMDB"],
+            path: "Tests/CowDBTests",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)

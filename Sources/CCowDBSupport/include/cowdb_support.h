@@ -1,0 +1,34 @@
+#ifndef COWDB_SUPPORT_H
+#define COWDB_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Continues a CRC-32C (Castagnoli) over `length` bytes. Start with `crc = 0`;
+/// the pre- and post-inversion are done inside, so calls chain:
+/// `crc32c(crc32c(0, a, n), b, m) == crc32c(0, a ++ b, n + m)`.
+/// Uses the SSE4.2 `crc32` instruction when the CPU has it, a table otherwise.
+uint32_t cowdb_crc32c(uint32_t crc, const void *bytes, size_t length);
+
+/// Portable (table-driven) CRC-32C, exposed so tests can compare both paths.
+uint32_t cowdb_crc32c_portable(uint32_t crc, const void *bytes, size_t length);
+
+/// Acquire load of a 64-bit word in shared (possibly cross-process) memory.
+static inline uint64_t cowdb_atomic_load_u64(const void *address) {
+    return __atomic_load_n((const uint64_t *)address, __ATOMIC_ACQUIRE);
+}
+
+/// Release store of a 64-bit word in shared (possibly cross-process) memory.
+static inline void cowdb_atomic_store_u64(void *address, uint64_t value) {
+    __atomic_store_n((uint64_t *)address, value, __ATOMIC_RELEASE);
+}
+
+/// Full fence, for the seqlock in the lock file's shared page.
+static inline void cowdb_atomic_fence(void) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/// `F_OFD_SETLK` (Linux ≥ 3.15): open-file-description locks; glibc hides it without _GNU_SOURCE.
+#define COWDB_F_OFD_SETLK 37
+
+#endif

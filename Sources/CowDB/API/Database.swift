@@ -1,0 +1,352 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An embedded, versioned key-value database: a directory holding an append-only data
+/// file (`data`), its index (`index`) and a lock file (`lock`).
+///
+/// ```swift
+/// let db = try Database(path: "/tmp/example.cowdb")
+/// try db.write { txn in try txn.put(Array("k".utf8), Array("v".utf8)) }
+/// let value = try db.read { txn in try txn.get(Array("k".utf8)) }
+/// let old = try db.read(at: 1) { txn in try txn.get(Array("k".utf8)) }
+/// ```
+///
+/// `Database` is `Sendable`: share one instance between threads. Writers serialize (a second
+/// `write` waits its turn); readers never wait for the writer and see one stable version
+/// each. All calls block the calling thread; from Swift concurrency, call them from a task
+/// that may block (for example inside `Task.detached` or a dedicated executor), not from the main actor.
+public final class Database: @unchecked Sendable {
+    /// The database directory.
+    public let path: String
+    /// The options it was opened with (the page size is the database's own).
+    public let options: DatabaseOptions
+
+    let backend: any StorageBackend
+    let store: PageStore
+    let log: RootLog
+    let lockFile: LockFile
+    private let state: Mutex<State>
+    private let writerGate = NSLock()
+    private let writerThread = Atomic<UInt>(0)
+
+    /// What readers need, published by the writer after each commit.
+    struct State {
+        var latest: CommitPoint?
+        var mapping: MappedRegion
+        var closed = false
+        var snapshots = 0
+        var poisoned: String?
+        var unsyncedTail = false
+    }
+
+    // MARK: Open and close
+
+    /// Opens the database at `path`, creating the directory (and its parents) and an empty
+    /// database when missing (unless `options.readOnly`).
+    public convenience init(path: String, options: DatabaseOptions = DatabaseOptions()) throws {
+        try self.init(path: path, options: options, backend: POSIXStorage(fileMode: options.fileMode))
+    }
+
+    /// Opens the database through a given storage backend (tests inject faults this way).
+    public init(path: String, options: DatabaseOptions, backend: any StorageBackend) throws {
+        guard PageLayout.isValidPageSize(options.pageSize) else {
+            throw CowDBError.invalidArgument("page size \(options.pageSize) is not a power of two in 4096...65536")
+        }
+        self.path = path
+        self.options = options
+        self.backend = backend
+        let readOnly = options.readOnly
+        if !readOnly { try backend.makeDirectory(path) }
+        guard backend.exists(path) else {
+            throw CowDBError.notADatabase(path: path, reason: "no such directory")
+        }
+        if readOnly, !backend.exists(path + "/data") {
+            throw CowDBError.notADatabase(path: path, reason: "no data file")
+        }
+        lockFile = try LockFile(path: path + "/lock", writable: !readOnly, fileMode: options.fileMode)
+        if !readOnly {
+            try lockFile.lockForWriting(timeout: options.lockTimeout)
+            if !backend.exists(path + "/data") {
+                try backend.unlink(path + "/index")
+                try PageStore.create(backend: backend, directory: path, pageSize: options.pageSize)
+            }
+        }
+        store = try PageStore(backend: backend, directory: path, readOnly: readOnly, minimumReservation: options.mapReservation)
+        log = try RootLog(backend: backend, directory: path, readOnly: readOnly)
+
+        // Recovery: verify the tail, trust or rebuild the index.
+        let filePages = try store.filePages()
+        let mapping = try store.map(covering: max(filePages, 1))
+        let recovered = try Recovery.run(store: store, mapping: mapping, filePages: filePages, log: log)
+        log.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
+        var unsynced = false
+        if !readOnly {
+            let end = ((recovered.latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)
+            if try store.file.length() > end { try store.file.truncate(to: end) }
+            try log.writePending()
+            let lastSynced = try log.last()?.isSynced ?? true
+            if recovered.latestIsUnsynced || !lastSynced {
+                try store.file.sync()
+                try Database.markLastRecordSynced(log)
+            }
+        } else {
+            unsynced = recovered.latestIsUnsynced
+        }
+        state = Mutex(State(latest: recovered.latest, mapping: mapping, unsyncedTail: unsynced))
+        if !readOnly {
+            lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
+                             generation: store.header.generation, indexCount: log.count)
+        }
+    }
+
+    /// Closes the database. Throws `busy` while snapshots are open; waits for a running write.
+    public func close() throws {
+        writerGate.lock()
+        defer { writerGate.unlock() }
+        let wasOpen = try state.withLock { state -> Bool in
+            guard !state.closed else { return false }
+            guard state.snapshots == 0 else { throw CowDBError.busy("\(state.snapshots) snapshot(s) still open") }
+            state.closed = true
+            return true
+        }
+        guard wasOpen else { return }
+        if !options.readOnly, !(try log.last()?.isSynced ?? true) {
+            try store.file.sync()
+            try Database.markLastRecordSynced(log)
+        }
+        store.file.close()
+        log.file.close()
+    }
+
+    /// After an `fdatasync` covering everything written, flags the last index record synced
+    /// (so the next open verifies nothing before it).
+    private static func markLastRecordSynced(_ log: RootLog) throws {
+        guard log.count > 0, log.pending.isEmpty, var last = try log.last(), !last.isSynced else { return }
+        last.flags |= IndexRecord.syncedFlag
+        try log.rewrite(log.count - 1, last)
+    }
+
+    // MARK: Reading
+
+    /// The newest committed version (0 for an empty database).
+    public var latestVersion: UInt64 {
+        (try? currentSource().version) ?? state.withLock { $0.latest?.record.version ?? 0 }
+    }
+
+    /// Runs `body` on the latest committed version.
+    public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
+        try run(ReadTransaction(source: try currentSource()), body)
+    }
+
+    /// Runs `body` on version `version`, however many commits have happened since.
+    public func read<T>(at version: UInt64, _ body: (ReadTransaction) throws -> T) throws -> T {
+        try run(ReadTransaction(source: try source(at: version)), body)
+    }
+
+    /// Runs `body` on the last version committed at or before `date`.
+    public func read<T>(asOf date: Date, _ body: (ReadTransaction) throws -> T) throws -> T {
+        try run(ReadTransaction(source: try source(asOf: date)), body)
+    }
+
+    /// A long-lived read view of `version` (default: the latest), usable from any thread
+    /// until `close()`. `Database.close()` throws `busy` while snapshots are open.
+    public func snapshot(at version: UInt64? = nil) throws -> Snapshot {
+        let source = try version.map { try self.source(at: $0) } ?? currentSource()
+        try state.withLock { state in
+            guard !state.closed else { throw CowDBError.closed }
+            state.snapshots += 1
+        }
+        return Snapshot(database: self, source: source)
+    }
+
+    /// Called by `Snapshot.close()`.
+    func snapshotClosed() { state.withLock { $0.snapshots -= 1 } }
+
+    /// Every committed version still in the file, oldest first.
+    public func versions() throws -> [VersionInfo] {
+        _ = try currentSource()
+        return try state.withLock { state in
+            guard !state.closed else { throw CowDBError.closed }
+            return try (0 ..< log.count).map { try versionInfo(log.record($0)) }
+        }
+    }
+
+    /// Facts about one version.
+    func versionInfo(_ record: IndexRecord) -> VersionInfo {
+        let pageSize = UInt64(store.layout.pageSize)
+        return VersionInfo(version: record.version, timestampNanoseconds: record.timestamp, entryCount: record.totalCount,
+                           fileLength: (record.commitPage + 1) * pageSize, appendedBytes: UInt64(record.appendedPages) * pageSize)
+    }
+
+    /// The page size of this database.
+    public var pageSize: Int { store.layout.pageSize }
+    /// The longest key this database accepts.
+    public var maxKeySize: Int { store.layout.maxKeySize }
+    /// The longest value this database accepts.
+    public var maxValueSize: Int { PageLayout.maxValueSize }
+
+    /// Runs a read closure, then ends the transaction and rethrows any deferred error.
+    private func run<T>(_ txn: ReadTransaction, _ body: (ReadTransaction) throws -> T) throws -> T {
+        defer { txn.invalidate() }
+        let result = try body(txn)
+        if let error = txn.pendingError { throw error }
+        return result
+    }
+
+    /// The source for the latest version; a read-only process first picks up what a writer
+    /// in another process published (one seqlock read of the shared page, no system call).
+    func currentSource() throws -> ReadSource {
+        if options.readOnly { try refreshFromWriter() }
+        return try state.withLock { state in
+            guard !state.closed else { throw CowDBError.closed }
+            return makeSource(state.latest, mapping: state.mapping)
+        }
+    }
+
+    /// The source for a given version.
+    func source(at version: UInt64) throws -> ReadSource {
+        if options.readOnly { try refreshFromWriter() }
+        return try state.withLock { state in
+            guard !state.closed else { throw CowDBError.closed }
+            if version == 0 { return makeSource(nil, mapping: state.mapping) }
+            guard let latest = state.latest, version <= latest.record.version, let position = try log.position(of: version) else {
+                throw CowDBError.versionNotFound(version)
+            }
+            return makeSource(try commit(for: try log.record(position), latest: latest, mapping: state.mapping), mapping: state.mapping)
+        }
+    }
+
+    /// The source for the last version at or before `date`.
+    func source(asOf date: Date) throws -> ReadSource {
+        if options.readOnly { try refreshFromWriter() }
+        let nanoseconds = UInt64(max(0, date.timeIntervalSince1970 * 1e9))
+        return try state.withLock { state in
+            guard !state.closed else { throw CowDBError.closed }
+            guard let latest = state.latest, let position = try log.position(asOf: nanoseconds) else {
+                throw CowDBError.noVersionAsOf(nanosecondsSince1970: nanoseconds)
+            }
+            return makeSource(try commit(for: try log.record(position), latest: latest, mapping: state.mapping), mapping: state.mapping)
+        }
+    }
+
+    /// Reads and checks the commit record an index record names.
+    private func commit(for record: IndexRecord, latest: CommitPoint, mapping: MappedRegion) throws -> CommitPoint {
+        guard record.commitPage <= latest.page else {
+            throw CowDBError.corrupt(page: record.commitPage, offset: nil, reason: "index names a commit record past the latest commit")
+        }
+        if record.commitPage == latest.page { return latest }
+        guard let decoded = Recovery.verifiedCommit(base: mapping.base, pageSize: store.layout.pageSize, page: record.commitPage),
+              decoded.version == record.version
+        else {
+            throw CowDBError.corrupt(page: record.commitPage, offset: nil, reason: "commit record of version \(record.version) is damaged or does not match the index")
+        }
+        return CommitPoint(record: decoded, page: record.commitPage)
+    }
+
+    /// A source over `mapping` bounded by `commit`.
+    private func makeSource(_ commit: CommitPoint?, mapping: MappedRegion) -> ReadSource {
+        let limit = commit?.page ?? 1
+        return ReadSource(mapping: mapping, commit: commit,
+                          pages: store.reader(mapping, limit: max(limit, 1), verify: options.verifyOnRead))
+    }
+
+    /// Read-only processes: adopt the latest commit a writer published, if newer.
+    private func refreshFromWriter() throws {
+        guard let published = lockFile.published() else { return }
+        let known = state.withLock { $0.latest?.record.version ?? 0 }
+        guard published.version > known else { return }
+        let needed = published.commitPage + 1
+        var mapping = state.withLock { $0.mapping }
+        if Int(needed) * store.layout.pageSize > mapping.reservedLength { mapping = try store.map(covering: needed) }
+        guard try store.file.length() >= needed * UInt64(store.layout.pageSize),
+              let record = Recovery.verifiedCommit(base: mapping.base, pageSize: store.layout.pageSize, page: published.commitPage),
+              record.version == published.version
+        else { return }
+        try state.withLock { state in
+            guard (state.latest?.record.version ?? 0) < record.version else { return }
+            try log.refresh(toCount: published.indexCount)
+            let lastLogged = try log.last()?.version ?? 0
+            if log.count == 0 || lastLogged < record.version {
+                log.adopt(fileCount: log.fileCount, pending: log.pending + [IndexRecord(commit: record, page: published.commitPage, synced: false)])
+            }
+            state.latest = CommitPoint(record: record, page: published.commitPage)
+            state.mapping = mapping
+        }
+    }
+
+    // MARK: Writing
+
+    /// Runs `body` in a write transaction and commits its changes as one new version when it
+    /// returns (a throw discards them). Waits while another thread writes; a nested `write`
+    /// on the same thread traps. A transaction that changes nothing commits no version.
+    @discardableResult
+    public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        let me = UInt(pthread_self())
+        precondition(writerThread.load(ordering: .relaxed) != me, "CowDB: nested write on the same thread")
+        if options.readOnly { throw CowDBError.readOnly }
+        writerGate.lock()
+        writerThread.store(me, ordering: .relaxed)
+        defer {
+            writerThread.store(0, ordering: .relaxed)
+            writerGate.unlock()
+        }
+        return try writeLocked(body)
+    }
+
+    /// The body of `write`, under the writer gate.
+    private func writeLocked<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        let (latest, mapping) = try state.withLock { state -> (CommitPoint?, MappedRegion) in
+            guard !state.closed else { throw CowDBError.closed }
+            if let poisoned = state.poisoned { throw CowDBError.writerPoisoned(poisoned) }
+            return (state.latest, state.mapping)
+        }
+        let regionStart = (latest?.page ?? 0) + 1
+        let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verify: options.verifyOnRead)
+        let source = makeSource(latest, mapping: mapping)
+        let txn = try WriteTransaction(source: source, appender: appender, options: options)
+        let result: T
+        let point: CommitPoint
+        do {
+            defer { txn.invalidate() }
+            result = try body(txn)
+            if let error = txn.pendingError { throw error }
+            guard txn.hasChanges else {
+                try discardTail(regionStart)
+                return result
+            }
+            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+            point = try txn.writeCommit(timestamp: max(now, (latest?.record.timestamp ?? 0) + 1))
+        } catch {
+            try? discardTail(regionStart)
+            throw error
+        }
+        // 5. The durability point: one fdatasync makes the pages and the commit record durable.
+        let synced = options.durability == .full
+        if synced {
+            do { try store.file.sync() } catch {
+                // Linux may have dropped the dirty pages already: never trust this file
+                // handle for writing again (readers continue at the previous version).
+                state.withLock { $0.poisoned = "\(error)" }
+                throw error
+            }
+        }
+        // 6. The index record (no sync of its own) and 7. publication to readers.
+        try? log.append(IndexRecord(commit: point.record, page: point.page, synced: synced))
+        state.withLock { state in
+            state.latest = point
+            state.mapping = appender.currentMapping
+        }
+        lockFile.publish(version: point.record.version, commitPage: point.page,
+                         generation: store.header.generation, indexCount: log.count)
+        return result
+    }
+
+    /// Cuts off whatever an aborted transaction appended (never below the last commit).
+    private func discardTail(_ regionStart: PageNumber) throws {
+        let end = regionStart * UInt64(store.layout.pageSize)
+        if try store.file.length() > end { try store.file.truncate(to: end) }
+    }
+}

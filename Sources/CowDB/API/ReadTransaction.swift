@@ -1,0 +1,168 @@
+import Foundation
+
+/// Everything a read needs: the map, the commit being read, and a page reader bounded by it.
+struct ReadSource: @unchecked Sendable {
+    let mapping: MappedRegion
+    let commit: CommitPoint?
+    let pages: PageReader
+
+    /// The version read (0: the empty database).
+    var version: UInt64 { commit?.record.version ?? 0 }
+}
+
+/// A consistent view of one committed version. Handed to the closure of `Database.read`;
+/// it, and every keyspace, cursor and scan made from it, must not be used after the closure
+/// returns (that traps).
+public class ReadTransaction {
+    /// The version this transaction reads (0 for an empty database).
+    public let version: UInt64
+    let source: ReadSource
+    var pages: PageReader
+    var catalog: TreeState
+    var defaultTree: TreeState
+    /// Named keyspaces looked up (and, when writing, changed) so far.
+    var named: [String: TreeState] = [:]
+    var isOpen = true
+    /// An error met where a throw was impossible (inside a scan's iterator); rethrown when
+    /// the closure returns.
+    var pendingError: (any Error)?
+
+    init(source: ReadSource) {
+        self.source = source
+        version = source.version
+        pages = source.pages
+        let record = source.commit?.record
+        catalog = TreeState(rootPage: record?.catalogRoot ?? 0, count: 0)
+        defaultTree = TreeState(rootPage: record?.defaultRoot ?? 0, count: record?.defaultCount ?? 0)
+    }
+
+    /// Commit time of this version (nil for version 0).
+    public var timestamp: Date? {
+        source.commit.map { Date(timeIntervalSince1970: Double($0.record.timestamp) / 1e9) }
+    }
+
+    /// Whether this transaction may write.
+    var isWritable: Bool { false }
+
+    /// Counts changes, so cursors of a write transaction know to re-seek (always 0 when reading).
+    var mutationStamp: UInt64 { 0 }
+
+    /// Traps when the transaction is used after its closure ended.
+    @inline(__always)
+    func ensureOpen() {
+        precondition(isOpen, "CowDB: a transaction (or a keyspace, cursor or scan from it) was used after its closure returned")
+    }
+
+    // MARK: Default keyspace
+
+    /// The default (unnamed) keyspace.
+    public var defaultKeyspace: Keyspace { ensureOpen(); return Keyspace(transaction: self, name: nil) }
+
+    /// The value stored under `key` in the default keyspace, or nil.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? { try get(key, in: nil) }
+
+    /// Calls `body` with the bytes of the value under `key` without copying them (they point
+    /// into the map and are valid only inside `body`); nil when the key is absent.
+    public func withValue<R>(for key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try withValue(for: key, in: nil, body)
+    }
+
+    /// Whether `key` is present in the default keyspace.
+    public func contains(_ key: [UInt8]) throws -> Bool { try find(key, in: nil) != nil }
+
+    /// Entries in `[from, to)` of the default keyspace (either bound optional), ascending or descending.
+    public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> ScanSequence {
+        try scan(in: nil, from: from, to: to, reverse: reverse)
+    }
+
+    /// A cursor over the default keyspace, not yet positioned.
+    public func cursor() throws -> Cursor { try cursor(in: nil) }
+
+    /// Entries in the default keyspace.
+    public var count: UInt64 { ensureOpen(); return defaultTree.count }
+
+    // MARK: Keyspaces
+
+    /// An existing named keyspace; throws `keyspaceNotFound`.
+    public func keyspace(_ name: String) throws -> Keyspace {
+        ensureOpen()
+        _ = try tree(name)
+        return Keyspace(transaction: self, name: name)
+    }
+
+    /// Names of the named keyspaces, in byte order.
+    public func keyspaces() throws -> [String] {
+        ensureOpen()
+        var cursor = TreeCursor(root: catalog.root, pages: pages)
+        var names: [String] = []
+        var more = try cursor.first()
+        while more {
+            names.append(try cursor.withKey { String(decoding: $0, as: UTF8.self) })
+            more = try cursor.next()
+        }
+        return names
+    }
+
+    // MARK: Internals shared with Keyspace, Cursor and WriteTransaction
+
+    /// The tree of keyspace `name` (nil: the default keyspace).
+    func tree(_ name: String?) throws -> TreeState {
+        guard let name else { return defaultTree }
+        if let tree = named[name] { return tree }
+        let tree = try catalogEntry(name)
+        named[name] = tree
+        return tree
+    }
+
+    /// Reads keyspace `name`'s root and count from the catalog.
+    func catalogEntry(_ name: String) throws -> TreeState {
+        let key = Array(name.utf8)
+        guard !key.isEmpty, key.count <= 255,
+              let found = try key.withUnsafeBytes({ try BTree.find(catalog.root, key: $0, pages: pages) })
+        else { throw CowDBError.keyspaceNotFound(name) }
+        return try BTree.withBytes(of: found, pages: pages) { bytes in
+            guard bytes.count == 16, bytes.u64(0) < pages.limit else {
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog entry for keyspace \(name.debugDescription) is malformed")
+            }
+            return TreeState(rootPage: bytes.u64(0), count: bytes.u64(8))
+        }
+    }
+
+    /// Finds `key` in keyspace `name`.
+    func find(_ key: [UInt8], in name: String?) throws -> FoundValue? {
+        ensureOpen()
+        try Keyspace.validate(key: key, layout: pages.layout)
+        let tree = try tree(name)
+        return try key.withUnsafeBytes { bytes -> FoundValue? in
+            if case let .page(root)? = tree.root {
+                guard let (value, leaf) = try BTree.findStored(rootPage: root, key: bytes, pages: pages) else { return nil }
+                return .stored(value, leafPage: leaf)
+            }
+            return try BTree.find(tree.root, key: bytes, pages: pages)
+        }
+    }
+
+    func get(_ key: [UInt8], in name: String?) throws -> [UInt8]? {
+        guard let found = try find(key, in: name) else { return nil }
+        return try BTree.withBytes(of: found, pages: pages) { Array($0) }
+    }
+
+    func withValue<R>(for key: [UInt8], in name: String?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        guard let found = try find(key, in: name) else { return nil }
+        return try BTree.withBytes(of: found, pages: pages, body)
+    }
+
+    func scan(in name: String?, from: [UInt8]?, to: [UInt8]?, reverse: Bool) throws -> ScanSequence {
+        ensureOpen()
+        return ScanSequence(cursor: try cursor(in: name), from: from, to: to, reverse: reverse)
+    }
+
+    func cursor(in name: String?) throws -> Cursor {
+        ensureOpen()
+        _ = try tree(name)
+        return Cursor(transaction: self, name: name)
+    }
+
+    /// Ends the transaction: later use traps.
+    func invalidate() { isOpen = false }
+}

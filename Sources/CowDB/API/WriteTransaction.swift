@@ -1,0 +1,192 @@
+import Foundation
+
+/// A write transaction: everything a `ReadTransaction` offers, plus writes. Handed to the
+/// closure of `Database.write`; the changes commit as one new version when the closure
+/// returns and are discarded if it throws. Reads see the transaction's own writes.
+public final class WriteTransaction: ReadTransaction {
+    let appender: PageAppender
+    let mutator: TreeMutator
+    let budgetPages: Int
+    /// Entries in all keyspaces.
+    var totalCount: UInt64
+    /// Whether anything changed (an unchanged transaction commits no version).
+    var hasChanges = false
+
+    init(source: ReadSource, appender: PageAppender, options: DatabaseOptions) throws {
+        self.appender = appender
+        self.mutator = try TreeMutator(sink: appender)
+        self.budgetPages = max(16, options.dirtyPageBudget / appender.layout.pageSize)
+        self.totalCount = source.commit?.record.totalCount ?? 0
+        super.init(source: source)
+        self.pages = mutator.pages
+    }
+
+    override var isWritable: Bool { true }
+    override var mutationStamp: UInt64 { mutator.mutations }
+
+    // MARK: Default keyspace
+
+    /// Stores `value` under `key` in the default keyspace, replacing any value.
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws { try put(key, value, in: nil) }
+
+    /// Stores `value` under `key` only if absent; returns false (keeping the old value) otherwise.
+    public func insert(_ key: [UInt8], _ value: [UInt8]) throws -> Bool { try insert(key, value, in: nil) }
+
+    /// Removes `key` from the default keyspace; returns whether it was present.
+    @discardableResult
+    public func delete(_ key: [UInt8]) throws -> Bool { try delete(key, in: nil) }
+
+    // MARK: Keyspaces
+
+    /// Creates a named keyspace; throws `keyspaceExists` if it exists.
+    public func createKeyspace(_ name: String) throws -> Keyspace {
+        ensureOpen()
+        try Keyspace.validate(name: name)
+        if (try? tree(name)) != nil { throw CowDBError.keyspaceExists(name) }
+        try changeCatalog { catalog in _ = try mutator.put(&catalog, key: Array(name.utf8), value: .inline(Self.catalogValue(root: 0, count: 0))) }
+        var tree = TreeState(rootPage: 0, count: 0)
+        tree.changed = true
+        named[name] = tree
+        return Keyspace(transaction: self, name: name)
+    }
+
+    /// The named keyspace, created when missing.
+    public func keyspaceCreatingIfMissing(_ name: String) throws -> Keyspace {
+        ensureOpen()
+        try Keyspace.validate(name: name)
+        if (try? tree(name)) != nil { return Keyspace(transaction: self, name: name) }
+        return try createKeyspace(name)
+    }
+
+    /// Removes a named keyspace and all its entries (earlier versions keep them).
+    public func dropKeyspace(_ name: String) throws {
+        ensureOpen()
+        let tree = try tree(name)
+        try changeCatalog { catalog in _ = try mutator.delete(&catalog, key: Array(name.utf8)) }
+        named[name] = nil
+        totalCount -= tree.count
+    }
+
+    // MARK: Changes
+
+    func put(_ key: [UInt8], _ value: [UInt8], in name: String?) throws {
+        try prepareWrite(key: key, value: value)
+        let stored = try store(key: key, value: value)
+        try change(name) { tree in
+            if try mutator.put(&tree, key: key, value: stored) == nil { totalCount += 1 }
+        }
+    }
+
+    func insert(_ key: [UInt8], _ value: [UInt8], in name: String?) throws -> Bool {
+        try prepareWrite(key: key, value: value)
+        if try find(key, in: name) != nil { return false }
+        let stored = try store(key: key, value: value)
+        try change(name) { tree in _ = try mutator.put(&tree, key: key, value: stored) }
+        totalCount += 1
+        return true
+    }
+
+    func delete(_ key: [UInt8], in name: String?) throws -> Bool {
+        ensureOpen()
+        try Keyspace.validate(key: key, layout: pages.layout)
+        try spillIfOverBudget()
+        var removed = false
+        try change(name) { tree in removed = try mutator.delete(&tree, key: key) != nil }
+        if removed { totalCount -= 1 }
+        return removed
+    }
+
+    /// Validates a write and keeps the dirty budget.
+    private func prepareWrite(key: [UInt8], value: [UInt8]) throws {
+        ensureOpen()
+        try Keyspace.validate(key: key, layout: pages.layout)
+        guard value.count <= PageLayout.maxValueSize else {
+            throw CowDBError.valueTooLarge(size: value.count, maximum: PageLayout.maxValueSize)
+        }
+        try spillIfOverBudget()
+    }
+
+    /// The leaf form of a value: inline, or written now as an overflow run.
+    private func store(key: [UInt8], value: [UInt8]) throws -> LeafValue {
+        let layout = pages.layout
+        if layout.valueIsInline(keyLength: key.count, valueLength: value.count) { return .inline(value) }
+        let runLength = layout.overflowRunLength(valueLength: value.count)
+        let first = try value.withUnsafeBytes { bytes in
+            try appender.append(runLength: runLength) { OverflowPage.encode(value: bytes, runLength: runLength, into: $0) }
+        }
+        try appender.flush()
+        mutator.pages = try appender.reader()
+        pages = mutator.pages
+        return .overflow(page: first, length: value.count)
+    }
+
+    /// Runs `body` on keyspace `name`'s tree and keeps the result.
+    private func change(_ name: String?, _ body: (inout TreeState) throws -> Void) throws {
+        var tree = try self.tree(name)
+        defer {
+            if let name { named[name] = tree } else { defaultTree = tree }
+            if tree.changed { hasChanges = true }
+        }
+        try body(&tree)
+    }
+
+    /// Runs `body` on the catalog tree.
+    private func changeCatalog(_ body: (inout TreeState) throws -> Void) throws {
+        try spillIfOverBudget()
+        hasChanges = true
+        try body(&catalog)
+    }
+
+    /// Writes finished leaves early when the changed nodes exceed the dirty budget.
+    private func spillIfOverBudget() throws {
+        guard mutator.dirtyNodes > budgetPages else { return }
+        try mutator.spillLeaves(&defaultTree)
+        for name in Array(named.keys) {
+            var tree = named[name]!
+            try mutator.spillLeaves(&tree)
+            named[name] = tree
+        }
+        try mutator.didSpill()
+        pages = mutator.pages
+    }
+
+    /// The 16-byte catalog value of a keyspace: root page and entry count (u64 LE each).
+    static func catalogValue(root: PageNumber, count: UInt64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        bytes.withUnsafeMutableBytes { $0.setU64(root, 0); $0.setU64(count, 8) }
+        return bytes
+    }
+
+    // MARK: Commit
+
+    /// Steps 1–4 of a commit: everything but the durability point. Returns the new commit.
+    /// Nothing written here is reachable until the commit record is durable.
+    func writeCommit(timestamp: UInt64) throws -> CommitPoint {
+        // 1. Rebalance and write every changed named keyspace; point the catalog at its new root.
+        for name in named.keys.sorted() {
+            guard var tree = named[name], tree.changed else { continue }
+            try mutator.rebalance(&tree)
+            let root = try mutator.write(&tree)
+            _ = try mutator.put(&catalog, key: Array(name.utf8), value: .inline(Self.catalogValue(root: root, count: tree.count)))
+            tree.changed = false
+            named[name] = tree
+        }
+        // 2. The default keyspace.
+        try mutator.rebalance(&defaultTree)
+        let defaultRoot = try mutator.write(&defaultTree)
+        // 3. The catalog.
+        try mutator.rebalance(&catalog)
+        let catalogRoot = try mutator.write(&catalog)
+        // 4. The commit record, bound to every run this transaction appended.
+        try appender.flush()
+        let previous = source.commit
+        let record = CommitRecord(
+            version: (previous?.record.version ?? 0) + 1, timestamp: timestamp,
+            previousCommit: previous?.page ?? 0, firstPage: appender.regionStart,
+            catalogRoot: catalogRoot, defaultRoot: defaultRoot, defaultCount: defaultTree.count,
+            totalCount: totalCount, regionChecksum: appender.regionChecksum())
+        let page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: self.appender.tail) }
+        try appender.flush()
+        return CommitPoint(record: record, page: page)
+    }
+}

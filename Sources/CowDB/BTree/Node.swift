@@ -1,0 +1,106 @@
+// An in-memory, deserialized node of a B-tree being changed by a write transaction (bbolt's
+// `node`). A write transaction copies each page it changes into a Node once, changes it in
+// memory, and writes it back once, at commit (or earlier, when the dirty budget spills it).
+
+/// A reference to a child: a written page, or a node changed in this transaction.
+enum NodeRef {
+    case page(PageNumber)
+    case node(Node)
+}
+
+/// A B-tree node being changed.
+final class Node {
+    /// Leaf (keys → values) or branch (separators → children).
+    let isLeaf: Bool
+    /// Keys in order; for branches, keys[0] is unused (empty) and keys[i] is the smallest key of child i.
+    var keys: [[UInt8]]
+    /// Leaf values, parallel to `keys`.
+    var values: [LeafValue]
+    /// Branch children, parallel to `keys`.
+    var children: [NodeRef]
+    /// Bytes the node takes when written (header + entries).
+    var size: Int
+    /// A page this transaction wrote for this node earlier (spill), which it may overwrite; 0 if none.
+    var reusablePage: PageNumber = 0
+
+    init(leafKeys keys: [[UInt8]], values: [LeafValue]) {
+        isLeaf = true
+        self.keys = keys
+        self.values = values
+        children = []
+        size = PageHeader.size
+        for i in 0 ..< keys.count { size += LeafPage.entrySize(keyLength: keys[i].count, value: values[i]) }
+    }
+
+    init(branchKeys keys: [[UInt8]], children: [NodeRef]) {
+        isLeaf = false
+        self.keys = keys
+        self.values = []
+        self.children = children
+        size = PageHeader.size
+        for i in 0 ..< keys.count { size += BranchPage.entrySize(keyLength: i == 0 ? 0 : keys[i].count) }
+    }
+
+    /// Entries in the node.
+    var count: Int { keys.count }
+
+    /// Bytes entry `i` takes.
+    func entrySize(_ i: Int) -> Int {
+        isLeaf ? LeafPage.entrySize(keyLength: keys[i].count, value: values[i])
+            : BranchPage.entrySize(keyLength: i == 0 ? 0 : keys[i].count)
+    }
+
+    /// Copies a written page into a node.
+    static func load(_ page: UnsafeRawBufferPointer, number: PageNumber) throws -> Node {
+        switch page.u8(PageHeader.kindOffset) {
+        case PageKind.leaf.rawValue:
+            let view = try LeafPageView(page, number: number)
+            var keys: [[UInt8]] = []
+            var values: [LeafValue] = []
+            keys.reserveCapacity(view.count + 1)
+            values.reserveCapacity(view.count + 1)
+            for i in 0 ..< view.count {
+                keys.append(Array(try view.key(i)))
+                switch try view.value(i) {
+                case let .inline(bytes): values.append(.inline(Array(bytes)))
+                case let .overflow(page, length): values.append(.overflow(page: page, length: length))
+                }
+            }
+            return Node(leafKeys: keys, values: values)
+        case PageKind.branch.rawValue:
+            let view = try BranchPageView(page, number: number)
+            var keys: [[UInt8]] = []
+            var children: [NodeRef] = []
+            keys.reserveCapacity(view.count + 1)
+            children.reserveCapacity(view.count + 1)
+            for i in 0 ..< view.count {
+                keys.append(i == 0 ? [] : Array(try view.key(i)))
+                children.append(.page(try view.child(i)))
+            }
+            return Node(branchKeys: keys, children: children)
+        default:
+            throw CowDBError.corruptPage(number, "expected a branch or leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
+        }
+    }
+
+    /// First index whose key is ≥ `key` (leaves), and whether it is equal.
+    func lowerBound(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+        var low = 0, high = keys.count
+        while low < high {
+            let mid = (low + high) >> 1
+            let order = keys[mid].withUnsafeBytes { compareBytes($0, key) }
+            if order < 0 { low = mid + 1 } else if order > 0 { high = mid } else { return (mid, true) }
+        }
+        return (low, false)
+    }
+
+    /// Index of the child whose range holds `key` (branches).
+    func childIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        var low = 1, high = keys.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if keys[mid].withUnsafeBytes({ compareBytes($0, key) }) <= 0 { low = mid + 1 } else { high = mid }
+        }
+        return low - 1
+    }
+}

@@ -1,0 +1,178 @@
+// The commit half of a write transaction's tree work (bbolt's rebalance → spill):
+//  - rebalance: merge each changed node that fell below half a page into a neighbour when
+//    both fit in one page, or even out the two when they do not and the node is below a
+//    quarter; drop empty nodes; collapse a root with one child.
+//  - write: every changed node once, children before parents (so a child's page number is
+//    always below its parent's), reusing pages this transaction already wrote for it.
+//  - spill: when the dirty budget is exceeded, write changed leaves early.
+
+extension TreeMutator {
+    // MARK: Rebalance
+
+    /// Restores fill after deletes; returns with the root collapsed.
+    func rebalance(_ tree: inout TreeState) throws {
+        guard case let .node(root)? = tree.root else { return }
+        try rebalance(root, depth: 1)
+        while true {
+            guard case let .node(node)? = tree.root else { break }
+            if node.isLeaf {
+                if node.count == 0 { tree.root = nil }
+                break
+            }
+            if node.count == 1 { tree.root = node.children[0]; continue }
+            break
+        }
+    }
+
+    /// Post-order: children first, then merges among this node's children.
+    private func rebalance(_ node: Node, depth: Int) throws {
+        guard !node.isLeaf else { return }
+        guard depth <= PageLayout.maxDepth else {
+            throw CowDBError.corrupt(page: nil, offset: nil, reason: "tree deeper than \(PageLayout.maxDepth) levels")
+        }
+        for case let .node(child) in node.children { try rebalance(child, depth: depth + 1) }
+        let half = layout.pageSize / 2
+        var i = 0
+        while i < node.count {
+            guard case let .node(child) = node.children[i] else { i += 1; continue }
+            if child.count == 0 {
+                removeEntry(node, at: i)
+                continue
+            }
+            if child.size >= half || node.count == 1 { i += 1; continue }
+            let left = i + 1 < node.count ? i : i - 1
+            let right = left + 1
+            let leftNode = try materialize(node.children[left])
+            let rightNode = try materialize(node.children[right])
+            let separator = node.keys[right]
+            let separatorCost = leftNode.isLeaf ? 0 : separator.count
+            if leftNode.size + rightNode.size - PageHeader.size + separatorCost <= layout.pageSize {
+                append(rightNode, to: leftNode, separator: separator)
+                node.children[left] = .node(leftNode)
+                removeEntry(node, at: right)
+                i = left
+            } else if child.size < layout.pageSize / 4 {
+                append(rightNode, to: leftNode, separator: separator)
+                let at = evenSplit(leftNode)
+                let (newSeparator, newRight) = cut(leftNode, at: at)
+                node.children[left] = .node(leftNode)
+                node.children[right] = .node(newRight)
+                node.size += newSeparator.count - separator.count
+                node.keys[right] = newSeparator
+                i = right + 1
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    /// Removes entry `i` of a branch; removing entry 0 makes entry 1 the new first child.
+    private func removeEntry(_ node: Node, at i: Int) {
+        node.size -= node.entrySize(i)
+        node.keys.remove(at: i)
+        node.children.remove(at: i)
+        if i == 0, node.count > 0 {
+            node.size -= node.keys[0].count
+            node.keys[0] = []
+        }
+    }
+
+    /// Moves all of `right` onto the end of `left` (its left neighbour).
+    private func append(_ right: Node, to left: Node, separator: [UInt8]) {
+        if left.isLeaf {
+            left.keys += right.keys
+            left.values += right.values
+            left.size += right.size - PageHeader.size
+        } else {
+            var keys = right.keys
+            keys[0] = separator
+            left.keys += keys
+            left.children += right.children
+            left.size += right.size - PageHeader.size + separator.count
+        }
+    }
+
+    /// The byte midpoint of a node (at least one entry each side).
+    private func evenSplit(_ node: Node) -> Int {
+        let half = (node.size - PageHeader.size) / 2
+        var bytes = 0
+        for i in 0 ..< node.count {
+            bytes += node.entrySize(i)
+            if bytes >= half { return max(1, min(node.count - 1, i + 1)) }
+        }
+        return max(1, node.count - 1)
+    }
+
+    // MARK: Write
+
+    /// Writes every changed node of the tree; returns the root page (0 for an empty tree).
+    func write(_ tree: inout TreeState) throws -> PageNumber {
+        switch tree.root {
+        case nil: return 0
+        case let .page(number)?: return number
+        case let .node(node)?:
+            let number = try write(node)
+            tree.root = .page(number)
+            return number
+        }
+    }
+
+    /// Writes `node` after its changed children; returns its page.
+    private func write(_ node: Node) throws -> PageNumber {
+        if !node.isLeaf {
+            for i in 0 ..< node.count {
+                if case let .node(child) = node.children[i] { node.children[i] = .page(try write(child)) }
+            }
+        }
+        let fill: (UnsafeMutableRawBufferPointer) -> Void = { page in
+            if node.isLeaf {
+                LeafPage.encode(keys: node.keys, values: node.values, into: page)
+            } else {
+                BranchPage.encode(keys: node.keys, children: node.children.map {
+                    guard case let .page(number) = $0 else { preconditionFailure("child not written") }
+                    return number
+                }, into: page)
+            }
+        }
+        precondition(node.size <= layout.pageSize, "node larger than a page at write")
+        if node.reusablePage != 0, node.isLeaf, overflowsBelow(node, node.reusablePage) {
+            try sink.rewrite(node.reusablePage, fill)
+            return node.reusablePage
+        }
+        return try sink.append(runLength: 1, fill)
+    }
+
+    /// Whether every overflow run a leaf points to lies below `page` (readers check that a
+    /// leaf's runs precede it, so a leaf that gained a newer run cannot reuse an older page).
+    private func overflowsBelow(_ leaf: Node, _ page: PageNumber) -> Bool {
+        for case let .overflow(first, _) in leaf.values where first >= page { return false }
+        return true
+    }
+
+    /// Writes the changed leaves under a branch and points the branch at their pages.
+    private func spill(_ node: Node) throws {
+        for i in 0 ..< node.count {
+            guard case let .node(child) = node.children[i] else { continue }
+            if child.isLeaf {
+                node.children[i] = .page(try write(child))
+            } else {
+                try spill(child)
+            }
+        }
+    }
+
+    /// Writes the changed leaves of the tree early (the dirty budget is exceeded); branches
+    /// stay in memory until commit, so parents are still written after their children.
+    func spillLeaves(_ tree: inout TreeState) throws {
+        guard case let .node(root)? = tree.root else { return }
+        if root.isLeaf { return }
+        try spill(root)
+    }
+
+    /// Marks the dirty estimate as reset after a spill and refreshes the page reader.
+    func didSpill() throws {
+        try sink.flush()
+        pages = try sink.reader()
+        dirtyNodes = 0
+    }
+}

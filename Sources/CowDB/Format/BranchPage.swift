@@ -1,0 +1,100 @@
+// A branch page: separator keys and child page numbers.
+//
+//   offset        size  field
+//   0             16    page header (kind 1, count n ≥ 1)
+//   16            8·n   heads: first 8 bytes of each separator, zero-padded
+//   16 + 8n       8·n   child page numbers (u64 LE); child i holds keys in [sep i, sep i+1)
+//   16 + 16n      2·n   cell offsets from the start of the page (u16 LE)
+//   …                   cells, packed after the offsets:  keyLength u16 | key bytes
+//
+// Separator 0 is empty and stands for "everything below separator 1". Every child's page
+// number is below its parent's: pages are only appended, children before parents.
+
+/// Encoding and zero-copy decoding of branch pages.
+enum BranchPage {
+    /// Bytes an entry takes (head + child + offset + cell).
+    @inline(__always)
+    static func entrySize(keyLength: Int) -> Int { 8 + 8 + 2 + 2 + keyLength }
+
+    /// Writes a branch page (keys[0] is written empty) into `page` (zeroed by caller).
+    static func encode(keys: [[UInt8]], children: [PageNumber], into page: UnsafeMutableRawBufferPointer) {
+        let n = keys.count
+        PageHeader.write(page, kind: .branch, count: n, runLength: 1)
+        var cell = PageHeader.size + 18 * n
+        for i in 0 ..< n {
+            let key: [UInt8] = i == 0 ? [] : keys[i]
+            key.withUnsafeBytes { k in
+                page.storeBytes(of: keyHead(k).bigEndian, toByteOffset: PageHeader.size + 8 * i, as: UInt64.self)
+                page.setU64(children[i], PageHeader.size + 8 * n + 8 * i)
+                page.setU16(UInt16(cell), PageHeader.size + 16 * n + 2 * i)
+                page.setU16(UInt16(k.count), cell)
+                page.setBytes(k, cell + 2)
+            }
+            cell += 2 + key.count
+        }
+    }
+}
+
+/// A read-only view of a branch page in mapped memory, bounds-checked like `LeafPageView`.
+struct BranchPageView {
+    let page: UnsafeRawBufferPointer
+    let number: PageNumber
+    let count: Int
+
+    /// Checks the header fields that every access relies on.
+    init(_ page: UnsafeRawBufferPointer, number: PageNumber) throws {
+        guard page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue else {
+            throw CowDBError.corruptPage(number, "expected a branch page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
+        }
+        let n = Int(page.u16(PageHeader.countOffset))
+        guard n >= 1, PageHeader.size + 18 * n <= page.count else {
+            throw CowDBError.corruptPage(number, "branch entry count \(n) is zero or does not fit the page", offset: 6)
+        }
+        self.page = page
+        self.number = number
+        self.count = n
+    }
+
+    /// The head of separator `i`.
+    @inline(__always)
+    func head(_ i: Int) -> UInt64 { page.head(PageHeader.size + 8 * i) }
+
+    /// The page number of child `i`, checked to lie below this page (which rules out cycles).
+    @inline(__always)
+    func child(_ i: Int) throws -> PageNumber {
+        let child = page.u64(PageHeader.size + 8 * count + 8 * i)
+        guard child >= 1, child < number else {
+            throw CowDBError.corruptPage(number, "child \(i) is page \(child), not below its parent", offset: PageHeader.size + 8 * count + 8 * i)
+        }
+        return child
+    }
+
+    /// Separator key `i` (empty for i = 0), a view into the page.
+    @inline(__always)
+    func key(_ i: Int) throws -> UnsafeRawBufferPointer {
+        let slot = PageHeader.size + 16 * count + 2 * i
+        let cell = Int(page.u16(slot))
+        guard cell >= PageHeader.size + 18 * count, cell + 2 <= page.count else {
+            throw CowDBError.corruptPage(number, "branch cell \(i) offset \(cell) out of bounds", offset: slot)
+        }
+        let length = Int(page.u16(cell))
+        guard cell + 2 + length <= page.count else {
+            throw CowDBError.corruptPage(number, "branch key \(i) of \(length) bytes runs past the page", offset: cell)
+        }
+        return UnsafeRawBufferPointer(rebasing: page[cell + 2 ..< cell + 2 + length])
+    }
+
+    /// Index of the child whose range holds `key`: the last i ≥ 1 with separator ≤ key, else 0.
+    @inline(__always)
+    func childIndex(_ key: UnsafeRawBufferPointer, head: UInt64) throws -> Int {
+        var low = 1, high = count
+        while low < high {
+            let mid = (low + high) >> 1
+            let h = self.head(mid)
+            let lessOrEqual: Bool
+            if h < head { lessOrEqual = true } else if h > head { lessOrEqual = false } else { lessOrEqual = compareBytes(try self.key(mid), key) <= 0 }
+            if lessOrEqual { low = mid + 1 } else { high = mid }
+        }
+        return low - 1
+    }
+}

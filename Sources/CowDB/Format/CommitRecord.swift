@@ -1,0 +1,65 @@
+// A commit record: the last page a commit appends, naming the roots of the new version.
+// The chain of commit records (each naming the previous one) is the root-pointer log;
+// the index file beside the data file is a dense copy of it for O(1) look-up.
+//
+//   offset size field
+//   0      16   page header (kind 4, count 0, runLength 1)
+//   16     8    version              1, 2, 3, … (previous + 1)
+//   24     8    timestamp            ns since 1970, max(now, previous + 1)
+//   32     8    previousCommit       page of the previous commit record (0: none)
+//   40     8    firstPage            first page this commit appended (previousCommit + 1, or 1)
+//   48     8    catalogRoot          root page of the catalog tree (0: no named keyspaces)
+//   56     8    defaultRoot          root page of the default keyspace (0: empty)
+//   64     8    defaultCount         entries in the default keyspace
+//   72     8    totalCount           entries in all keyspaces
+//   80     4    regionChecksum       CRC-32C over the stored checksums (u32 LE) of the runs in
+//                                    [firstPage, this page), in page order: binds the record to
+//                                    exactly the pages its commit wrote
+//   84     4    flags                0 (reserved)
+//   88     8    rolledBackFrom       0 (reserved for rollback: the version whose roots these are)
+//   96 …        zero to the end of the page; the page checksum covers it all
+
+/// The decoded commit record.
+struct CommitRecord: Equatable, Sendable {
+    var version: UInt64
+    var timestamp: UInt64
+    var previousCommit: PageNumber
+    var firstPage: PageNumber
+    var catalogRoot: PageNumber
+    var defaultRoot: PageNumber
+    var defaultCount: UInt64
+    var totalCount: UInt64
+    var regionChecksum: UInt32
+
+    /// Writes the record into a zeroed page buffer and seals it with its checksum.
+    func encode(into page: UnsafeMutableRawBufferPointer, pageNumber: PageNumber) -> UInt32 {
+        PageHeader.write(page, kind: .commit, count: 0, runLength: 1)
+        page.setU64(version, 16)
+        page.setU64(timestamp, 24)
+        page.setU64(previousCommit, 32)
+        page.setU64(firstPage, 40)
+        page.setU64(catalogRoot, 48)
+        page.setU64(defaultRoot, 56)
+        page.setU64(defaultCount, 64)
+        page.setU64(totalCount, 72)
+        page.setU32(regionChecksum, 80)
+        return PageHeader.seal(page, pageNumber: pageNumber)
+    }
+
+    /// Decodes a commit page whose checksum the caller has verified (or chooses not to).
+    static func decode(_ page: UnsafeRawBufferPointer, pageNumber: PageNumber) throws -> CommitRecord {
+        guard page.u8(PageHeader.kindOffset) == PageKind.commit.rawValue, page.u32(PageHeader.runLengthOffset) == 1 else {
+            throw CowDBError.corruptPage(pageNumber, "expected a commit record, found kind \(page.u8(4))", offset: 4)
+        }
+        let record = CommitRecord(
+            version: page.u64(16), timestamp: page.u64(24), previousCommit: page.u64(32), firstPage: page.u64(40),
+            catalogRoot: page.u64(48), defaultRoot: page.u64(56), defaultCount: page.u64(64),
+            totalCount: page.u64(72), regionChecksum: page.u32(80))
+        guard record.previousCommit < pageNumber, record.firstPage <= pageNumber, record.firstPage >= 1,
+              record.catalogRoot < pageNumber, record.defaultRoot < pageNumber
+        else {
+            throw CowDBError.corruptPage(pageNumber, "commit record links point at or past itself")
+        }
+        return record
+    }
+}

@@ -1,0 +1,168 @@
+// A leaf page: the entries of a B-tree in key order.
+//
+//   offset        size  field
+//   0             16    page header (kind 2, count n)
+//   16            8·n   heads: first 8 bytes of each key, zero-padded (big-endian order)
+//   16 + 8n       2·n   cell offsets from the start of the page (u16 LE)
+//   …                   cells, packed after the offsets, in key order:
+//
+//   cell:  0  2  keyLength
+//          2  1  flags       bit 0: the value lives in an overflow run
+//          3  4  valueLength
+//          7  k  key bytes
+//          7+k   inline: valueLength bytes; overflow: first page of the run (u64 LE)
+//
+// Binary search walks the contiguous heads array and reads a full key only when heads tie.
+
+/// The value of a leaf entry as a writer holds it.
+enum LeafValue: Equatable {
+    /// Bytes stored in the leaf cell.
+    case inline([UInt8])
+    /// Bytes stored in an overflow run starting at `page`.
+    case overflow(page: PageNumber, length: Int)
+
+    /// Length of the value in bytes.
+    var length: Int {
+        switch self {
+        case let .inline(bytes): return bytes.count
+        case let .overflow(_, length): return length
+        }
+    }
+}
+
+/// Encoding and zero-copy decoding of leaf pages.
+enum LeafPage {
+    static let cellHeaderSize = 7
+    static let overflowFlag: UInt8 = 1
+
+    /// Bytes an entry takes (head + offset + cell) when its value is inline.
+    @inline(__always)
+    static func entrySize(keyLength: Int, inlineValueLength: Int) -> Int {
+        8 + 2 + cellHeaderSize + keyLength + inlineValueLength
+    }
+
+    /// Bytes an entry takes for a given stored value.
+    @inline(__always)
+    static func entrySize(keyLength: Int, value: LeafValue) -> Int {
+        switch value {
+        case let .inline(bytes): return entrySize(keyLength: keyLength, inlineValueLength: bytes.count)
+        case .overflow: return entrySize(keyLength: keyLength, inlineValueLength: 8)
+        }
+    }
+
+    /// Writes a leaf page holding `keys`/`values` (which must fit) into `page` (zeroed by caller).
+    static func encode(keys: [[UInt8]], values: [LeafValue], into page: UnsafeMutableRawBufferPointer) {
+        let n = keys.count
+        PageHeader.write(page, kind: .leaf, count: n, runLength: 1)
+        var cell = PageHeader.size + 10 * n
+        for i in 0 ..< n {
+            let key = keys[i]
+            key.withUnsafeBytes { k in
+                page.storeBytes(of: keyHead(k).bigEndian, toByteOffset: PageHeader.size + 8 * i, as: UInt64.self)
+                page.setU16(UInt16(cell), PageHeader.size + 8 * n + 2 * i)
+                page.setU16(UInt16(k.count), cell)
+                page.setBytes(k, cell + cellHeaderSize)
+            }
+            switch values[i] {
+            case let .inline(bytes):
+                page.setU8(0, cell + 2)
+                page.setU32(UInt32(bytes.count), cell + 3)
+                bytes.withUnsafeBytes { page.setBytes($0, cell + cellHeaderSize + key.count) }
+                cell += cellHeaderSize + key.count + bytes.count
+            case let .overflow(first, length):
+                page.setU8(overflowFlag, cell + 2)
+                page.setU32(UInt32(length), cell + 3)
+                page.setU64(first, cell + cellHeaderSize + key.count)
+                cell += cellHeaderSize + key.count + 8
+            }
+        }
+    }
+}
+
+/// A read-only view of a leaf page in mapped memory. Every offset and length read from the
+/// page is checked against the page before use; violations throw `corrupt`.
+struct LeafPageView {
+    let page: UnsafeRawBufferPointer
+    let number: PageNumber
+    let count: Int
+
+    /// Checks the header fields that every access relies on.
+    init(_ page: UnsafeRawBufferPointer, number: PageNumber) throws {
+        guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue else {
+            throw CowDBError.corruptPage(number, "expected a leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
+        }
+        let n = Int(page.u16(PageHeader.countOffset))
+        guard PageHeader.size + 10 * n <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf entry count \(n) does not fit the page", offset: 6)
+        }
+        self.page = page
+        self.number = number
+        self.count = n
+    }
+
+    /// Offset of cell `i`, checked so that its fixed header lies inside the page.
+    @inline(__always)
+    func cellOffset(_ i: Int) throws -> Int {
+        let offset = Int(page.u16(PageHeader.size + 8 * count + 2 * i))
+        guard offset >= PageHeader.size + 10 * count, offset + LeafPage.cellHeaderSize <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf cell \(i) offset \(offset) out of bounds", offset: PageHeader.size + 8 * count + 2 * i)
+        }
+        return offset
+    }
+
+    /// The head of entry `i`.
+    @inline(__always)
+    func head(_ i: Int) -> UInt64 { page.head(PageHeader.size + 8 * i) }
+
+    /// The key bytes of entry `i` (a view into the page).
+    @inline(__always)
+    func key(_ i: Int) throws -> UnsafeRawBufferPointer {
+        let cell = try cellOffset(i)
+        let length = Int(page.u16(cell))
+        let start = cell + LeafPage.cellHeaderSize
+        guard start + length <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf key \(i) of \(length) bytes runs past the page", offset: cell)
+        }
+        return UnsafeRawBufferPointer(rebasing: page[start ..< start + length])
+    }
+
+    /// The stored value of entry `i`: inline bytes (a view into the page) or an overflow reference.
+    @inline(__always)
+    func value(_ i: Int) throws -> StoredValue {
+        let cell = try cellOffset(i)
+        let keyLength = Int(page.u16(cell))
+        let flags = page.u8(cell + 2)
+        let length = Int(page.u32(cell + 3))
+        let start = cell + LeafPage.cellHeaderSize + keyLength
+        if flags & LeafPage.overflowFlag != 0 {
+            guard start + 8 <= page.count else {
+                throw CowDBError.corruptPage(number, "leaf overflow reference \(i) runs past the page", offset: cell)
+            }
+            return .overflow(page: page.u64(start), length: length)
+        }
+        guard start + length <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf value \(i) of \(length) bytes runs past the page", offset: cell)
+        }
+        return .inline(UnsafeRawBufferPointer(rebasing: page[start ..< start + length]))
+    }
+
+    /// First index whose key is ≥ `key`, and whether it is equal.
+    @inline(__always)
+    func lowerBound(_ key: UnsafeRawBufferPointer, head: UInt64) throws -> (index: Int, found: Bool) {
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) >> 1
+            let h = self.head(mid)
+            let order: Int
+            if h < head { order = -1 } else if h > head { order = 1 } else { order = compareBytes(try self.key(mid), key) }
+            if order < 0 { low = mid + 1 } else if order > 0 { high = mid } else { return (mid, true) }
+        }
+        return (low, false)
+    }
+}
+
+/// A value as found in a page: bytes in the page, or a reference to an overflow run.
+enum StoredValue {
+    case inline(UnsafeRawBufferPointer)
+    case overflow(page: PageNumber, length: Int)
+}

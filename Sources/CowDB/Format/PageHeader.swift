@@ -1,0 +1,66 @@
+// The 16-byte header that starts every page (and every run of overflow pages).
+//
+//   offset size field
+//   0      4    checksum   CRC-32C of the page number (8 bytes LE) followed by
+//                          bytes [4, runLength × pageSize) of the run: binds the bytes
+//                          to where they are, so a page copied elsewhere fails
+//   4      1    kind       1 branch, 2 leaf, 3 overflow, 4 commit record
+//   5      1    flags      0 (reserved)
+//   6      2    count      entries (branch, leaf); 0 otherwise
+//   8      4    runLength  pages in this run: 1, or n ≥ 1 for an overflow run
+//   12     4    aux        overflow: value length in bytes; 0 otherwise
+//
+// Pages are numbered from 0 (the file header); page n starts at byte n × pageSize.
+
+/// A page number: page n starts at byte `n × pageSize` of the data file. 0 is the file header,
+/// so 0 also means "no page" wherever a root or link is stored.
+typealias PageNumber = UInt64
+
+/// The kinds of page in the data file.
+enum PageKind: UInt8, Sendable, CaseIterable {
+    case branch = 1
+    case leaf = 2
+    case overflow = 3
+    case commit = 4
+}
+
+/// Field offsets and helpers for the page header.
+enum PageHeader {
+    static let size = 16
+    static let checksumOffset = 0
+    static let kindOffset = 4
+    static let flagsOffset = 5
+    static let countOffset = 6
+    static let runLengthOffset = 8
+    static let auxOffset = 12
+
+    /// Writes the header fields (not the checksum).
+    static func write(_ page: UnsafeMutableRawBufferPointer, kind: PageKind, count: Int, runLength: Int, aux: UInt32 = 0) {
+        page.setU32(0, checksumOffset)
+        page.setU8(kind.rawValue, kindOffset)
+        page.setU8(0, flagsOffset)
+        page.setU16(UInt16(count), countOffset)
+        page.setU32(UInt32(runLength), runLengthOffset)
+        page.setU32(aux, auxOffset)
+    }
+
+    /// The checksum of a run as stored in its header: CRC-32C over the page number and bytes [4, end).
+    static func computeChecksum(_ run: UnsafeRawBufferPointer, pageNumber: PageNumber) -> UInt32 {
+        var number = pageNumber.littleEndian
+        let seed = withUnsafeBytes(of: &number) { crc32c($0) }
+        return crc32c(UnsafeRawBufferPointer(rebasing: run[4...]), seed: seed)
+    }
+
+    /// Computes and stores the checksum of a finished run; returns it.
+    @discardableResult
+    static func seal(_ run: UnsafeMutableRawBufferPointer, pageNumber: PageNumber) -> UInt32 {
+        let checksum = computeChecksum(UnsafeRawBufferPointer(run), pageNumber: pageNumber)
+        run.setU32(checksum, checksumOffset)
+        return checksum
+    }
+
+    /// Whether the stored checksum matches the run's bytes.
+    static func verify(_ run: UnsafeRawBufferPointer, pageNumber: PageNumber) -> Bool {
+        run.u32(checksumOffset) == computeChecksum(run, pageNumber: pageNumber)
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+
+// The page store: the append-only data file, its header, and the read-only map over it.
+// It hands out `PageReader`s and appends runs of pages; it knows nothing of B-trees.
+
+/// The data file of a database.
+final class PageStore: @unchecked Sendable {
+    let file: any StorageFile
+    let header: FileHeader
+    let layout: PageLayout
+    let minimumReservation: Int
+
+    /// Creates the data file atomically: header written to `data.tmp`, synced, renamed, directory synced.
+    static func create(backend: any StorageBackend, directory: String, pageSize: Int) throws {
+        let path = directory + "/data"
+        let temporary = path + ".tmp"
+        try backend.unlink(temporary)
+        let file = try backend.open(temporary, create: true, readOnly: false)
+        defer { file.close() }
+        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+        let header = FileHeader(pageSize: pageSize, uuid: UUID(), generation: 1, createdAt: now)
+        var page = [UInt8](repeating: 0, count: pageSize)
+        page.withUnsafeMutableBytes { header.encode(into: $0) }
+        try page.withUnsafeBytes { try file.write($0, at: 0) }
+        try file.sync()
+        try backend.rename(temporary, path)
+        try backend.syncDirectory(directory)
+    }
+
+    /// Opens and validates an existing data file and maps it.
+    init(backend: any StorageBackend, directory: String, readOnly: Bool, minimumReservation: Int) throws {
+        let path = directory + "/data"
+        let file = try backend.open(path, create: false, readOnly: readOnly)
+        self.file = file
+        var first = [UInt8](repeating: 0, count: FileHeader.encodedSize)
+        let got = try first.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+        header = try first.withUnsafeBytes { try FileHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0 ..< got]), path: path) }
+        layout = PageLayout(pageSize: header.pageSize)
+        self.minimumReservation = minimumReservation
+    }
+
+    /// Length of the data file in whole pages.
+    func filePages() throws -> PageNumber { try file.length() / UInt64(layout.pageSize) }
+
+    /// A map covering at least `pages` pages, reserving room to grow (the larger of the
+    /// configured reservation and twice what is needed now).
+    func map(covering pages: PageNumber) throws -> MappedRegion {
+        let needed = Int(pages) * layout.pageSize
+        var reservation = max(minimumReservation, layout.pageSize)
+        while reservation < needed * 2 { reservation *= 2 }
+        return try file.map(reservedLength: reservation)
+    }
+
+    /// A reader over `mapping` for pages below `limit`.
+    func reader(_ mapping: MappedRegion, limit: PageNumber, verify: Bool) -> PageReader {
+        precondition(Int(limit) * layout.pageSize <= mapping.reservedLength, "map does not cover the readable pages")
+        return PageReader(base: mapping.base, limit: limit, layout: layout, verifyChecksums: verify)
+    }
+}
