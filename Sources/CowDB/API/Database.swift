@@ -119,6 +119,7 @@ public final class Database: @unchecked Sendable {
         }
         store.file.close()
         log.file.close()
+        lockFile.close()
     }
 
     /// After an `fdatasync` covering everything written, flags the last index record synced

@@ -33,6 +33,7 @@ public class ReadTransaction {
         pages = source.pages
         let record = source.commit?.record
         catalog = TreeState(rootPage: record?.catalogRoot ?? 0, count: 0)
+        catalog.countsEntries = false
         defaultTree = TreeState(rootPage: record?.defaultRoot ?? 0, count: record?.defaultCount ?? 0)
     }
 

@@ -10,6 +10,8 @@ struct TreeState {
     var count: UInt64
     /// Whether this transaction changed the tree.
     var changed = false
+    /// Whether `count` is kept (the catalog's entries are not counted).
+    var countsEntries = true
 
     /// A tree as a committed version has it.
     init(rootPage: PageNumber, count: UInt64) {

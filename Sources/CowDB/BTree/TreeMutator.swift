@@ -40,7 +40,7 @@ final class TreeMutator {
         tree.changed = true
         guard let root = tree.root else {
             tree.root = .node(Node(leafKeys: [key], values: [value]))
-            tree.count += 1
+            if tree.countsEntries { tree.count += 1 }
             dirtyNodes += 1
             return nil
         }
@@ -51,7 +51,7 @@ final class TreeMutator {
             tree.root = .node(Node(branchKeys: [[], separator], children: [.node(node), .node(right)]))
             dirtyNodes += 1
         }
-        if result.old == nil { tree.count += 1 }
+        if result.old == nil, tree.countsEntries { tree.count += 1 }
         return result.old
     }
 
@@ -153,7 +153,7 @@ final class TreeMutator {
         let node = try materialize(root)
         tree.root = .node(node)
         let old = try key.withUnsafeBytes { try remove(node, key: $0, depth: 1) }
-        if old != nil { tree.count -= 1 }
+        if old != nil, tree.countsEntries { tree.count -= 1 }
         return old
     }
 

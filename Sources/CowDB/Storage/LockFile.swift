@@ -26,16 +26,19 @@ final class LockFile: @unchecked Sendable {
     static let size = 4096
     static let magic: UInt64 = 0x6B63_4C42_4477_6F43 // "CowDBLck" little-endian
 
-    let fd: Int32
+    private let descriptor: Atomic<Int32>
     let path: String
     let page: UnsafeMutableRawPointer?
+
+    /// The lock file's descriptor (-1 once closed).
+    private var fd: Int32 { descriptor.load(ordering: .relaxed) }
 
     /// Opens (creating when allowed) the lock file and maps its page read-write (writer) or read-only.
     init(path: String, writable: Bool, fileMode: mode_t) throws {
         self.path = path
         let fd = Glibc.open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw CowDBError.io(operation: "open", path: path, errno: errno) }
-        self.fd = fd
+        descriptor = Atomic(fd)
         if writable {
             var info = stat()
             if fstat(fd, &info) == 0, info.st_size < LockFile.size { _ = ftruncate(fd, off_t(LockFile.size)) }
@@ -52,8 +55,23 @@ final class LockFile: @unchecked Sendable {
     }
 
     deinit {
+        close()
         if let page { munmap(page, LockFile.size) }
-        Glibc.close(fd)
+    }
+
+    /// Releases the writer lock and closes the descriptor. The unlock is explicit: the map of
+    /// the shared page holds a reference to the open file description, which would otherwise
+    /// keep the lock alive until the map goes.
+    func close() {
+        let fd = descriptor.exchange(-1, ordering: .relaxed)
+        guard fd >= 0 else { return }
+        var lock = flock()
+        lock.l_type = Int16(F_UNLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        lock.l_start = 0
+        lock.l_len = 1
+        _ = fcntl(fd, COWDB_F_OFD_SETLK, &lock)
+        _ = Glibc.close(fd)
     }
 
     /// Takes the exclusive writer lock, waiting up to `timeout` seconds (0: fail at once).

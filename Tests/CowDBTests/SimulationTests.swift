@@ -1,0 +1,155 @@
+import Foundation
+import XCTest
+@testable import CowDB
+
+/// Seeded model-based simulation: random operations against CowDB and an in-memory model,
+/// old versions sampled and read back whole, then again after close and reopen.
+final class SimulationTests: XCTestCase {
+    typealias Model = [String: [[UInt8]: [UInt8]]]
+    static let defaultName = ""
+
+    func testRandomOperationsAgainstModel() throws {
+        let seed = testSeed("simulation")
+        var random = SeededGenerator(seed: seed)
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.durability = .none
+        options.dirtyPageBudget = 48 * 4096 // small, so spilling runs often
+        let path = directory.path("sim.cowdb")
+        var db: Database? = try Database(path: path, options: options)
+        var model: Model = [Self.defaultName: [:]]
+        var samples: [(version: UInt64, model: Model)] = []
+        var operations = 0
+        let commits = 420
+        let keyPool = 12_000
+
+        func randomKey() -> [UInt8] {
+            let n = Int.random(in: 0 ..< keyPool, using: &random)
+            switch n % 4 {
+            case 0: return b("user:\(n)") // shared prefixes: heads tie
+            case 1: return b("u\(n)")
+            case 2: return b(String(repeating: "k", count: 10) + "\(n)") // heads equal across all of these
+            default: return [UInt8(n & 0xFF), UInt8(n >> 8)] // short, binary
+            }
+        }
+        func randomValue() -> [UInt8] {
+            let roll = Int.random(in: 0 ..< 1000, using: &random)
+            if roll < 4 { return random.bytes(Int.random(in: 4000 ... 40000, using: &random)) } // overflow
+            if roll < 30 { return [] }
+            return random.bytes(Int.random(in: 1 ... 120, using: &random))
+        }
+
+        for commit in 1 ... commits {
+            let operationsInCommit = Int.random(in: 1 ... 500, using: &random)
+            try db!.write { txn in
+                for _ in 0 ..< operationsInCommit {
+                    operations += 1
+                    let names = model.keys.sorted()
+                    let name = names.randomElement(using: &random)!
+                    let keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
+                    let roll = Int.random(in: 0 ..< 1000, using: &random)
+                    switch roll {
+                    case 0 ..< 550:
+                        let key = randomKey(), value = randomValue()
+                        try keyspace.put(key, value)
+                        model[name]![key] = value
+                    case 550 ..< 650:
+                        let key = randomKey(), value = randomValue()
+                        let inserted = try keyspace.insert(key, value)
+                        XCTAssertEqual(inserted, model[name]![key] == nil)
+                        if inserted { model[name]![key] = value }
+                    case 650 ..< 900:
+                        let key = randomKey()
+                        let existed = try keyspace.delete(key)
+                        XCTAssertEqual(existed, model[name]!.removeValue(forKey: key) != nil, "delete result")
+                    case 900 ..< 990:
+                        let key = randomKey()
+                        XCTAssertEqual(try keyspace.get(key), model[name]![key], "get inside the write transaction")
+                    case 990 ..< 993:
+                        // A short range scan, forward or reverse, reading this transaction's own writes.
+                        let lo = randomKey(), hi = randomKey()
+                        let (from, to) = lo.lexicographicallyPrecedes(hi) ? (lo, hi) : (hi, lo)
+                        let reverse = Bool.random(using: &random)
+                        let got = Array(try keyspace.scan(from: from, to: to, reverse: reverse).prefix(20))
+                        var expected = sortedEntries(model[name]!.filter {
+                            !$0.key.lexicographicallyPrecedes(from) && $0.key.lexicographicallyPrecedes(to)
+                        })
+                        if reverse { expected.reverse() }
+                        XCTAssertTrue(got.elementsEqual(expected.prefix(20), by: { $0.key == $1.key && $0.value == $1.value }), "scan in txn")
+                    case 993 ..< 996:
+                        // Cursor walk with a write in the middle.
+                        var cursor = try keyspace.cursor()
+                        var entry = try cursor.seek(to: randomKey())
+                        var steps = 0
+                        while let current = entry, steps < 10 {
+                            XCTAssertEqual(model[name]![current.key], current.value, "cursor value")
+                            if steps == 3 { let k = randomKey(); try keyspace.put(k, [1]); model[name]![k] = [1] }
+                            let after = current.key
+                            entry = try cursor.next()
+                            if let next = entry {
+                                XCTAssertTrue(after.lexicographicallyPrecedes(next.key), "cursor order")
+                                let between = model[name]!.keys.filter { after.lexicographicallyPrecedes($0) && $0.lexicographicallyPrecedes(next.key) }
+                                XCTAssertTrue(between.isEmpty, "cursor skipped keys")
+                            }
+                            steps += 1
+                        }
+                    default:
+                        if roll % 2 == 0, model.count < 6 {
+                            let newName = "ks-\(Int.random(in: 0 ..< 20, using: &random))"
+                            if model[newName] == nil {
+                                _ = try txn.createKeyspace(newName)
+                                model[newName] = [:]
+                            }
+                        } else if let victim = names.filter({ $0 != Self.defaultName }).randomElement(using: &random) {
+                            try txn.dropKeyspace(victim)
+                            model[victim] = nil
+                        }
+                    }
+                }
+            }
+            if Int.random(in: 0 ..< 100, using: &random) < 60 {
+                samples.append((db!.latestVersion, model))
+            }
+            if commit % 140 == 0 {
+                // Close and reopen mid-run.
+                try db!.close()
+                db = try Database(path: path, options: options)
+            }
+        }
+        print("simulation: \(operations) operations in \(commits) commits, \(samples.count) sampled versions")
+        XCTAssertGreaterThanOrEqual(operations, 100_000)
+        XCTAssertGreaterThanOrEqual(samples.count, 200)
+
+        try verify(db!, samples: samples, random: &random)
+        try db!.close()
+        db = try Database(path: path, options: options)
+        try verify(db!, samples: samples, random: &random)
+        try db!.checkAndClose()
+    }
+
+    /// Reads every sampled version back whole and compares it with the model.
+    private func verify(_ db: Database, samples: [(version: UInt64, model: Model)], random: inout SeededGenerator) throws {
+        for (version, model) in samples {
+            try db.read(at: version) { txn in
+                XCTAssertEqual(txn.version, version)
+                let names = try txn.keyspaces()
+                XCTAssertEqual(names, model.keys.filter { $0 != Self.defaultName }.sorted(), "keyspaces at \(version)")
+                for (name, entries) in model {
+                    let keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
+                    let expected = sortedEntries(entries)
+                    let forward = Array(try keyspace.scan())
+                    XCTAssertEqual(forward.count, expected.count, "entries of \(name) at \(version)")
+                    XCTAssertTrue(forward.elementsEqual(expected, by: { $0.key == $1.key && $0.value == $1.value }), "scan of \(name) at \(version)")
+                    XCTAssertEqual(try keyspace.count(), UInt64(expected.count))
+                    if Bool.random(using: &random) {
+                        let backward = Array(try keyspace.scan(reverse: true))
+                        XCTAssertTrue(backward.elementsEqual(expected.reversed(), by: { $0.key == $1.key && $0.value == $1.value }), "reverse scan of \(name) at \(version)")
+                    }
+                    for entry in expected.shuffled(using: &random).prefix(20) {
+                        XCTAssertEqual(try keyspace.get(entry.key), entry.value)
+                    }
+                }
+            }
+        }
+    }
+}
