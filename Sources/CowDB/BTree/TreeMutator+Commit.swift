@@ -15,10 +15,8 @@ extension TreeMutator {
         try rebalance(root, depth: 1)
         while true {
             guard case let .node(node)? = tree.root else { break }
-            if node.isLeaf {
-                if node.count == 0 { tree.root = nil }
-                break
-            }
+            if node.count == 0 { tree.root = nil; break }
+            if node.isLeaf { break }
             if node.count == 1 { tree.root = node.children[0]; continue }
             break
         }

@@ -18,7 +18,19 @@ struct SeededGenerator: RandomNumberGenerator {
 
     /// Random bytes of a given length.
     mutating func bytes(_ count: Int) -> [UInt8] {
-        (0 ..< count).map { _ in UInt8.random(in: 0 ... 255, using: &self) }
+        var result = [UInt8](repeating: 0, count: count)
+        result.withUnsafeMutableBytes { buffer in
+            var i = 0
+            while i < count {
+                var word = next()
+                for _ in 0 ..< min(8, count - i) {
+                    buffer[i] = UInt8(truncatingIfNeeded: word)
+                    word >>= 8
+                    i += 1
+                }
+            }
+        }
+        return result
     }
 }
 
