@@ -39,9 +39,16 @@ let package = Package(
             path: "Tools/cowdb",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // A second process for the multi-process tests.
+        .executableTarget(
+            name: "cowdb-test-helper",
+            dependencies: ["CowDB"],
+            path: "Tools/cowdb-test-helper",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "CowDBTests",
-            dependencies: ["CowDB", "CLMDB"],
+            dependencies: ["CowDB", "CLMDB", "cowdb-test-helper"],
             path: "Tests/CowDBTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
