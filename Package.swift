@@ -39,6 +39,13 @@ let package = Package(
             path: "Tools/cowdb",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // CowDB next to LMDB on the same data in the same run.
+        .executableTarget(
+            name: "cowdb-bench",
+            dependencies: ["CowDB", "CLMDB"],
+            path: "Tools/cowdb-bench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // A second process for the multi-process tests.
         .executableTarget(
             name: "cowdb-test-helper",

@@ -181,6 +181,24 @@ final class APITests: XCTestCase {
         try db.checkAndClose()
     }
 
+    /// A file that outgrows the map's reservation is remapped; old readers keep the old map.
+    func testFileOutgrowingTheMapReservation() throws {
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.mapReservation = 8192
+        options.durability = .none
+        let db = try Database(path: directory.path("small-map"), options: options)
+        try db.write { txn in for i in 0 ..< 200 { try txn.put(b("k\(i)"), [UInt8](repeating: 7, count: 200)) } }
+        let snapshot = try db.snapshot()
+        for round in 0 ..< 20 {
+            try db.write { txn in for i in 0 ..< 200 { try txn.put(b("k\(i)"), [UInt8](repeating: UInt8(round), count: 200 + round)) } }
+        }
+        XCTAssertEqual(try snapshot.get(b("k5")), [UInt8](repeating: 7, count: 200))
+        XCTAssertEqual(try db.read { try $0.get(b("k5")) }, [UInt8](repeating: 19, count: 219))
+        snapshot.close()
+        try db.checkAndClose()
+    }
+
     func testSecondWriterInSameProcessIsLocked() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("locked")

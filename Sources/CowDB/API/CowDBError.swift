@@ -17,7 +17,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
     case keyspaceNotFound(String)
     /// `createKeyspace` was called for a name that already exists.
     case keyspaceExists(String)
-    /// A keyspace name must be 1–255 bytes of UTF-8 with no NUL or newline.
+    /// A keyspace name must be 1–255 bytes of UTF-8 with no NUL, newline or carriage return.
     case invalidKeyspaceName(String)
     /// Another writer (process or open handle) holds the write lock.
     case locked(path: String)
@@ -50,7 +50,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .noVersionAsOf(ns): return "no version committed at or before \(ns) ns since 1970"
         case let .keyspaceNotFound(name): return "keyspace not found: \(name)"
         case let .keyspaceExists(name): return "keyspace already exists: \(name)"
-        case let .invalidKeyspaceName(name): return "invalid keyspace name: \(name.debugDescription) (1-255 bytes, no NUL or newline)"
+        case let .invalidKeyspaceName(name): return "invalid keyspace name: \(name.debugDescription) (1-255 bytes, no NUL, newline or carriage return)"
         case let .locked(path): return "locked: another writer holds \(path)"
         case let .busy(why): return "busy: \(why)"
         case .readOnly: return "read-only: this database or transaction cannot write"

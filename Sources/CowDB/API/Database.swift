@@ -39,7 +39,6 @@ public final class Database: @unchecked Sendable {
         var closed = false
         var snapshots = 0
         var poisoned: String?
-        var unsyncedTail = false
     }
 
     // MARK: Open and close
@@ -82,7 +81,6 @@ public final class Database: @unchecked Sendable {
         let mapping = try store.map(covering: max(filePages, 1))
         let recovered = try Recovery.run(store: store, mapping: mapping, filePages: filePages, log: log)
         log.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
-        var unsynced = false
         if !readOnly {
             let end = ((recovered.latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)
             if try store.file.length() > end { try store.file.truncate(to: end) }
@@ -92,10 +90,8 @@ public final class Database: @unchecked Sendable {
                 try store.file.sync()
                 try Database.markLastRecordSynced(log)
             }
-        } else {
-            unsynced = recovered.latestIsUnsynced
         }
-        state = Mutex(State(latest: recovered.latest, mapping: mapping, unsyncedTail: unsynced))
+        state = Mutex(State(latest: recovered.latest, mapping: mapping))
         if !readOnly {
             lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
                              generation: store.header.generation, indexCount: log.count)
@@ -335,7 +331,7 @@ public final class Database: @unchecked Sendable {
             }
         }
         // 6. The index record (no sync of its own) and 7. publication to readers.
-        try? log.append(IndexRecord(commit: point.record, page: point.page, synced: synced))
+        log.append(IndexRecord(commit: point.record, page: point.page, synced: synced))
         state.withLock { state in
             state.latest = point
             state.mapping = appender.currentMapping

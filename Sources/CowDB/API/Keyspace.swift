@@ -61,7 +61,7 @@ public final class Keyspace {
         guard key.count <= layout.maxKeySize else { throw CowDBError.keyTooLarge(size: key.count, maximum: layout.maxKeySize) }
     }
 
-    /// Checks a keyspace name: 1–255 bytes, no NUL or newline (names appear in dump headers).
+    /// Checks a keyspace name: 1–255 bytes, no NUL, newline or carriage return (names appear in dump headers).
     static func validate(name: String) throws {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty, bytes.count <= 255, !bytes.contains(0), !bytes.contains(10), !bytes.contains(13) else {

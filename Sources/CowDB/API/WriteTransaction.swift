@@ -187,6 +187,7 @@ public final class WriteTransaction: ReadTransaction {
             totalCount: totalCount, regionChecksum: appender.regionChecksum())
         let page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: self.appender.tail) }
         try appender.flush()
+        _ = try appender.reader() // maps the new pages, should they reach past the reservation
         return CommitPoint(record: record, page: page)
     }
 }

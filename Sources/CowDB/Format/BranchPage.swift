@@ -46,6 +46,9 @@ struct BranchPageView {
         guard page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue else {
             throw CowDBError.corruptPage(number, "expected a branch page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
         }
+        guard page.u32(PageHeader.runLengthOffset) == 1 else {
+            throw CowDBError.corruptPage(number, "branch page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
+        }
         let n = Int(page.u16(PageHeader.countOffset))
         guard n >= 1, PageHeader.size + 18 * n <= page.count else {
             throw CowDBError.corruptPage(number, "branch entry count \(n) is zero or does not fit the page", offset: 6)

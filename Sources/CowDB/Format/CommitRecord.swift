@@ -31,7 +31,8 @@ struct CommitRecord: Equatable, Sendable {
     var totalCount: UInt64
     var regionChecksum: UInt32
 
-    /// Writes the record into a zeroed page buffer and seals it with its checksum.
+    /// Writes the record into a zeroed page buffer and seals it with its checksum (the page
+    /// sink seals it again when appending: the same bytes, the same checksum).
     func encode(into page: UnsafeMutableRawBufferPointer, pageNumber: PageNumber) -> UInt32 {
         PageHeader.write(page, kind: .commit, count: 0, runLength: 1)
         page.setU64(version, 16)

@@ -91,6 +91,9 @@ struct LeafPageView {
         guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue else {
             throw CowDBError.corruptPage(number, "expected a leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
         }
+        guard page.u32(PageHeader.runLengthOffset) == 1 else {
+            throw CowDBError.corruptPage(number, "leaf page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
+        }
         let n = Int(page.u16(PageHeader.countOffset))
         guard PageHeader.size + 10 * n <= page.count else {
             throw CowDBError.corruptPage(number, "leaf entry count \(n) does not fit the page", offset: 6)

@@ -4,7 +4,8 @@
 // so any page holds at least four entries and a split always has room. The maximum key
 // size follows: a branch entry is 20 bytes plus the key, a leaf entry whose value went to
 // an overflow run is 25 bytes plus the key, so `maxKeySize = maxEntrySize − 28`
-// (992 bytes at 4 KiB, 16,356 at 64 KiB; LMDB allows 511).
+// (992 bytes at 4 KiB, 16,352 at 64 KiB; LMDB allows 511). The 3 bytes beyond the
+// 25-byte worst case are slack kept for a future cell flag.
 
 /// Limits that follow from the page size.
 struct PageLayout: Sendable, Equatable {

@@ -37,6 +37,13 @@ final class LockFile: @unchecked Sendable {
     init(path: String, writable: Bool, fileMode: mode_t) throws {
         self.path = path
         let fd = Glibc.open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, fileMode)
+        if fd < 0, !writable, errno == ENOENT {
+            // No lock file: no writer has this database open. A read-only open proceeds and
+            // sees the commits on disk (and none that a later writer adds).
+            descriptor = Atomic(-1)
+            page = nil
+            return
+        }
         guard fd >= 0 else { throw CowDBError.io(operation: "open", path: path, errno: errno) }
         descriptor = Atomic(fd)
         if writable {

@@ -17,11 +17,9 @@ struct PageReader {
             throw CowDBError.corruptPage(number, "page number outside the readable range 1..<\(limit)")
         }
         let bytes = UnsafeRawBufferPointer(start: base + Int(number) * layout.pageSize, count: layout.pageSize)
-        if verifyChecksums {
-            let run = Int(bytes.u32(PageHeader.runLengthOffset))
-            if run == 1, !PageHeader.verify(bytes, pageNumber: number) {
-                throw CowDBError.corruptPage(number, "page checksum mismatch")
-            }
+        if verifyChecksums, !PageHeader.verify(bytes, pageNumber: number) {
+            // Tree pages are single pages; a damaged run-length field fails here too.
+            throw CowDBError.corruptPage(number, "page checksum mismatch")
         }
         return bytes
     }

@@ -84,11 +84,18 @@ final class RootLog: @unchecked Sendable {
         }
     }
 
-    /// Appends one record (writer, after the durability point).
-    func append(_ record: IndexRecord) throws {
-        precondition(pending.isEmpty)
-        try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
-        fileCount += 1
+    /// Appends one record (writer, after the durability point). If the write fails, the
+    /// record (and every later one) stays pending in memory, so the file never has a gap;
+    /// the next open rebuilds what is missing from the data file.
+    func append(_ record: IndexRecord) {
+        if pending.isEmpty {
+            do {
+                try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
+                fileCount += 1
+                return
+            } catch {}
+        }
+        pending.append(record)
     }
 
     /// Rewrites record `i` in place (used to mark the last record synced).
