@@ -39,7 +39,9 @@ final class SimulationTests: XCTestCase {
             return random.bytes(Int.random(in: 1 ... 120, using: &random))
         }
 
-        for commit in 1 ... commits {
+        var commit = 0
+        while commit < commits || operations < 100_000 {
+            commit += 1
             let operationsInCommit = Int.random(in: 1 ... 500, using: &random)
             try db!.write { txn in
                 for _ in 0 ..< operationsInCommit {
@@ -116,14 +118,15 @@ final class SimulationTests: XCTestCase {
                 db = try Database(path: path, options: options)
             }
         }
-        print("simulation: \(operations) operations in \(commits) commits, \(samples.count) sampled versions")
+        print("simulation: \(operations) operations in \(commit) commits, \(samples.count) sampled versions")
         XCTAssertGreaterThanOrEqual(operations, 100_000)
         XCTAssertGreaterThanOrEqual(samples.count, 200)
 
         try verify(db!, samples: samples, random: &random)
         try db!.close()
         db = try Database(path: path, options: options)
-        try verify(db!, samples: samples, random: &random)
+        // After reopening, every fourth sample again (the first pass read them all).
+        try verify(db!, samples: samples.enumerated().filter { $0.offset % 4 == 0 }.map(\.element), random: &random)
         try db!.checkAndClose()
     }
 

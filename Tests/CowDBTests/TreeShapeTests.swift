@@ -81,6 +81,24 @@ final class TreeShapeTests: XCTestCase {
         try db.checkAndClose()
     }
 
+    /// Leaves spilled early and emptied (or thinned) later in the same transaction are still
+    /// merged at commit: no empty leaf stays under a branch (found by the LMDB differential test).
+    func testSpilledLeavesAreRebalancedAtCommit() throws {
+        let directory = TemporaryDirectory()
+        var options = options()
+        options.dirtyPageBudget = 64 << 10
+        let db = try Database(path: directory.path("spilled"), options: options)
+        func key(_ i: Int) -> [UInt8] { b(String(format: "key%06d", i)) }
+        try db.write { txn in for i in 0 ..< 2_000 { try txn.put(key(i), [UInt8](repeating: 7, count: 100)) } }
+        try db.write { txn in
+            for i in 0 ..< 200 { try txn.delete(key(i)) }
+            for i in stride(from: 200, to: 2_000, by: 50) { try txn.put(key(i), [1]) }
+        }
+        try db.write { txn in for i in 200 ..< 2_000 { try txn.delete(key(i)) } }
+        XCTAssertEqual(try db.stats().keyspaces[0].leafPages, 0)
+        try db.checkAndClose()
+    }
+
     /// A transaction far larger than the dirty budget runs in bounded memory (it spills) and
     /// commits correctly.
     func testLargeTransactionSpills() throws {

@@ -32,7 +32,20 @@ extension TreeMutator {
         let half = layout.pageSize / 2
         var i = 0
         while i < node.count {
-            guard case let .node(child) = node.children[i] else { i += 1; continue }
+            let child: Node
+            switch node.children[i] {
+            case let .node(node):
+                child = node
+            case let .page(number) where sink.ownsPage(number):
+                // A leaf this transaction spilled early: merge it too if it fell underfull.
+                let leaf = try LeafPageView(try pages.page(number), number: number)
+                if leaf.count > 0, try leaf.storedSize() >= half { i += 1; continue }
+                child = try materialize(.page(number))
+                node.children[i] = .node(child)
+            case .page:
+                i += 1
+                continue
+            }
             if child.count == 0 {
                 removeEntry(node, at: i)
                 continue

@@ -149,6 +149,17 @@ struct LeafPageView {
         return .inline(UnsafeRawBufferPointer(rebasing: page[start ..< start + length]))
     }
 
+    /// Bytes the page's header and entries take (what `Node.size` would be).
+    func storedSize() throws -> Int {
+        var size = PageHeader.size
+        for i in 0 ..< count {
+            let cell = try cellOffset(i)
+            let inline = page.u8(cell + 2) & LeafPage.overflowFlag == 0
+            size += LeafPage.entrySize(keyLength: Int(page.u16(cell)), inlineValueLength: inline ? Int(page.u32(cell + 3)) : 8)
+        }
+        return size
+    }
+
     /// First index whose key is ≥ `key`, and whether it is equal.
     @inline(__always)
     func lowerBound(_ key: UnsafeRawBufferPointer, head: UInt64) throws -> (index: Int, found: Bool) {
