@@ -48,7 +48,7 @@ public struct Cursor {
             if !same { return try land(tree, true) }
         }
         let found = try tree.next()
-        return try land(tree, found)
+        return try land(tree, found, from: key, ascending: true)
     }
 
     /// Moves to the previous entry (nil before the start; an unpositioned cursor stays so).
@@ -64,7 +64,7 @@ public struct Cursor {
             }
         }
         let found = try tree.previous()
-        return try land(tree, found)
+        return try land(tree, found, from: key, ascending: false)
     }
 
     // MARK: Internals
@@ -76,8 +76,10 @@ public struct Cursor {
         return TreeCursor(root: try transaction.tree(name).root, pages: transaction.pages)
     }
 
-    /// Records where a move landed and returns the entry.
-    private mutating func land(_ tree: TreeCursor, _ found: Bool) throws -> (key: [UInt8], value: [UInt8])? {
+    /// Records where a move landed and returns the entry. A step from `previous` must move
+    /// strictly forward (or backward): a damaged file whose pages repeat a subtree would
+    /// otherwise make a scan revisit it without end.
+    private mutating func land(_ tree: TreeCursor, _ found: Bool, from previous: [UInt8]? = nil, ascending: Bool = true) throws -> (key: [UInt8], value: [UInt8])? {
         guard found else {
             inner = nil
             key = nil
@@ -85,6 +87,14 @@ public struct Cursor {
         }
         inner = tree
         let key = try tree.keyArray()
+        if let previous {
+            let order = compareBytes(previous, key)
+            guard ascending ? order < 0 : order > 0 else {
+                inner = nil
+                self.key = nil
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "keys out of order while stepping \(ascending ? "forward" : "backward") from \(previous.prefix(16).map { String(format: "%02x", $0) }.joined())")
+            }
+        }
         self.key = key
         let value = try BTree.withBytes(of: try tree.value(), pages: transaction.pages) { Array($0) }
         return (key, value)

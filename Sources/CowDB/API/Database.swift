@@ -255,11 +255,12 @@ public final class Database: @unchecked Sendable {
         guard let published = lockFile.published() else { return }
         let known = state.withLock { $0.latest?.record.version ?? 0 }
         guard published.version > known else { return }
+        // The shared page is only a hint: check it against the file before using it.
+        guard published.commitPage >= 1, published.commitPage < (try store.filePages()) else { return }
         let needed = published.commitPage + 1
         var mapping = state.withLock { $0.mapping }
         if Int(needed) * store.layout.pageSize > mapping.reservedLength { mapping = try store.map(covering: needed) }
-        guard try store.file.length() >= needed * UInt64(store.layout.pageSize),
-              let record = Recovery.verifiedCommit(base: mapping.base, pageSize: store.layout.pageSize, page: published.commitPage),
+        guard let record = Recovery.verifiedCommit(base: mapping.base, pageSize: store.layout.pageSize, page: published.commitPage),
               record.version == published.version
         else { return }
         try state.withLock { state in

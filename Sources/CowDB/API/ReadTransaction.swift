@@ -96,9 +96,15 @@ public class ReadTransaction {
         ensureOpen()
         var cursor = TreeCursor(root: catalog.root, pages: pages)
         var names: [String] = []
+        var previous: [UInt8]?
         var more = try cursor.first()
         while more {
-            names.append(try cursor.withKey { String(decoding: $0, as: UTF8.self) })
+            let name = try cursor.keyArray()
+            if let previous, compareBytes(previous, name) >= 0 {
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog names out of order")
+            }
+            previous = name
+            names.append(String(decoding: name, as: UTF8.self))
             more = try cursor.next()
         }
         return names

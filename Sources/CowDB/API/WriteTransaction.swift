@@ -64,7 +64,7 @@ public final class WriteTransaction: ReadTransaction {
         let tree = try tree(name)
         try changeCatalog { catalog in _ = try mutator.delete(&catalog, key: Array(name.utf8)) }
         named[name] = nil
-        totalCount -= tree.count
+        totalCount &-= tree.count // wrapping: a damaged count must not trap; check() reports it
     }
 
     // MARK: Changes
@@ -92,7 +92,7 @@ public final class WriteTransaction: ReadTransaction {
         try spillIfOverBudget()
         var removed = false
         try change(name) { tree in removed = try mutator.delete(&tree, key: key) != nil }
-        if removed { totalCount -= 1 }
+        if removed { totalCount &-= 1 }
         return removed
     }
 

@@ -66,7 +66,9 @@ final class Node {
                 case let .overflow(page, length): values.append(.overflow(page: page, length: length))
                 }
             }
-            return Node(leafKeys: keys, values: values)
+            let node = Node(leafKeys: keys, values: values)
+            guard node.size <= page.count else { throw CowDBError.corruptPage(number, "leaf entries overlap: they need \(node.size) bytes") }
+            return node
         case PageKind.branch.rawValue:
             let view = try BranchPageView(page, number: number)
             var keys: [[UInt8]] = []
@@ -77,7 +79,9 @@ final class Node {
                 keys.append(i == 0 ? [] : Array(try view.key(i)))
                 children.append(.page(try view.child(i)))
             }
-            return Node(branchKeys: keys, children: children)
+            let node = Node(branchKeys: keys, children: children)
+            guard node.size <= page.count else { throw CowDBError.corruptPage(number, "branch entries overlap: they need \(node.size) bytes") }
+            return node
         default:
             throw CowDBError.corruptPage(number, "expected a branch or leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
         }

@@ -153,7 +153,7 @@ final class TreeMutator {
         let node = try materialize(root)
         tree.root = .node(node)
         let old = try key.withUnsafeBytes { try remove(node, key: $0, depth: 1) }
-        if old != nil, tree.countsEntries { tree.count -= 1 }
+        if old != nil, tree.countsEntries { tree.count &-= 1 } // wrapping: a damaged count must not trap
         return old
     }
 
