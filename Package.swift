@@ -59,5 +59,12 @@ let package = Package(
             path: "Tests/CowDBTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load.
+        .testTarget(
+            name: "CowDBToolTests",
+            dependencies: ["CowDB", "cowdb"],
+            path: "Tests/CowDBToolTests",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
     ]
 )

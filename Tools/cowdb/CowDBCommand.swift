@@ -1,52 +1,75 @@
 import ArgumentParser
 import CowDB
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// The `cowdb` command-line tool.
+/// The `cowdb` command-line tool: inspect and move CowDB databases the way LMDB users use
+/// `mdb_dump`, `mdb_load` and `mdb_stat`.
 @main
 struct CowDBCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cowdb",
         abstract: "Inspect and use CowDB databases: an embedded, versioned key-value store.",
-        subcommands: [Demo.self])
+        discussion: """
+            A database is a directory. Reading commands open it read-only (they work while another \
+            process writes) and act on the latest version, or on an older one with --version N or \
+            --as-of TIME. dump and load speak LMDB's mdb_dump text format.
+
+            Examples:
+              cowdb demo
+              cowdb versions app.cowdb
+              cowdb dump app.cowdb -a > app.dump && cowdb load copy.cowdb -f app.dump
+              mdb_dump -a lmdb-env | cowdb load app.cowdb
+
+            Exit codes: 0 success; 1 error; 2 the database is damaged; 3 key not found; 64 usage error.
+            """,
+        subcommands: [
+            DumpCommand.self, LoadCommand.self, VersionsCommand.self,
+            GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
+            StatCommand.self, CheckCommand.self, DemoCommand.self,
+        ])
+
+    // MARK: Entry point
+
+    /// Parses the arguments and runs the command. Every failure ends here: one line on
+    /// standard error and a non-zero exit code, never a stack trace.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            fail(error)
+        }
+        terminate(0)
+    }
+
+    /// Reports `error` and exits with its code.
+    static func fail(_ error: any Error) -> Never {
+        fflush(nil)
+        if error is ToolError || error is CowDBError || error is DumpInputError {
+            let failure = ToolError.from(error)
+            ProgressBar.writeToStandardError("cowdb: error: \(failure.message)\n")
+            terminate(failure.exitCode)
+        }
+        // An argument-parsing outcome: help and version requests exit 0 through ArgumentParser;
+        // usage errors keep its usage text, under the tool's error prefix.
+        let code = exitCode(for: error)
+        if code == .success { exit(withError: error) }
+        var message = fullMessage(for: error)
+        if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+        ProgressBar.writeToStandardError("cowdb: error: \(message)\n")
+        terminate(code.rawValue)
+    }
 }
 
-/// `cowdb demo`: a guided run on a default database.
-struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Commit a few versions to a database and read an old one.",
-        discussion: "Example: cowdb demo /tmp/demo.cowdb")
-
-    @Argument(help: "Database directory (default: a fresh one under the temporary directory).")
-    var path: String?
-
-    func run() throws {
-        let path = self.path ?? NSTemporaryDirectory() + "cowdb-demo-\(getpid()).cowdb"
-        let db = try Database(path: path)
-        defer { try? db.close() }
-        print("database: \(path) (page size \(db.pageSize), max key \(db.maxKeySize) bytes)")
-        let start = db.latestVersion
-        let fruits = ["apple": "red", "banana": "yellow", "cherry": "dark red"]
-        for (name, colour) in fruits.sorted(by: { $0.key < $1.key }) {
-            try db.write { txn in try txn.put(Array(name.utf8), Array(colour.utf8)) }
-            print("version \(db.latestVersion): put \(name) = \(colour)")
-        }
-        try db.write { txn in
-            try txn.put(Array("apple".utf8), Array("green".utf8))
-            try txn.delete(Array("banana".utf8))
-            let stock = try txn.keyspaceCreatingIfMissing("stock")
-            try stock.put(Array("apple".utf8), Array("12".utf8))
-        }
-        print("version \(db.latestVersion): apple = green, banana deleted, stock/apple = 12 (one commit)")
-        for version in [start + 1, start + 3, db.latestVersion] {
-            let entries = try db.read(at: version) { txn in
-                Array(try txn.scan()).map { "\(String(decoding: $0.key, as: UTF8.self))=\(String(decoding: $0.value, as: UTF8.self))" }
-            }
-            print("read at version \(version): \(entries.joined(separator: ", "))")
-        }
-        print("versions:")
-        for info in try db.versions().suffix(6) {
-            print("  \(info.version)  \(ISO8601DateFormatter().string(from: info.timestamp))  entries \(info.entryCount)  appended \(info.appendedBytes) B")
-        }
-    }
+/// Ends the process with `code`, flushing C's output streams. The corresponding C function is `exit`.
+private func terminate(_ code: Int32) -> Never {
+    fflush(nil)
+    #if canImport(Glibc)
+    Glibc.exit(code)
+    #else
+    Darwin.exit(code)
+    #endif
 }

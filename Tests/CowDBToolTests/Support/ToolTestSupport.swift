@@ -1,0 +1,197 @@
+import CowDB
+import Foundation
+import XCTest
+
+/// A seeded PRNG (SplitMix64): randomized tests replay exactly from their printed seed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    /// A generator that replays from `seed`.
+    init(seed: UInt64) { state = seed }
+
+    /// The next 64 random bits.
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `count` random bytes.
+    mutating func bytes(_ count: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var i = 0
+        while i < count {
+            var word = next()
+            for _ in 0 ..< min(8, count - i) {
+                out[i] = UInt8(truncatingIfNeeded: word)
+                word >>= 8
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
+/// The seed of a randomized test: `COWDB_SEED` when set, else a fresh one; printed either way.
+func testSeed(_ name: String) -> UInt64 {
+    let seed = ProcessInfo.processInfo.environment["COWDB_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1 ... UInt64.max >> 1)
+    print("\(name) seed: \(seed) (rerun with COWDB_SEED=\(seed))")
+    return seed
+}
+
+/// A fresh directory, removed when released.
+final class TemporaryDirectory {
+    let url: URL
+
+    /// Creates a fresh directory under the temporary directory.
+    init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("cowdb-tool-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    /// A path inside the directory.
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// The fixtures directory: `../shared/fixtures/lmdb-dumps` relative to the package root.
+let fixturesDirectory: URL = {
+    // Tests/CowDBToolTests/Support/ToolTestSupport.swift → the package root is four levels up.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    return root.appendingPathComponent("../shared/fixtures/lmdb-dumps").standardized
+}()
+
+/// A fixture file's path.
+func fixture(_ name: String) -> String { fixturesDirectory.appendingPathComponent(name).path }
+
+/// Bytes of a string.
+func b(_ string: String) -> [UInt8] { Array(string.utf8) }
+
+// MARK: Dump text, written independently of the tool
+
+/// One keyspace's records for a test dump.
+struct DumpBlock {
+    /// nil: the default keyspace.
+    var name: String?
+    /// Records in key order.
+    var records: [(key: [UInt8], value: [UInt8])]
+}
+
+/// Builds `mdb_dump` text independently of the tool's encoder (the tests' reference).
+enum DumpText {
+    /// Header lines that describe the LMDB environment rather than the data.
+    static let environmentPrefixes = ["mapsize=", "maxreaders=", "db_pagesize=", "mapaddr="]
+
+    /// `text` without the environment header lines.
+    static func withoutEnvironment(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { line in !environmentPrefixes.contains { line.hasPrefix($0) } }
+            .joined(separator: "\n")
+    }
+
+    /// A dump of `blocks` in bytevalue or print format, with an optional `mapsize=` line.
+    static func make(_ blocks: [DumpBlock], print: Bool = false, mapSize: Int? = nil) -> String {
+        var out = ""
+        for block in blocks {
+            out += "VERSION=3\nformat=\(print ? "print" : "bytevalue")\n"
+            if let name = block.name { out += "database=\(name)\n" }
+            out += "type=btree\n"
+            if let mapSize { out += "mapsize=\(mapSize)\n" }
+            out += "HEADER=END\n"
+            var lines: [String] = []
+            for record in block.records {
+                lines.append(" " + encode(record.key, print: print))
+                lines.append(" " + encode(record.value, print: print))
+            }
+            if !lines.isEmpty { out += lines.joined(separator: "\n") + "\n" }
+            out += "DATA=END\n"
+        }
+        return out
+    }
+
+    /// One record line's text (without the leading space).
+    static func encode(_ bytes: [UInt8], print: Bool) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 2)
+        for byte in bytes {
+            if print, byte == 0x5C {
+                out += [0x5C, 0x5C]
+            } else if print, byte >= 0x20, byte <= 0x7E {
+                out.append(byte)
+            } else {
+                if print { out.append(0x5C) }
+                out += [digits[Int(byte >> 4)], digits[Int(byte & 15)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The records of every block of a bytevalue dump: (database, key, value) in order.
+    static func records(ofBytevalue text: String) -> [(database: String?, key: [UInt8], value: [UInt8])] {
+        var result: [(String?, [UInt8], [UInt8])] = []
+        var database: String?
+        var inData = false
+        var pendingKey: [UInt8]?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if !inData {
+                if line.hasPrefix("database=") { database = String(line.dropFirst(9)) }
+                if line == "HEADER=END" { inData = true }
+                continue
+            }
+            if line == "DATA=END" {
+                inData = false
+                database = nil
+                continue
+            }
+            let bytes = hexBytes(String(line.dropFirst()))
+            if let key = pendingKey {
+                result.append((database, key, bytes))
+                pendingKey = nil
+            } else {
+                pendingKey = bytes
+            }
+        }
+        return result
+    }
+
+    /// Bytes of lowercase hex.
+    static func hexBytes(_ hex: String) -> [UInt8] {
+        /// The value of a lowercase hex digit.
+        func value(_ digit: UInt8) -> UInt8 { digit <= 57 ? digit - 48 : digit - 87 }
+        let digits = Array(hex.utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        var i = 0
+        while i + 1 < digits.count {
+            out.append(value(digits[i]) << 4 | value(digits[i + 1]))
+            i += 2
+        }
+        return out
+    }
+}
+
+// MARK: Random data
+
+/// Random records: binary keys of 1–100 bytes (a few of LMDB's 511-byte maximum), values mostly
+/// 1–300 bytes, 10% empty, 5% large (3–40 KB, overflow pages); sorted, distinct keys.
+func randomRecords(_ count: Int, using rng: inout SeededGenerator, avoidingByte avoided: UInt8? = nil) -> [(key: [UInt8], value: [UInt8])] {
+    /// `n` random bytes, without the avoided byte.
+    func bytes(_ n: Int) -> [UInt8] {
+        var out = rng.bytes(n)
+        if let avoided { out = out.map { $0 == avoided ? avoided &+ 1 : $0 } }
+        return out
+    }
+    var map: [[UInt8]: [UInt8]] = [:]
+    while map.count < count {
+        let keyLength = Int.random(in: 0 ..< 50, using: &rng) == 0 ? 511 : Int.random(in: 1 ... 100, using: &rng)
+        let kind = Int.random(in: 0 ..< 100, using: &rng)
+        let valueLength = kind < 10 ? 0 : kind < 15 ? Int.random(in: 3000 ... 40000, using: &rng) : Int.random(in: 1 ... 300, using: &rng)
+        map[bytes(keyLength)] = bytes(valueLength)
+    }
+    return map.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { (key: $0.key, value: $0.value) }
+}

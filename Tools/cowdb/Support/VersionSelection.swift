@@ -1,0 +1,47 @@
+import ArgumentParser
+import CowDB
+
+/// `--version N | --as-of TIME`: which committed version a reading command acts on (the
+/// latest when neither is given).
+struct VersionSelection: ParsableArguments {
+    @Option(name: .customLong("version"), help: ArgumentHelp("Act on version N (0: the empty database before the first commit).", valueName: "N"))
+    var version: UInt64?
+
+    @Option(name: .customLong("as-of"), parsing: .unconditional,
+            help: ArgumentHelp("Act on the last version committed at or before TIME. \(Timestamps.accepted)", valueName: "TIME"))
+    var asOf: String?
+
+    /// Rejects both options at once.
+    func validate() throws {
+        if version != nil, asOf != nil { throw ValidationError("give --version or --as-of, not both") }
+    }
+
+    /// The version selected (nil: the latest). `--as-of` is resolved here against the exact
+    /// nanosecond commit times, so a time `cowdb versions` printed selects that very version.
+    func resolve(in db: Database) throws -> UInt64? {
+        if let version {
+            guard version <= db.latestVersion else {
+                throw ToolError.failure("unknown version \(version) (the latest is \(db.latestVersion))")
+            }
+            return version
+        }
+        guard let asOf else { return nil }
+        let time = try Timestamps.parse(asOf)
+        let versions = try db.versions()
+        guard let match = versions.last(where: { $0.timestampNanoseconds <= time }) else {
+            let first = versions.first.map { "; the first, version \($0.version), was committed at \(Timestamps.iso8601(nanoseconds: $0.timestampNanoseconds))" } ?? "; it has none"
+            throw ToolError.failure("no version was committed at or before \(Timestamps.iso8601(nanoseconds: time))\(first)")
+        }
+        return match.version
+    }
+
+    /// Runs `body` in a read transaction on the selected version.
+    func read<T>(_ db: Database, _ body: (ReadTransaction) throws -> T) throws -> T {
+        guard let version = try resolve(in: db) else { return try db.read(body) }
+        do {
+            return try db.read(at: version, body)
+        } catch CowDBError.versionNotFound(let missing) where missing == version {
+            throw ToolError.failure("unknown version \(version) (the latest is \(db.latestVersion))")
+        }
+    }
+}
