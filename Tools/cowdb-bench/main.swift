@@ -70,6 +70,8 @@ func benchmark() throws {
         try db.write { txn in for i in 0 ..< scale { try txn.put(keys[i], values[i]) } }
     }
     let cowSize = directorySize(cowPath)
+    let shape = try db.stats().keyspaces[0]
+    print("CowDB tree after bulk load: depth \(shape.depth), \(shape.branchPages) branch pages, \(shape.leafPages) leaf pages")
     var cowSum: UInt64 = 0
     func cowGets() throws -> Double {
         try seconds {
