@@ -63,7 +63,8 @@ func benchmark() throws {
     }
 
     // MARK: CowDB
-    let options = DatabaseOptions()
+    var options = DatabaseOptions()
+    options.dirtyPageBudget = argument("--budget-mib", 64) << 20
     let cowPath = root + "/cowdb"
     let db = try Database(path: cowPath, options: options)
     let cowLoad = try seconds {
