@@ -64,7 +64,7 @@ extension TreeMutator {
                 i = left
             } else if child.size < layout.pageSize / 4 {
                 append(rightNode, to: leftNode, separator: separator)
-                let at = evenSplit(leftNode)
+                let at = midpoint(leftNode)
                 let (newSeparator, newRight) = cut(leftNode, at: at)
                 node.children[left] = .node(leftNode)
                 node.children[right] = .node(newRight)
@@ -101,17 +101,6 @@ extension TreeMutator {
             left.children += right.children
             left.size += right.size - PageHeader.size + separator.count
         }
-    }
-
-    /// The byte midpoint of a node (at least one entry each side).
-    private func evenSplit(_ node: Node) -> Int {
-        let half = (node.size - PageHeader.size) / 2
-        var bytes = 0
-        for i in 0 ..< node.count {
-            bytes += node.entrySize(i)
-            if bytes >= half { return max(1, min(node.count - 1, i + 1)) }
-        }
-        return max(1, node.count - 1)
     }
 
     // MARK: Write

@@ -103,7 +103,7 @@ final class TreeMutator {
     }
 
     /// The index that splits `node`'s bytes most evenly (at least one entry on each side).
-    private func midpoint(_ node: Node) -> Int {
+    func midpoint(_ node: Node) -> Int {
         let half = (node.size - PageHeader.size) / 2
         var bytes = 0
         for i in 0 ..< node.count {
