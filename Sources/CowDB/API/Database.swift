@@ -58,7 +58,12 @@ public final class Database: @unchecked Sendable {
         self.options = options
         self.backend = backend
         let readOnly = options.readOnly
-        if !readOnly { try backend.makeDirectory(path) }
+        if !readOnly, !backend.exists(path) {
+            // A new database directory: make its entry in the parent durable too.
+            try backend.makeDirectory(path)
+            let parent = (path as NSString).deletingLastPathComponent
+            try backend.syncDirectory(parent.isEmpty ? "." : parent)
+        }
         guard backend.exists(path) else {
             throw CowDBError.notADatabase(path: path, reason: "no such directory")
         }
