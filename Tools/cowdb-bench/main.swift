@@ -63,13 +63,16 @@ func benchmark() throws {
     }
 
     // MARK: CowDB
-    let options = DatabaseOptions()
+    var options = DatabaseOptions()
+    options.dirtyPageBudget = argument("--budget-mib", 64) << 20
     let cowPath = root + "/cowdb"
     let db = try Database(path: cowPath, options: options)
     let cowLoad = try seconds {
         try db.write { txn in for i in 0 ..< scale { try txn.put(keys[i], values[i]) } }
     }
     let cowSize = directorySize(cowPath)
+    let shape = try db.stats().keyspaces[0]
+    print("CowDB tree after bulk load: depth \(shape.depth), \(shape.branchPages) branch pages, \(shape.leafPages) leaf pages")
     var cowSum: UInt64 = 0
     func cowGets() throws -> Double {
         try seconds {

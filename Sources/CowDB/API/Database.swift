@@ -58,7 +58,12 @@ public final class Database: @unchecked Sendable {
         self.options = options
         self.backend = backend
         let readOnly = options.readOnly
-        if !readOnly { try backend.makeDirectory(path) }
+        if !readOnly, !backend.exists(path) {
+            // A new database directory: make its entry in the parent durable too.
+            try backend.makeDirectory(path)
+            let parent = (path as NSString).deletingLastPathComponent
+            try backend.syncDirectory(parent.isEmpty ? "." : parent)
+        }
         guard backend.exists(path) else {
             throw CowDBError.notADatabase(path: path, reason: "no such directory")
         }
@@ -76,8 +81,13 @@ public final class Database: @unchecked Sendable {
         store = try PageStore(backend: backend, directory: path, readOnly: readOnly, minimumReservation: options.mapReservation)
         log = try RootLog(backend: backend, directory: path, readOnly: readOnly)
 
-        // Recovery: verify the tail, trust or rebuild the index.
-        let filePages = try store.filePages()
+        // Recovery: verify the tail, trust or rebuild the index. A read-only process looks no
+        // further than what the writer published: past it lies the writer's running
+        // transaction, which an abort may truncate under the map.
+        var filePages = try store.filePages()
+        if readOnly, let published = lockFile.published(), published.commitPage < filePages {
+            filePages = published.commitPage + 1
+        }
         let mapping = try store.map(covering: max(filePages, 1))
         let recovered = try Recovery.run(store: store, mapping: mapping, filePages: filePages, log: log)
         log.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
@@ -100,6 +110,9 @@ public final class Database: @unchecked Sendable {
 
     /// Closes the database. Throws `busy` while snapshots are open; waits for a running write.
     public func close() throws {
+        if writerThread.load(ordering: .relaxed) == UInt(pthread_self()) {
+            throw CowDBError.busy("close() called inside write() on the same thread")
+        }
         writerGate.lock()
         defer { writerGate.unlock() }
         let wasOpen = try state.withLock { state -> Bool in
@@ -252,6 +265,7 @@ public final class Database: @unchecked Sendable {
 
     /// Read-only processes: adopt the latest commit a writer published, if newer.
     private func refreshFromWriter() throws {
+        guard !state.withLock({ $0.closed }) else { throw CowDBError.closed }
         guard let published = lockFile.published() else { return }
         let known = state.withLock { $0.latest?.record.version ?? 0 }
         guard published.version > known else { return }
@@ -266,10 +280,23 @@ public final class Database: @unchecked Sendable {
         try state.withLock { state in
             guard (state.latest?.record.version ?? 0) < record.version else { return }
             try log.refresh(toCount: published.indexCount)
+            // Versions the index file could not supply (it was missing, or a write of it
+            // failed): walk the commit chain back from the published commit.
             let lastLogged = try log.last()?.version ?? 0
-            if log.count == 0 || lastLogged < record.version {
-                log.adopt(fileCount: log.fileCount, pending: log.pending + [IndexRecord(commit: record, page: published.commitPage, synced: false)])
+            var missing: [IndexRecord] = []
+            var point = CommitPoint(record: record, page: published.commitPage)
+            while point.record.version > lastLogged {
+                missing.append(IndexRecord(commit: point.record, page: point.page, synced: false))
+                let previous = point.record.previousCommit
+                guard previous != 0 else { break }
+                guard let earlier = Recovery.verifiedCommit(base: mapping.base, pageSize: store.layout.pageSize, page: previous),
+                      earlier.version + 1 == point.record.version
+                else {
+                    throw CowDBError.corrupt(page: previous, offset: nil, reason: "commit chain broken below version \(point.record.version)")
+                }
+                point = CommitPoint(record: earlier, page: previous)
             }
+            log.adopt(fileCount: log.fileCount, pending: log.pending + missing.reversed())
             state.latest = CommitPoint(record: record, page: published.commitPage)
             state.mapping = mapping
         }
@@ -332,8 +359,10 @@ public final class Database: @unchecked Sendable {
             }
         }
         // 6. The index record (no sync of its own) and 7. publication to readers.
-        log.append(IndexRecord(commit: point.record, page: point.page, synced: synced))
         state.withLock { state in
+            // Under the state lock: readers look up the index under it too, and must never
+            // find a record for a version that is not yet the latest.
+            log.append(IndexRecord(commit: point.record, page: point.page, synced: synced))
             state.latest = point
             state.mapping = appender.currentMapping
         }

@@ -20,8 +20,10 @@ public class ReadTransaction {
     var pages: PageReader
     var catalog: TreeState
     var defaultTree: TreeState
-    /// Named keyspaces looked up (and, when writing, changed) so far.
-    var named: [String: TreeState] = [:]
+    /// Named keyspaces looked up (and, when writing, changed) so far, by the UTF-8 bytes of
+    /// their names (not by `String`, whose equality treats canonically equivalent spellings,
+    /// which are different names on disk, as the same).
+    var named: [[UInt8]: TreeState] = [:]
     var isOpen = true
     /// An error met where a throw was impossible (inside a scan's iterator); rethrown when
     /// the closure returns.
@@ -104,7 +106,10 @@ public class ReadTransaction {
                 throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog names out of order")
             }
             previous = name
-            names.append(String(decoding: name, as: UTF8.self))
+            guard let text = String(validating: name, as: UTF8.self) else {
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog holds a keyspace name that is not UTF-8")
+            }
+            names.append(text)
             more = try cursor.next()
         }
         return names
@@ -115,9 +120,9 @@ public class ReadTransaction {
     /// The tree of keyspace `name` (nil: the default keyspace).
     func tree(_ name: String?) throws -> TreeState {
         guard let name else { return defaultTree }
-        if let tree = named[name] { return tree }
+        if let tree = named[Array(name.utf8)] { return tree }
         let tree = try catalogEntry(name)
-        named[name] = tree
+        named[Array(name.utf8)] = tree
         return tree
     }
 

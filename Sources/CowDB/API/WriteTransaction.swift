@@ -46,7 +46,7 @@ public final class WriteTransaction: ReadTransaction {
         try changeCatalog { catalog in _ = try mutator.put(&catalog, key: Array(name.utf8), value: .inline(Self.catalogValue(root: 0, count: 0))) }
         var tree = TreeState(rootPage: 0, count: 0)
         tree.changed = true
-        named[name] = tree
+        named[Array(name.utf8)] = tree
         return Keyspace(transaction: self, name: name)
     }
 
@@ -63,7 +63,7 @@ public final class WriteTransaction: ReadTransaction {
         ensureOpen()
         let tree = try tree(name)
         try changeCatalog { catalog in _ = try mutator.delete(&catalog, key: Array(name.utf8)) }
-        named[name] = nil
+        named[Array(name.utf8)] = nil
         totalCount &-= tree.count // wrapping: a damaged count must not trap; check() reports it
     }
 
@@ -73,7 +73,7 @@ public final class WriteTransaction: ReadTransaction {
         try prepareWrite(key: key, value: value)
         let stored = try store(key: key, value: value)
         try change(name) { tree in
-            if try mutator.put(&tree, key: key, value: stored) == nil { totalCount += 1 }
+            if try mutator.put(&tree, key: key, value: stored) == nil { totalCount &+= 1 }
         }
     }
 
@@ -82,7 +82,7 @@ public final class WriteTransaction: ReadTransaction {
         if try find(key, in: name) != nil { return false }
         let stored = try store(key: key, value: value)
         try change(name) { tree in _ = try mutator.put(&tree, key: key, value: stored) }
-        totalCount += 1
+        totalCount &+= 1
         return true
     }
 
@@ -124,7 +124,7 @@ public final class WriteTransaction: ReadTransaction {
     private func change(_ name: String?, _ body: (inout TreeState) throws -> Void) throws {
         var tree = try self.tree(name)
         defer {
-            if let name { named[name] = tree } else { defaultTree = tree }
+            if let name { named[Array(name.utf8)] = tree } else { defaultTree = tree }
             if tree.changed { hasChanges = true }
         }
         try body(&tree)
@@ -163,11 +163,11 @@ public final class WriteTransaction: ReadTransaction {
     /// Nothing written here is reachable until the commit record is durable.
     func writeCommit(timestamp: UInt64) throws -> CommitPoint {
         // 1. Rebalance and write every changed named keyspace; point the catalog at its new root.
-        for name in named.keys.sorted() {
+        for name in named.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard var tree = named[name], tree.changed else { continue }
             try mutator.rebalance(&tree)
             let root = try mutator.write(&tree)
-            _ = try mutator.put(&catalog, key: Array(name.utf8), value: .inline(Self.catalogValue(root: root, count: tree.count)))
+            _ = try mutator.put(&catalog, key: name, value: .inline(Self.catalogValue(root: root, count: tree.count)))
             tree.changed = false
             named[name] = tree
         }

@@ -12,7 +12,9 @@ extension TreeMutator {
     /// Restores fill after deletes; returns with the root collapsed.
     func rebalance(_ tree: inout TreeState) throws {
         guard case let .node(root)? = tree.root else { return }
-        try rebalance(root, depth: 1)
+        if let (separator, right) = try rebalance(root, depth: 1) {
+            tree.root = .node(Node(branchKeys: [[], separator], children: [.node(root), .node(right)]))
+        }
         while true {
             guard case let .node(node)? = tree.root else { break }
             if node.count == 0 { tree.root = nil; break }
@@ -22,13 +24,25 @@ extension TreeMutator {
         }
     }
 
-    /// Post-order: children first, then merges among this node's children.
-    private func rebalance(_ node: Node, depth: Int) throws {
-        guard !node.isLeaf else { return }
+    /// Post-order: children first, then merges among this node's children. Evening out two
+    /// children can put a longer separator into this node; if it no longer fits a page, it
+    /// splits, and the split-off right part is returned for the parent to insert.
+    private func rebalance(_ node: Node, depth: Int) throws -> ([UInt8], Node)? {
+        guard !node.isLeaf else { return nil }
         guard depth <= PageLayout.maxDepth else {
             throw CowDBError.corrupt(page: nil, offset: nil, reason: "tree deeper than \(PageLayout.maxDepth) levels")
         }
-        for case let .node(child) in node.children { try rebalance(child, depth: depth + 1) }
+        var j = 0
+        while j < node.count {
+            if case let .node(child) = node.children[j], let (separator, right) = try rebalance(child, depth: depth + 1) {
+                node.keys.insert(separator, at: j + 1)
+                node.children.insert(.node(right), at: j + 1)
+                node.size += BranchPage.entrySize(keyLength: separator.count)
+                j += 2
+            } else {
+                j += 1
+            }
+        }
         let half = layout.pageSize / 2
         var i = 0
         while i < node.count {
@@ -64,7 +78,7 @@ extension TreeMutator {
                 i = left
             } else if child.size < layout.pageSize / 4 {
                 append(rightNode, to: leftNode, separator: separator)
-                let at = evenSplit(leftNode)
+                let at = midpoint(leftNode)
                 let (newSeparator, newRight) = cut(leftNode, at: at)
                 node.children[left] = .node(leftNode)
                 node.children[right] = .node(newRight)
@@ -75,6 +89,7 @@ extension TreeMutator {
                 i += 1
             }
         }
+        return node.size > layout.pageSize ? cut(node, at: midpoint(node)) : nil
     }
 
     /// Removes entry `i` of a branch; removing entry 0 makes entry 1 the new first child.
@@ -101,17 +116,6 @@ extension TreeMutator {
             left.children += right.children
             left.size += right.size - PageHeader.size + separator.count
         }
-    }
-
-    /// The byte midpoint of a node (at least one entry each side).
-    private func evenSplit(_ node: Node) -> Int {
-        let half = (node.size - PageHeader.size) / 2
-        var bytes = 0
-        for i in 0 ..< node.count {
-            bytes += node.entrySize(i)
-            if bytes >= half { return max(1, min(node.count - 1, i + 1)) }
-        }
-        return max(1, node.count - 1)
     }
 
     // MARK: Write
@@ -185,5 +189,6 @@ extension TreeMutator {
         try sink.flush()
         pages = try sink.reader()
         dirtyNodes = 0
+        mutations &+= 1 // cursors must pick up the new reader: their path may lead to spilled pages
     }
 }

@@ -11,7 +11,7 @@ final class TreeMutator {
     /// Nodes materialized since the last spill (an estimate of dirty memory, in pages).
     var dirtyNodes = 0
     /// Bumped on every change, so cursors know to re-seek.
-    private(set) var mutations: UInt64 = 0
+    var mutations: UInt64 = 0
 
     init(sink: any PageSink) throws {
         self.sink = sink
@@ -40,7 +40,7 @@ final class TreeMutator {
         tree.changed = true
         guard let root = tree.root else {
             tree.root = .node(Node(leafKeys: [key], values: [value]))
-            if tree.countsEntries { tree.count += 1 }
+            if tree.countsEntries { tree.count &+= 1 }
             dirtyNodes += 1
             return nil
         }
@@ -51,7 +51,7 @@ final class TreeMutator {
             tree.root = .node(Node(branchKeys: [[], separator], children: [.node(node), .node(right)]))
             dirtyNodes += 1
         }
-        if result.old == nil, tree.countsEntries { tree.count += 1 }
+        if result.old == nil, tree.countsEntries { tree.count &+= 1 } // wrapping: a damaged count must not trap
         return result.old
     }
 
@@ -103,7 +103,7 @@ final class TreeMutator {
     }
 
     /// The index that splits `node`'s bytes most evenly (at least one entry on each side).
-    private func midpoint(_ node: Node) -> Int {
+    func midpoint(_ node: Node) -> Int {
         let half = (node.size - PageHeader.size) / 2
         var bytes = 0
         for i in 0 ..< node.count {

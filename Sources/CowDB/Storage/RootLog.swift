@@ -54,7 +54,8 @@ final class RootLog: @unchecked Sendable {
     func record(_ i: Int) throws -> IndexRecord {
         precondition(i >= 0 && i < count)
         if i >= fileCount { return pending[i - fileCount] }
-        guard let record = try fileRecord(i) else {
+        // One retry: the writer may be rewriting this record in place (its synced flag).
+        guard let record = try fileRecord(i) ?? fileRecord(i) else {
             throw CowDBError.corrupt(page: nil, offset: i * IndexRecord.size, reason: "index record \(i) checksum mismatch")
         }
         return record
@@ -109,6 +110,7 @@ final class RootLog: @unchecked Sendable {
     func refresh(toCount newCount: Int) throws {
         guard newCount > count, !readOnlyWithoutFile else { return }
         let inFile = try recordsInFile()
+        guard count < min(newCount, inFile) else { return }
         var fresh: [IndexRecord] = []
         for i in count ..< min(newCount, inFile) {
             guard let record = try fileRecord(i) else { break }

@@ -1,0 +1,42 @@
+import Foundation
+import XCTest
+import CowDB
+
+/// The README's API tour, compiled and run as written (so the README cannot drift from the API).
+final class ReadmeTourTests: XCTestCase {
+    func testReadmeTour() throws {
+        let directory = TemporaryDirectory()
+        let db = try Database(path: directory.path("db.cowdb"))
+        try db.write { txn in
+            try txn.put(Array("k".utf8), Array("v".utf8))
+            _ = try txn.delete(Array("old".utf8))
+            _ = try txn.insert(Array("k2".utf8), [])
+            let users = try txn.createKeyspace("users")
+            try users.put(Array("ann".utf8), Array("admin".utf8))
+        }
+        let v = try db.read { txn in try txn.get(Array("k".utf8)) }
+        let old = try db.read(at: 1) { txn in try txn.get(Array("k".utf8)) }
+        let past = try db.read(asOf: Date(timeIntervalSinceNow: 3600)) { txn in txn.version }
+        var scanned = 0
+        var seeked: [UInt8]?
+        var length: Int?
+        try db.read { txn in
+            for (key, value) in try txn.scan(from: Array("a".utf8), to: Array("m".utf8)) { _ = (key, value); scanned += 1 }
+            var cursor = try txn.cursor()
+            seeked = try cursor.seek(to: Array("k".utf8))?.key
+            length = try txn.withValue(for: Array("k".utf8)) { bytes in bytes.count }
+        }
+        let snapshot = try db.snapshot(at: 1)
+        snapshot.close()
+        XCTAssertEqual(v, Array("v".utf8))
+        XCTAssertEqual(old, Array("v".utf8))
+        XCTAssertEqual(past, 1)
+        XCTAssertEqual(scanned, 2)
+        XCTAssertEqual(seeked, Array("k".utf8))
+        XCTAssertEqual(length, 1)
+        XCTAssertEqual(try db.versions().count, 1)
+        try db.check()
+        XCTAssertGreaterThan(try db.stats().spaceAmplification, 0)
+        try db.close()
+    }
+}
