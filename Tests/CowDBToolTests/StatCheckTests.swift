@@ -136,9 +136,9 @@ final class StatCheckTests: XCTestCase {
         }
     }
 
-    /// A damaged last commit record: the engine ends the history before it (a torn write, to
-    /// recovery), so `check` warns about the bytes after the last intact commit.
-    func testDamagedLastCommitRecordIsWarnedAbout() throws {
+    /// A damaged last commit record of a durable version: the engine refuses to open rather
+    /// than truncate durable data, and `check` says where, in one line, with exit code 2.
+    func testDamagedLastCommitRecordIsReported() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
         try database(path, [{ try self.fill($0.defaultKeyspace, 10, prefix: "a") }, { try self.fill($0.defaultKeyspace, 10, prefix: "b") }])
@@ -146,7 +146,9 @@ final class StatCheckTests: XCTestCase {
         data[data.count - 4096 + 40] ^= 0x01
         try data.write(to: URL(fileURLWithPath: path + "/data"))
         let result = try ToolRunner.cowdb(["check", path, "--all-versions"])
-        XCTAssertTrue(result.errors.contains("cowdb: warning: the data file has 8192 bytes after the last intact commit"), result.errors)
+        XCTAssertNotEqual(result.status, 0)
+        XCTAssertTrue(result.errors.hasPrefix("cowdb: error: "), result.errors)
+        XCTAssertTrue(result.errors.contains("commit record of durable version 2 is damaged"), result.errors)
     }
 
     /// Reading a damaged page is exit code 2 with one line, for dump and get as for check.

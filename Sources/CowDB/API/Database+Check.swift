@@ -79,7 +79,12 @@ extension Database {
             let source: ReadSource
             do { source = try self.source(at: target) } catch let error as CowDBError {
                 if case .versionNotFound = error, !allVersions { throw error }
-                checker.report(nil, "version \(target): \(error)")
+                checker.beginVersion()
+                if case let .corrupt(page, offset, reason) = error {
+                    checker.report(page, "version \(target): \(reason)", offset: offset)
+                } else {
+                    checker.report(nil, "version \(target): \(error)")
+                }
                 continue
             }
             checker.beginVersion()
@@ -148,6 +153,7 @@ extension Database {
         } catch {
             checker.report(record.catalogRoot, "catalog unreadable: \(error)")
         }
+        checker.beginVersion() // commit-level problems belong to no keyspace
         if total != record.totalCount {
             checker.report(commit.page, "keyspaces hold \(total) entries, the commit record says \(record.totalCount)")
         }

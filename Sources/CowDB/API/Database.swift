@@ -96,10 +96,19 @@ public final class Database: @unchecked Sendable {
             if try store.file.length() > end { try store.file.truncate(to: end) }
             try log.writePending()
             let lastSynced = try log.last()?.isSynced ?? true
+            if recovered.latestIsUnsynced, let latest = recovered.latest {
+                // The tail verified in the page cache, but an earlier failed fdatasync may have
+                // left those pages marked clean and never written: write them again so that the
+                // sync below really covers them.
+                try Database.rewrite(store, pages: recovered.tailStart ... latest.page, from: mapping)
+            }
             if recovered.latestIsUnsynced || !lastSynced {
                 try store.file.sync()
                 try Database.markLastRecordSynced(log)
             }
+            // Make the entries of `data` and `index` durable: a crash right after creation
+            // may have left the rename of `data.tmp` unsynced.
+            try backend.syncDirectory(path)
         }
         state = Mutex(State(latest: recovered.latest, mapping: mapping))
         if !readOnly {
@@ -122,13 +131,30 @@ public final class Database: @unchecked Sendable {
             return true
         }
         guard wasOpen else { return }
-        if !options.readOnly, !(try log.last()?.isSynced ?? true) {
-            try store.file.sync()
-            try Database.markLastRecordSynced(log)
+        if !options.readOnly {
+            if !(try log.last()?.isSynced ?? true) {
+                try store.file.sync()
+                try Database.markLastRecordSynced(log)
+            }
+            // A clean close leaves a durable index, so the next open verifies nothing.
+            try log.file.sync()
+            try backend.syncDirectory(path)
         }
         store.file.close()
         log.file.close()
         lockFile.close()
+    }
+
+    /// Writes pages of the data file again with the bytes they hold (from the map).
+    private static func rewrite(_ store: PageStore, pages: ClosedRange<PageNumber>, from mapping: MappedRegion) throws {
+        let pageSize = UInt64(store.layout.pageSize)
+        var page = pages.lowerBound
+        while page <= pages.upperBound {
+            let count = min(256, pages.upperBound - page + 1)
+            try store.file.write(UnsafeRawBufferPointer(start: mapping.base + Int(page * pageSize), count: Int(count * pageSize)),
+                                 at: page * pageSize)
+            page += count
+        }
     }
 
     /// After an `fdatasync` covering everything written, flags the last index record synced

@@ -69,7 +69,14 @@ public final class WriteTransaction: ReadTransaction {
 
     // MARK: Changes
 
+    /// An array holding exactly `bytes` (a caller's array may carry a large spare capacity,
+    /// which the transaction would otherwise keep alive in its nodes).
+    private func exact(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.capacity > bytes.count + 32 ? bytes.withUnsafeBufferPointer { Array($0) } : bytes
+    }
+
     func put(_ key: [UInt8], _ value: [UInt8], in name: String?) throws {
+        let key = exact(key), value = exact(value)
         try prepareWrite(key: key, value: value)
         let stored = try store(key: key, value: value)
         try change(name) { tree in
@@ -78,6 +85,7 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     func insert(_ key: [UInt8], _ value: [UInt8], in name: String?) throws -> Bool {
+        let key = exact(key), value = exact(value)
         try prepareWrite(key: key, value: value)
         if try find(key, in: name) != nil { return false }
         let stored = try store(key: key, value: value)

@@ -211,5 +211,8 @@ final class TreeChecker {
     }
 
     /// Starts a new version: overflow overlap is judged within one version.
-    func beginVersion() { overflowOwners = [:] }
+    func beginVersion() {
+        overflowOwners = [:]
+        keyspace = nil
+    }
 }

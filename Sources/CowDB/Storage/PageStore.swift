@@ -36,6 +36,9 @@ final class PageStore: @unchecked Sendable {
         let got = try first.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
         header = try first.withUnsafeBytes { try FileHeader.decode(UnsafeRawBufferPointer(rebasing: $0[0 ..< got]), path: path) }
         layout = PageLayout(pageSize: header.pageSize)
+        guard try file.length() >= UInt64(header.pageSize) else {
+            throw CowDBError.notADatabase(path: path, reason: "file is shorter than its header page")
+        }
         self.minimumReservation = minimumReservation
     }
 

@@ -30,6 +30,8 @@ struct RecoveryResult {
     var latestIsUnsynced: Bool
     /// Pages of the data file that recovery verified (the tail).
     var pagesVerified: UInt64
+    /// First page of the verified tail (the page after the anchor's commit record).
+    var tailStart: PageNumber
 }
 
 enum Recovery {
@@ -49,19 +51,20 @@ enum Recovery {
             prefix.append(record)
         }
 
-        // 2. The anchor: the last synced record whose commit page verifies.
+        // 2. The anchor: the last synced record. Its commit was durable, so if it no longer
+        //    verifies the file is damaged, not torn: refuse rather than truncate durable data.
         var anchorIndex = -1
         var anchor: CommitPoint?
-        var i = prefix.count - 1
-        while i >= 0 {
+        if let i = prefix.lastIndex(where: \.isSynced) {
             let record = prefix[i]
-            if record.isSynced, let commit = verifiedCommit(base: base, pageSize: pageSize, page: record.commitPage),
-               commit.version == record.version, commit.timestamp == record.timestamp {
-                anchorIndex = i
-                anchor = CommitPoint(record: commit, page: record.commitPage)
-                break
+            guard let commit = verifiedCommit(base: base, pageSize: pageSize, page: record.commitPage),
+                  commit.version == record.version, commit.timestamp == record.timestamp
+            else {
+                throw CowDBError.corrupt(page: record.commitPage, offset: nil,
+                                         reason: "the commit record of durable version \(record.version) is damaged (not a torn write); refusing to truncate it")
             }
-            i -= 1
+            anchorIndex = i
+            anchor = CommitPoint(record: commit, page: record.commitPage)
         }
 
         // 3. The forward scan of the tail.
@@ -113,7 +116,8 @@ enum Recovery {
         let latest = found.last ?? anchor
         return RecoveryResult(latest: latest, trustedFileRecords: trusted, pending: pending,
                               latestIsUnsynced: !found.isEmpty,
-                              pagesVerified: filePages - ((anchor?.page ?? 0) + 1))
+                              pagesVerified: filePages - min(filePages, (anchor?.page ?? 0) + 1),
+                              tailStart: (anchor?.page ?? 0) + 1)
     }
 
     /// The commit record on `page` if its checksum holds and it decodes.

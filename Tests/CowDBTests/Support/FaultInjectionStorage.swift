@@ -1,0 +1,522 @@
+import Foundation
+@testable import CowDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// A storage backend that keeps its files in memory and models a disk behind a page cache,
+// for crash and I/O-error tests.
+//
+// Every file (an inode) has two states:
+//  - `volatile`: what the process sees (the page cache). It lives in an anonymous mapping
+//    reserved once per inode, so a `MappedRegion` over it shows every write at once and
+//    stays valid however far the file grows (as a `MAP_SHARED` file map does).
+//  - `durable`: what survives a power cut. `sync()` makes the file's volatile state durable;
+//    until then its writes and truncations are kept in a list of unsynced operations.
+// Names work the same way: a volatile and a durable name table (and set of directories);
+// creating, renaming or unlinking a name is durable only after `syncDirectory` of its
+// directory.
+//
+// Faults (thread-safe; counted over all files):
+//  - fail the Nth write or the Nth sync with an errno (EIO, ENOSPC, …), once or until cleared;
+//  - a failed sync may also drop the file's dirty pages (what Linux may do after a
+//    writeback error), or mark them clean without writing them;
+//  - crash after the Nth step (a step is a write, a sync, a directory sync, a truncation or
+//    a rename): the step completes, then every later operation throws (the process is dead);
+//  - `restartedAfterProcessCrash()` gives the machine a restarted process finds (page cache
+//    and disk as they were);
+//  - `image(_:)` produces the disk after the crash: the page cache (a process crash),
+//    the durable bytes only, or a power cut: durable bytes plus a random subset of the
+//    writes issued since each file's last sync, applied in random order, one of them
+//    possibly torn (only a prefix reached the disk);
+//  - flip bits in a stored image or in the live files.
+// A fresh backend built from an image is what "reopen after a crash" uses.
+
+/// The files and directories on a (simulated) disk.
+struct DiskImage: Sendable {
+    var files: [String: [UInt8]] = [:]
+    var directories: Set<String> = []
+
+    /// Flips bit `bit` (0–7) of byte `offset` of the file at `path`.
+    mutating func flipBit(_ path: String, offset: Int, bit: Int) {
+        precondition(files[path] != nil && offset < files[path]!.count, "no byte \(offset) in \(path)")
+        files[path]![offset] ^= UInt8(1 << bit)
+    }
+}
+
+/// An in-memory StorageBackend with a modelled page cache, fault injection and crash images.
+final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
+    /// What a crash leaves on the disk.
+    enum ImageKind: Sendable {
+        /// Only the process died: the page cache (every write) survives, with the volatile names.
+        case processCrash
+        /// Power cut, nothing unsynced reached the disk: durable bytes and durable names only.
+        case durableOnly
+        /// Power cut: durable bytes plus, per file, a random subset of the writes (and
+        /// truncations) since its last sync, in random order; when `tear` is set, one of the
+        /// writes applied may keep only a random prefix. Sometimes the file's new length is
+        /// there without the data (zeros). Names are the durable or (at random) the volatile table.
+        case powerCut(seed: UInt64, tear: Bool)
+    }
+
+    /// What a failed sync does to the dirty pages of that file.
+    enum SyncFailure: Sendable {
+        /// The error is reported; the dirty pages stay dirty (a later sync may still write them).
+        case keepDirty
+        /// The kernel dropped the dirty pages: the cache reverts to what is on disk.
+        case dropPages
+        /// The kernel marked the pages clean without writing them (Linux after a writeback
+        /// error): the process still reads the new bytes, but they will never reach the disk
+        /// unless written again.
+        case markClean
+    }
+
+    /// Address space reserved per file: the largest file this backend holds.
+    static let arenaSize = 1 << 30
+
+    private let lock = NSLock()
+    private var volatileNames: [String: Inode] = [:]
+    private var durableNames: [String: Inode] = [:]
+    private var volatileDirectories: Set<String> = []
+    private var durableDirectories: Set<String> = []
+
+    // Counters (over all files) and faults.
+    private var writes = 0
+    private var syncs = 0
+    private var steps = 0
+    private var crashAfterStep: Int?
+    private var crashed = false
+    private var writeFault: (number: Int, errno: Int32, persistent: Bool)?
+    private var syncFault: (number: Int, errno: Int32, persistent: Bool, failure: SyncFailure)?
+
+    /// An empty disk.
+    init() {}
+
+    /// A disk holding `image` (durable and volatile alike: the state after a reboot).
+    init(image: DiskImage) {
+        for (path, bytes) in image.files {
+            let inode = Inode(bytes)
+            volatileNames[path] = inode
+            durableNames[path] = inode
+        }
+        volatileDirectories = image.directories
+        durableDirectories = image.directories
+    }
+
+    /// The machine after a process crash and restart: the same disk and page cache (unsynced
+    /// writes still unsynced, names not yet synced still volatile), no faults, counters at zero.
+    /// The crashed backend is left as it is, so one crash can be restarted many times.
+    func restartedAfterProcessCrash() -> FaultInjectionStorage {
+        locked {
+            let copy = FaultInjectionStorage()
+            var copies: [ObjectIdentifier: Inode] = [:]
+            func clone(_ inode: Inode) -> Inode {
+                if let done = copies[ObjectIdentifier(inode)] { return done }
+                let twin = Inode(Array(UnsafeRawBufferPointer(start: inode.base, count: inode.length)))
+                twin.durable = inode.durable
+                twin.unsynced = inode.unsynced
+                copies[ObjectIdentifier(inode)] = twin
+                return twin
+            }
+            copy.volatileNames = volatileNames.mapValues(clone)
+            copy.durableNames = durableNames.mapValues(clone)
+            copy.volatileDirectories = volatileDirectories
+            copy.durableDirectories = durableDirectories
+            return copy
+        }
+    }
+
+    // MARK: Fault controls
+
+    /// Writes, syncs (file and directory) and steps so far.
+    var counts: (writes: Int, syncs: Int, steps: Int) { locked { (writes, syncs, steps) } }
+
+    /// Whether the simulated process has crashed.
+    var isCrashed: Bool { locked { crashed } }
+
+    /// Fails write number `number` (1-based, counted over all files; see `counts`) with
+    /// `errno`; when `persistent`, every later write fails too until `clearFaults()`.
+    func failWrite(number: Int, errno: Int32, persistent: Bool = false) {
+        locked { writeFault = (number, errno, persistent) }
+    }
+
+    /// Fails the next write (and, when `persistent`, every later one until `clearFaults()`).
+    func failNextWrite(errno: Int32, persistent: Bool = false) {
+        locked { writeFault = (writes + 1, errno, persistent) }
+    }
+
+    /// Fails sync number `number` (file syncs and directory syncs, 1-based) with `errno`.
+    func failSync(number: Int, errno: Int32, persistent: Bool = false, failure: SyncFailure = .keepDirty) {
+        locked { syncFault = (number, errno, persistent, failure) }
+    }
+
+    /// Fails the next sync.
+    func failNextSync(errno: Int32, persistent: Bool = false, failure: SyncFailure = .keepDirty) {
+        locked { syncFault = (syncs + 1, errno, persistent, failure) }
+    }
+
+    /// Crashes the simulated process right after step `step` (1-based) completes.
+    func crash(afterStep step: Int) {
+        locked {
+            crashAfterStep = step
+            if steps >= step { crashed = true }
+        }
+    }
+
+    /// Removes the write and sync faults (a crash stays a crash).
+    func clearFaults() {
+        locked {
+            writeFault = nil
+            syncFault = nil
+        }
+    }
+
+    /// Flips a bit of a live file (both the cache and the disk: damage on the medium that a
+    /// later read sees).
+    func flipBit(_ path: String, offset: Int, bit: Int) {
+        locked {
+            let inode = volatileNames[path]!
+            precondition(offset < inode.length)
+            (inode.base + offset).storeBytes(of: inode.base.load(fromByteOffset: offset, as: UInt8.self) ^ UInt8(1 << bit), as: UInt8.self)
+            if offset < inode.durable.count { inode.durable[offset] ^= UInt8(1 << bit) }
+        }
+    }
+
+    /// The bytes the process currently sees in `path` (nil when there is no such file).
+    func contents(_ path: String) -> [UInt8]? {
+        locked { volatileNames[path].map { Array(UnsafeRawBufferPointer(start: $0.base, count: $0.length)) } }
+    }
+
+    /// The disk as a crash of `kind` leaves it.
+    func image(_ kind: ImageKind) -> DiskImage {
+        locked {
+            var result = DiskImage()
+            switch kind {
+            case .processCrash:
+                result.directories = volatileDirectories
+                for (path, inode) in volatileNames {
+                    result.files[path] = Array(UnsafeRawBufferPointer(start: inode.base, count: inode.length))
+                }
+            case .durableOnly:
+                result.directories = durableDirectories
+                for (path, inode) in durableNames { result.files[path] = inode.durable }
+            case let .powerCut(seed, tear):
+                var random = SeededGenerator(seed: seed)
+                let useVolatileNames = Bool.random(using: &random)
+                result.directories = useVolatileNames ? volatileDirectories : durableDirectories
+                let names = useVolatileNames ? volatileNames : durableNames
+                // Stable order, so a seed always gives the same image.
+                for path in names.keys.sorted() {
+                    result.files[path] = names[path]!.powerCutBytes(using: &random, tear: tear)
+                }
+            }
+            return result
+        }
+    }
+
+    // MARK: StorageBackend
+
+    func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        try locked {
+            try checkAlive("open", path)
+            if let inode = volatileNames[path] { return FaultFile(backend: self, inode: inode, path: path, readOnly: readOnly) }
+            guard create else { throw CowDBError.io(operation: "open", path: path, errno: ENOENT) }
+            guard volatileDirectories.contains(Self.parent(of: path)) else {
+                throw CowDBError.io(operation: "open", path: path, errno: ENOENT)
+            }
+            let inode = Inode([])
+            volatileNames[path] = inode
+            return FaultFile(backend: self, inode: inode, path: path, readOnly: readOnly)
+        }
+    }
+
+    func exists(_ path: String) -> Bool {
+        locked { !crashed && (volatileNames[path] != nil || volatileDirectories.contains(path)) }
+    }
+
+    func makeDirectory(_ path: String) throws {
+        try locked {
+            try checkAlive("mkdir", path)
+            var prefix = path.hasPrefix("/") ? "/" : ""
+            for component in path.split(separator: "/") {
+                prefix += component
+                volatileDirectories.insert(prefix)
+                prefix += "/"
+            }
+        }
+    }
+
+    func rename(_ from: String, _ to: String) throws {
+        try locked {
+            try step("rename", from)
+            guard let inode = volatileNames[from] else { throw CowDBError.io(operation: "rename", path: from, errno: ENOENT) }
+            volatileNames[from] = nil
+            volatileNames[to] = inode
+            afterStep()
+        }
+    }
+
+    func unlink(_ path: String) throws {
+        try locked {
+            try checkAlive("unlink", path)
+            volatileNames[path] = nil
+        }
+    }
+
+    func syncDirectory(_ path: String) throws {
+        try locked {
+            try step("fsync directory", path)
+            syncs += 1
+            if let fault = syncFault, syncs == fault.number || (fault.persistent && syncs > fault.number) {
+                throw CowDBError.io(operation: "fsync directory", path: path, errno: fault.errno)
+            }
+            // The entries of this directory become what the volatile table says.
+            for name in Set(volatileNames.keys).union(durableNames.keys) where Self.parent(of: name) == path {
+                durableNames[name] = volatileNames[name]
+            }
+            for directory in volatileDirectories.union(durableDirectories) where Self.parent(of: directory) == path {
+                if volatileDirectories.contains(directory) { durableDirectories.insert(directory) } else { durableDirectories.remove(directory) }
+            }
+            afterStep()
+        }
+    }
+
+    // MARK: File operations (called by FaultFile)
+
+    fileprivate func length(_ file: FaultFile) throws -> UInt64 {
+        try locked {
+            try checkOpen(file, "fstat")
+            return UInt64(file.inode.length)
+        }
+    }
+
+    fileprivate func read(_ file: FaultFile, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
+        try locked {
+            try checkOpen(file, "pread")
+            let inode = file.inode
+            guard offset < UInt64(inode.length) else { return 0 }
+            let count = min(buffer.count, inode.length - Int(offset))
+            if count > 0 { buffer.baseAddress!.copyMemory(from: inode.base + Int(offset), byteCount: count) }
+            return count
+        }
+    }
+
+    fileprivate func write(_ file: FaultFile, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        try locked {
+            try checkOpen(file, "pwrite")
+            if file.readOnly { throw CowDBError.io(operation: "pwrite", path: file.path, errno: EBADF) }
+            try step("pwrite", file.path)
+            writes += 1
+            if let fault = writeFault, writes == fault.number || (fault.persistent && writes > fault.number) {
+                throw CowDBError.io(operation: "pwrite", path: file.path, errno: fault.errno)
+            }
+            let end = Int(offset) + bytes.count
+            guard end <= Self.arenaSize else { throw CowDBError.io(operation: "pwrite", path: file.path, errno: EFBIG) }
+            file.inode.write(Array(bytes), at: Int(offset))
+            afterStep()
+        }
+    }
+
+    fileprivate func sync(_ file: FaultFile) throws {
+        try locked {
+            try checkOpen(file, "fdatasync")
+            try step("fdatasync", file.path)
+            syncs += 1
+            if let fault = syncFault, syncs == fault.number || (fault.persistent && syncs > fault.number) {
+                switch fault.failure {
+                case .keepDirty: break
+                case .dropPages: file.inode.dropDirtyPages()
+                case .markClean: file.inode.unsynced = []
+                }
+                throw CowDBError.io(operation: "fdatasync", path: file.path, errno: fault.errno)
+            }
+            file.inode.sync()
+            afterStep()
+        }
+    }
+
+    fileprivate func truncate(_ file: FaultFile, to length: UInt64) throws {
+        try locked {
+            try checkOpen(file, "ftruncate")
+            if file.readOnly { throw CowDBError.io(operation: "ftruncate", path: file.path, errno: EINVAL) }
+            try step("ftruncate", file.path)
+            guard length <= UInt64(Self.arenaSize) else { throw CowDBError.io(operation: "ftruncate", path: file.path, errno: EFBIG) }
+            file.inode.truncate(to: Int(length))
+            afterStep()
+        }
+    }
+
+    fileprivate func map(_ file: FaultFile, reservedLength: Int) throws -> MappedRegion {
+        try locked {
+            try checkOpen(file, "mmap")
+            let inode = file.inode
+            // The whole arena is reserved, whatever was asked: report what is really there.
+            return MappedRegion(base: UnsafeRawPointer(inode.base), reservedLength: min(reservedLength, Self.arenaSize)) {
+                withExtendedLifetime(inode) {}
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    private func checkAlive(_ operation: String, _ path: String) throws {
+        if crashed { throw CowDBError.io(operation: operation + " (crashed)", path: path, errno: EIO) }
+    }
+
+    private func checkOpen(_ file: FaultFile, _ operation: String) throws {
+        try checkAlive(operation, file.path)
+        if file.closed { throw CowDBError.io(operation: operation, path: file.path, errno: EBADF) }
+    }
+
+    /// Counts a step; throws if the process is dead.
+    private func step(_ operation: String, _ path: String) throws {
+        try checkAlive(operation, path)
+        steps += 1
+    }
+
+    /// After a step completed: crash here if asked to.
+    private func afterStep() {
+        if let crashAfterStep, steps >= crashAfterStep { crashed = true }
+    }
+
+    fileprivate func closeFile(_ file: FaultFile) { locked { file.closed = true } }
+
+    static func parent(of path: String) -> String {
+        let parent = (path as NSString).deletingLastPathComponent
+        return parent.isEmpty ? "." : parent
+    }
+}
+
+/// One file's contents: the page cache (an anonymous mapping) and the disk.
+private final class Inode: @unchecked Sendable {
+    /// Volatile bytes [0, length); the rest of the arena is zero.
+    let base: UnsafeMutableRawPointer
+    var length: Int
+    /// What a power cut leaves (before the unsynced operations).
+    var durable: [UInt8]
+    /// Writes and truncations since the last sync, in program order.
+    var unsynced: [Operation] = []
+
+    enum Operation {
+        case write(offset: Int, bytes: [UInt8])
+        case truncate(length: Int)
+    }
+
+    init(_ bytes: [UInt8]) {
+        let address = mmap(nil, FaultInjectionStorage.arenaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let address, address != MAP_FAILED else { fatalError("FaultInjectionStorage: cannot reserve address space (errno \(errno))") }
+        base = address
+        length = bytes.count
+        durable = bytes
+        bytes.withUnsafeBytes { if $0.count > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+    }
+
+    deinit { munmap(base, FaultInjectionStorage.arenaSize) }
+
+    func write(_ bytes: [UInt8], at offset: Int) {
+        bytes.withUnsafeBytes { if $0.count > 0 { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        length = max(length, offset + bytes.count)
+        unsynced.append(.write(offset: offset, bytes: bytes))
+    }
+
+    func truncate(to newLength: Int) {
+        if newLength < length { (base + newLength).initializeMemory(as: UInt8.self, repeating: 0, count: length - newLength) }
+        length = newLength
+        unsynced.append(.truncate(length: newLength))
+    }
+
+    /// Makes the volatile state durable (applying the unsynced operations in order gives it,
+    /// unless a failed sync marked pages clean: their bytes never reach the disk, but the
+    /// length, which is metadata, does).
+    func sync() {
+        for operation in unsynced { Self.apply(operation, to: &durable, prefix: nil) }
+        unsynced = []
+        Self.apply(.truncate(length: length), to: &durable, prefix: nil)
+    }
+
+    /// The cache forgets its dirty pages: it shows the disk again (the length stays).
+    func dropDirtyPages() {
+        let shown = min(length, durable.count)
+        durable.withUnsafeBytes { if shown > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: shown) } }
+        if length > shown { (base + shown).initializeMemory(as: UInt8.self, repeating: 0, count: length - shown) }
+        if durable.count < length { durable += [UInt8](repeating: 0, count: length - durable.count) }
+        unsynced = []
+    }
+
+    /// Durable bytes plus a random subset of the unsynced operations in random order, one
+    /// write possibly torn.
+    func powerCutBytes(using random: inout SeededGenerator, tear: Bool) -> [UInt8] {
+        var bytes = durable
+        var chosen: [Operation]
+        switch Int.random(in: 0 ..< 4, using: &random) {
+        case 0: chosen = unsynced // everything reached the disk
+        default: chosen = unsynced.filter { _ in Bool.random(using: &random) }
+        }
+        chosen.shuffle(using: &random)
+        let writes = chosen.indices.filter { if case .write = chosen[$0] { return true } else { return false } }
+        let torn = tear && !writes.isEmpty ? writes.randomElement(using: &random) : nil
+        // Sometimes the new length reached the disk (metadata) but not the data: zeros.
+        if Int.random(in: 0 ..< 4, using: &random) == 0 {
+            let end = unsynced.reduce(0) { end, operation in
+                if case let .write(offset, data) = operation { return max(end, offset + data.count) } else { return end }
+            }
+            if end > bytes.count { bytes += [UInt8](repeating: 0, count: end - bytes.count) }
+        }
+        for index in chosen.indices {
+            var prefix: Int?
+            if index == torn, case let .write(_, data) = chosen[index] {
+                // Sector-aligned most of the time, any byte sometimes.
+                let cut = Int.random(in: 0 ... data.count, using: &random)
+                prefix = Bool.random(using: &random) ? cut / 512 * 512 : cut
+            }
+            Self.apply(chosen[index], to: &bytes, prefix: prefix)
+        }
+        return bytes
+    }
+
+    static func apply(_ operation: Operation, to bytes: inout [UInt8], prefix: Int?) {
+        switch operation {
+        case let .write(offset, data):
+            let count = prefix ?? data.count
+            if bytes.count < offset + count { bytes += [UInt8](repeating: 0, count: offset + count - bytes.count) }
+            bytes.withUnsafeMutableBytes { target in
+                data.withUnsafeBytes { source in
+                    if count > 0 { (target.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: count) }
+                }
+            }
+        case let .truncate(length):
+            if length < bytes.count { bytes.removeSubrange(length...) } else { bytes += [UInt8](repeating: 0, count: length - bytes.count) }
+        }
+    }
+}
+
+/// An open file of `FaultInjectionStorage`.
+private final class FaultFile: StorageFile, @unchecked Sendable {
+    let backend: FaultInjectionStorage
+    let inode: Inode
+    let path: String
+    let readOnly: Bool
+    /// Guarded by the backend's lock.
+    var closed = false
+
+    init(backend: FaultInjectionStorage, inode: Inode, path: String, readOnly: Bool) {
+        self.backend = backend
+        self.inode = inode
+        self.path = path
+        self.readOnly = readOnly
+    }
+
+    func length() throws -> UInt64 { try backend.length(self) }
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int { try backend.read(self, into: buffer, at: offset) }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws { try backend.write(self, bytes, at: offset) }
+    func sync() throws { try backend.sync(self) }
+    func truncate(to length: UInt64) throws { try backend.truncate(self, to: length) }
+    func map(reservedLength: Int) throws -> MappedRegion { try backend.map(self, reservedLength: reservedLength) }
+    func close() { backend.closeFile(self) }
+}
