@@ -64,6 +64,7 @@ let package = Package(
             name: "CowDBToolTests",
             dependencies: ["CowDB", "cowdb"],
             path: "Tests/CowDBToolTests",
+            exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -57,13 +57,10 @@ final class TemporaryDirectory {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-/// The fixtures directory: `../shared/fixtures/lmdb-dumps` relative to the package root.
-let fixturesDirectory: URL = {
-    // Tests/CowDBToolTests/Support/ToolTestSupport.swift → the package root is four levels up.
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    return root.appendingPathComponent("../shared/fixtures/lmdb-dumps").standardized
-}()
+/// The fixtures directory: a copy, in this test target, of `../shared/fixtures/lmdb-dumps`
+/// (real `mdb_dump` output from LMDB 0.9.24 and 0.9.32), so a clone alone runs the tests.
+let fixturesDirectory: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures")
 
 /// A fixture file's path.
 func fixture(_ name: String) -> String { fixturesDirectory.appendingPathComponent(name).path }
