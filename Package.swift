@@ -53,16 +53,22 @@ let package = Package(
             path: "Tools/cowdb-test-helper",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Seeded randomness and temporary directories, shared by the test targets.
+        .target(
+            name: "CowDBTestSupport",
+            path: "Tests/CowDBTestSupport",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "CowDBTests",
-            dependencies: ["CowDB", "CLMDB", "cowdb-test-helper"],
+            dependencies: ["CowDB", "CLMDB", "cowdb-test-helper", "CowDBTestSupport"],
             path: "Tests/CowDBTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load.
         .testTarget(
             name: "CowDBToolTests",
-            dependencies: ["CowDB", "cowdb"],
+            dependencies: ["CowDB", "cowdb", "CowDBTestSupport"],
             path: "Tests/CowDBToolTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -1,61 +1,8 @@
 import CowDB
 import Foundation
 import XCTest
-
-/// A seeded PRNG (SplitMix64): randomized tests replay exactly from their printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    /// A generator that replays from `seed`.
-    init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `count` random bytes.
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        var i = 0
-        while i < count {
-            var word = next()
-            for _ in 0 ..< min(8, count - i) {
-                out[i] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                i += 1
-            }
-        }
-        return out
-    }
-}
-
-/// The seed of a randomized test: `COWDB_SEED` when set, else a fresh one; printed either way.
-func testSeed(_ name: String) -> UInt64 {
-    let seed = ProcessInfo.processInfo.environment["COWDB_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1 ... UInt64.max >> 1)
-    print("\(name) seed: \(seed) (rerun with COWDB_SEED=\(seed))")
-    return seed
-}
-
-/// A fresh directory, removed when released.
-final class TemporaryDirectory {
-    let url: URL
-
-    /// Creates a fresh directory under the temporary directory.
-    init() {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("cowdb-tool-test-\(UUID().uuidString)")
-        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    /// A path inside the directory.
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-}
+// Re-exported so every file of this test target sees the shared helpers.
+@_exported import CowDBTestSupport
 
 /// The fixtures directory: a copy, in this test target, of `../shared/fixtures/lmdb-dumps`
 /// (real `mdb_dump` output from LMDB 0.9.24 and 0.9.32), so a clone alone runs the tests.
