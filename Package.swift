@@ -63,6 +63,7 @@ let package = Package(
             name: "CowDBTests",
             dependencies: ["CowDB", "CLMDB", "cowdb-test-helper", "CowDBTestSupport"],
             path: "Tests/CowDBTests",
+            exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load.
