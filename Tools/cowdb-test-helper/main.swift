@@ -1,7 +1,10 @@
 // A second process for CowDB's multi-process tests (not installed; built with the tests).
 //   hold DB SECONDS        open for writing, print "ready", sleep, close
-//   write DB N             open for writing, commit N versions (key "n" = i), print each version
+//   write DB N             open for writing, commit N versions (key "n" = the version), print each version
 //   watch DB VERSION SECS  open read-only, poll until VERSION is visible; print the value of "n"
+//   verify DB SECS [STOP]  open read-only, read for SECS seconds (or until the file STOP exists)
+//                          checking that "n" equals the version at the latest and at random
+//                          older versions; print "ok READS"
 import CowDB
 import Foundation
 
@@ -10,7 +13,7 @@ func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))
     exit(1)
 }
-guard arguments.count >= 4 else { fail("usage: cowdb-test-helper hold|write|watch DB ARG [ARG]") }
+guard arguments.count >= 4 else { fail("usage: cowdb-test-helper hold|write|watch|verify DB ARG [ARG]") }
 let path = arguments[2]
 /// Writes a line to standard output at once (no buffering: the test reads it live).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
@@ -23,10 +26,13 @@ do {
         try db.close()
     case "write":
         let db = try Database(path: path)
-        for i in 1 ... (Int(arguments[3]) ?? 1) {
+        for _ in 1 ... (Int(arguments[3]) ?? 1) {
+            let i = db.latestVersion + 1
             try db.write { txn in
                 try txn.put(Array("n".utf8), Array(String(i).utf8))
-                try txn.put(Array("pad\(i % 100)".utf8), [UInt8](repeating: UInt8(i & 0xFF), count: 200))
+                // Some values span overflow pages; some keys go away again.
+                try txn.put(Array("pad\(i % 100)".utf8), [UInt8](repeating: UInt8(i & 0xFF), count: i % 7 == 0 ? 9_000 : 200))
+                if i % 5 == 0 { _ = try txn.delete(Array("pad\((i + 50) % 100)".utf8)) }
             }
             say("committed \(db.latestVersion)")
         }
@@ -50,6 +56,30 @@ do {
             usleep(500)
         }
         fail("timed out at version \(db.latestVersion)")
+    case "verify":
+        var options = DatabaseOptions()
+        options.readOnly = true
+        let deadline = Date().addingTimeInterval(Double(arguments[3]) ?? 1)
+        let db = try Database(path: path, options: options)
+        say("ready")
+        var reads = 0
+        /// Fails unless "n" holds the version being read (or the database is still empty).
+        func check(_ txn: ReadTransaction) throws {
+            let value = try txn.get(Array("n".utf8)).map { String(decoding: $0, as: UTF8.self) }
+            guard txn.version == 0 || value == String(txn.version) else {
+                fail("version \(txn.version) reads n=\(value ?? "nil")")
+            }
+            reads += 1
+        }
+        let stopFile = arguments.count > 4 ? arguments[4] : nil
+        while Date() < deadline, !(stopFile.map { FileManager.default.fileExists(atPath: $0) } ?? false) {
+            try db.read { try check($0) }
+            let latest = db.latestVersion
+            if latest > 0 { try db.read(at: UInt64.random(in: 1 ... latest)) { try check($0) } }
+            usleep(200)
+        }
+        try db.close()
+        say("ok \(reads)")
     default:
         fail("unknown command \(arguments[1])")
     }
