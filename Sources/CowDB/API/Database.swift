@@ -28,7 +28,7 @@ public final class Database: @unchecked Sendable {
     let store: PageStore
     let log: RootLog
     let lockFile: LockFile
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let writerGate = NSLock()
     private let writerThread = Atomic<UInt>(0)
 
@@ -110,7 +110,7 @@ public final class Database: @unchecked Sendable {
             // may have left the rename of `data.tmp` unsynced.
             try backend.syncDirectory(path)
         }
-        state = Mutex(State(latest: recovered.latest, mapping: mapping))
+        state = Locked(State(latest: recovered.latest, mapping: mapping))
         if !readOnly {
             lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
                              generation: store.header.generation, indexCount: log.count)

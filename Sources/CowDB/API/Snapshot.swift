@@ -6,7 +6,7 @@ import Foundation
 public final class Snapshot: @unchecked Sendable {
     let database: Database
     let source: ReadSource
-    private let closed = Mutex(false)
+    private let closed = Locked(false)
 
     init(database: Database, source: ReadSource) {
         self.database = database
@@ -52,4 +52,3 @@ public final class Snapshot: @unchecked Sendable {
     deinit { close() }
 }
 
-import Synchronization
