@@ -31,7 +31,8 @@ public struct DatabaseOptions: Sendable {
     public var lockTimeout: Double = 0
     /// Address space reserved for the map of the data file, so it can grow without remapping.
     public var mapReservation = 64 << 30
-    /// Permission bits for new files (the umask applies too).
+    /// Permission bits for new files (the umask applies too; the world-write bit is always
+    /// cleared, so no database file is ever world-writable).
     public var fileMode: mode_t = 0o644
 
     /// Defaults: 4 KiB pages, `.full` durability, read-write, 64 MiB dirty budget.

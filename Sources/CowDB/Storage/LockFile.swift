@@ -36,7 +36,7 @@ final class LockFile: @unchecked Sendable {
     /// Opens (creating when allowed) the lock file and maps its page read-write (writer) or read-only.
     init(path: String, writable: Bool, fileMode: mode_t) throws {
         self.path = path
-        let fd = Glibc.open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC, fileMode)
+        let fd = Glibc.open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW, fileMode & 0o664)
         if fd < 0, !writable, errno == ENOENT {
             // No lock file: no writer has this database open. A read-only open proceeds and
             // sees the commits on disk (and none that a later writer adds).

@@ -7,16 +7,19 @@ import Darwin
 
 /// The real storage backend: POSIX file descriptors, `pread`/`pwrite`, `fdatasync`, `mmap`.
 public struct POSIXStorage: StorageBackend {
-    /// Mode bits for new files; the process umask still applies (no world-writable files).
+    /// Mode bits for new files, never world-writable; the process umask still applies.
     public var fileMode: mode_t
 
-    /// A backend creating files with `fileMode` (default 0o644, less the umask).
-    public init(fileMode: mode_t = 0o644) { self.fileMode = fileMode & 0o666 }
+    /// A backend creating files with `fileMode` (default 0o644, less the umask); the
+    /// world-write bit is always cleared.
+    public init(fileMode: mode_t = 0o644) { self.fileMode = fileMode & 0o664 }
 
     public func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
         var flags = readOnly ? O_RDONLY : O_RDWR
         if create { flags |= O_CREAT }
-        flags |= O_CLOEXEC
+        // O_NOFOLLOW: a symbolic link planted in the database directory is never followed
+        // out of it (the open fails with ELOOP instead).
+        flags |= O_CLOEXEC | O_NOFOLLOW
         let fd = Glibc.open(path, flags, fileMode)
         guard fd >= 0 else { throw CowDBError.io(operation: "open", path: path, errno: errno) }
         return POSIXFile(fd: fd, path: path)
