@@ -40,6 +40,10 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// An earlier `fdatasync` failed; writes are refused until the database is reopened.
     case writerPoisoned(String)
+    /// No tag has this name.
+    case tagNotFound(String)
+    /// A tag name is empty, longer than 255 bytes, or holds NUL, LF or CR.
+    case invalidTagName(String)
 
     public var description: String {
         switch self {
@@ -65,6 +69,8 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .io(operation, path, errno): return "I/O error: \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
         case let .invalidArgument(why): return "invalid argument: \(why)"
         case let .writerPoisoned(why): return "writer disabled after a failed sync (reopen the database): \(why)"
+        case let .tagNotFound(name): return "tag not found: \(name)"
+        case let .invalidTagName(name): return "invalid tag name: \(name.debugDescription) (1-255 bytes, no NUL, newline or carriage return)"
         }
     }
 }

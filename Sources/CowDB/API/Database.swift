@@ -28,7 +28,7 @@ public final class Database: @unchecked Sendable {
     let store: PageStore
     let log: RootLog
     let lockFile: LockFile
-    private let state: Locked<State>
+    let state: Locked<State>
     private let writerGate = NSLock()
     private let writerThread = Atomic<UInt>(0)
 
@@ -106,6 +106,8 @@ public final class Database: @unchecked Sendable {
                 try store.file.sync()
                 try Database.markLastRecordSynced(log)
             }
+            // A tags file being rewritten when a writer died: the old `tags` stands.
+            try backend.unlink(path + "/" + Database.tagsTemporaryName)
             // Make the entries of `data` and `index` durable: a crash right after creation
             // may have left the rename of `data.tmp` unsynced.
             try backend.syncDirectory(path)
@@ -269,7 +271,7 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Reads and checks the commit record an index record names.
-    private func commit(for record: IndexRecord, latest: CommitPoint, mapping: MappedRegion) throws -> CommitPoint {
+    func commit(for record: IndexRecord, latest: CommitPoint, mapping: MappedRegion) throws -> CommitPoint {
         guard record.commitPage <= latest.page else {
             throw CowDBError.corrupt(page: record.commitPage, offset: nil, reason: "index names a commit record past the latest commit")
         }
@@ -374,6 +376,13 @@ public final class Database: @unchecked Sendable {
             try? discardTail(regionStart)
             throw error
         }
+        try publish(point, mapping: appender.currentMapping)
+        return result
+    }
+
+    /// Steps 5–7 of a commit whose pages and record are written: the durability point, the
+    /// index record, publication to readers. Under the writer gate.
+    func publish(_ point: CommitPoint, mapping: MappedRegion) throws {
         // 5. The durability point: one fdatasync makes the pages and the commit record durable.
         let synced = options.durability == .full
         if synced {
@@ -390,15 +399,34 @@ public final class Database: @unchecked Sendable {
             // find a record for a version that is not yet the latest.
             log.append(IndexRecord(commit: point.record, page: point.page, synced: synced))
             state.latest = point
-            state.mapping = appender.currentMapping
+            state.mapping = mapping
         }
         lockFile.publish(version: point.record.version, commitPage: point.page,
                          generation: store.header.generation, indexCount: log.count)
-        return result
+    }
+
+    /// Runs `body` under the writer gate with the latest commit and mapping (for commits made
+    /// outside a write transaction, such as a rollback). Throws like `write` would.
+    func withWriterGate<T>(_ body: (CommitPoint?, MappedRegion) throws -> T) throws -> T {
+        let me = UInt(pthread_self())
+        precondition(writerThread.load(ordering: .relaxed) != me, "CowDB: nested write on the same thread")
+        if options.readOnly { throw CowDBError.readOnly }
+        writerGate.lock()
+        writerThread.store(me, ordering: .relaxed)
+        defer {
+            writerThread.store(0, ordering: .relaxed)
+            writerGate.unlock()
+        }
+        let (latest, mapping) = try state.withLock { state -> (CommitPoint?, MappedRegion) in
+            guard !state.closed else { throw CowDBError.closed }
+            if let poisoned = state.poisoned { throw CowDBError.writerPoisoned(poisoned) }
+            return (state.latest, state.mapping)
+        }
+        return try body(latest, mapping)
     }
 
     /// Cuts off whatever an aborted transaction appended (never below the last commit).
-    private func discardTail(_ regionStart: PageNumber) throws {
+    func discardTail(_ regionStart: PageNumber) throws {
         let end = regionStart * UInt64(store.layout.pageSize)
         if try store.file.length() > end { try store.file.truncate(to: end) }
     }

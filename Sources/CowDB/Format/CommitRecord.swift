@@ -15,8 +15,10 @@
 //   80     4    regionChecksum       CRC-32C over the stored checksums (u32 LE) of the runs in
 //                                    [firstPage, this page), in page order: binds the record to
 //                                    exactly the pages its commit wrote
-//   84     4    flags                0 (reserved)
-//   88     8    rolledBackFrom       0 (reserved for rollback: the version whose roots these are)
+//   84     4    flags                bit 0: a rollback (the roots are those of rolledBackFrom);
+//                                    other bits 0
+//   88     8    rolledBackFrom       with flag bit 0: the version whose content this commit
+//                                    restores (0: the empty database); else 0
 //   96 …        zero to the end of the page; the page checksum covers it all
 
 /// The decoded commit record.
@@ -30,6 +32,11 @@ struct CommitRecord: Equatable, Sendable {
     var defaultCount: UInt64
     var totalCount: UInt64
     var regionChecksum: UInt32
+    /// Set when this commit is a rollback: the version whose roots it repeats.
+    var rolledBackFrom: UInt64?
+
+    /// Flag bit 0: the commit is a rollback.
+    static let rollbackFlag: UInt32 = 1
 
     /// Writes the record into a zeroed page buffer and seals it with its checksum (the page
     /// sink seals it again when appending: the same bytes, the same checksum).
@@ -44,6 +51,8 @@ struct CommitRecord: Equatable, Sendable {
         page.setU64(defaultCount, 64)
         page.setU64(totalCount, 72)
         page.setU32(regionChecksum, 80)
+        page.setU32(rolledBackFrom == nil ? 0 : CommitRecord.rollbackFlag, 84)
+        page.setU64(rolledBackFrom ?? 0, 88)
         return PageHeader.seal(page, pageNumber: pageNumber)
     }
 
@@ -52,10 +61,18 @@ struct CommitRecord: Equatable, Sendable {
         guard page.u8(PageHeader.kindOffset) == PageKind.commit.rawValue, page.u32(PageHeader.runLengthOffset) == 1 else {
             throw CowDBError.corruptPage(pageNumber, "expected a commit record, found kind \(page.u8(4))", offset: 4)
         }
+        let flags = page.u32(84)
+        guard flags & ~CommitRecord.rollbackFlag == 0 else {
+            throw CowDBError.corruptPage(pageNumber, "unknown commit flags \(flags)", offset: 84)
+        }
+        let rolledBackFrom: UInt64? = flags & CommitRecord.rollbackFlag != 0 ? page.u64(88) : nil
         let record = CommitRecord(
             version: page.u64(16), timestamp: page.u64(24), previousCommit: page.u64(32), firstPage: page.u64(40),
             catalogRoot: page.u64(48), defaultRoot: page.u64(56), defaultCount: page.u64(64),
-            totalCount: page.u64(72), regionChecksum: page.u32(80))
+            totalCount: page.u64(72), regionChecksum: page.u32(80), rolledBackFrom: rolledBackFrom)
+        guard (rolledBackFrom ?? 0) < record.version, rolledBackFrom != nil || page.u64(88) == 0 else {
+            throw CowDBError.corruptPage(pageNumber, "rollback field names version \(page.u64(88)), not one before \(record.version)", offset: 88)
+        }
         guard record.previousCommit < pageNumber, record.firstPage <= pageNumber, record.firstPage >= 1,
               record.catalogRoot < pageNumber, record.defaultRoot < pageNumber
         else {
