@@ -28,7 +28,9 @@ struct CowDBCommand: ParsableCommand {
         subcommands: [
             DumpCommand.self, LoadCommand.self, VersionsCommand.self,
             GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
-            StatCommand.self, CheckCommand.self, DemoCommand.self,
+            StatCommand.self, CheckCommand.self,
+            RollbackCommand.self, TagCommand.self, TagsCommand.self, UntagCommand.self,
+            DemoCommand.self,
         ])
 
     // MARK: Entry point

@@ -1,8 +1,8 @@
 import ArgumentParser
 import CowDB
 
-/// `--version N | --as-of TIME`: which committed version a reading command acts on (the
-/// latest when neither is given).
+/// `--version N | --as-of TIME | --tag NAME`: which committed version a reading command acts
+/// on (the latest when none is given).
 struct VersionSelection: ParsableArguments {
     @Option(name: .customLong("version"), help: ArgumentHelp("Act on version N (0: the empty database before the first commit).", valueName: "N"))
     var version: UInt64?
@@ -11,14 +11,28 @@ struct VersionSelection: ParsableArguments {
             help: ArgumentHelp("Act on the last version committed at or before TIME. \(Timestamps.accepted)", valueName: "TIME"))
     var asOf: String?
 
-    /// Rejects both options at once.
+    @Option(name: .customLong("tag"), help: ArgumentHelp("Act on the version the tag NAME names (see cowdb tags).", valueName: "NAME"))
+    var tag: String?
+
+    /// Rejects more than one selection at once.
     func validate() throws {
-        if version != nil, asOf != nil { throw ValidationError("give --version or --as-of, not both") }
+        if [version != nil, asOf != nil, tag != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give one of --version, --as-of and --tag")
+        }
     }
 
     /// The version selected (nil: the latest). `--as-of` is resolved here against the exact
     /// nanosecond commit times, so a time `cowdb versions` printed selects that very version.
     func resolve(in db: Database) throws -> UInt64? {
+        if let tag {
+            do {
+                return try db.tag(named: tag).version
+            } catch CowDBError.tagNotFound {
+                let names = try db.tags().map(\.name)
+                let known = names.isEmpty ? "the database has no tags" : "tags: " + names.prefix(10).map(ByteEscaping.quoted).joined(separator: ", ")
+                throw ToolError.failure("unknown tag \(ByteEscaping.quoted(tag)) (\(known))")
+            }
+        }
         if let version {
             guard version <= db.latestVersion else {
                 throw ToolError.failure("unknown version \(version) (the latest is \(db.latestVersion))")
