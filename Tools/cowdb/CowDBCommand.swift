@@ -27,7 +27,7 @@ struct CowDBCommand: ParsableCommand {
             """,
         subcommands: [
             DumpCommand.self, LoadCommand.self, VersionsCommand.self,
-            GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
+            GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self, DiffCommand.self,
             StatCommand.self, CheckCommand.self, DemoCommand.self,
         ])
 
