@@ -185,6 +185,43 @@ final class DiffTests: XCTestCase {
         try db.checkAndClose()
     }
 
+    /// A damaged page in the newer version: a typed error, never a crash or a hang (with
+    /// `verifyOnRead` the checksum catches it; without, the bounds checks of the page views).
+    func testDamagedPageThrows() throws {
+        let seed = testSeed("diff-damage")
+        var rng = SeededGenerator(seed: seed)
+        let directory = TemporaryDirectory()
+        let path = directory.path("db")
+        let db = try Database(path: path)
+        try db.write { txn in for i in 0 ..< 3000 { try txn.put(b("key\(i)"), b("value \(i)")) } }
+        try db.write { txn in for i in stride(from: 0, to: 3000, by: 97) { try txn.put(b("key\(i)"), b("changed")) } }
+        let info = try db.versions()[1]
+        let pageSize = db.pageSize
+        try db.close()
+        // The default keyspace's new root is the last page written before version 2's commit record.
+        let root = Int(info.fileLength) / pageSize - 2
+        let original = try Data(contentsOf: URL(fileURLWithPath: path + "/data"))
+        for trial in 0 ..< 20 {
+            var damaged = original
+            let start = root * pageSize + (trial < 10 ? 0 : 16)
+            for i in start ..< start + Int.random(in: 1 ... 64, using: &rng) { damaged[i] = UInt8.random(in: 0 ... 255, using: &rng) }
+            try damaged.write(to: URL(fileURLWithPath: path + "/data"))
+            for verify in [true, false] {
+                var options = DatabaseOptions()
+                options.readOnly = true
+                options.verifyOnRead = verify
+                let reader = try Database(path: path, options: options)
+                do {
+                    _ = try reader.diffAllKeyspaces(from: 1, to: 2) { Array($0) }
+                    XCTAssertFalse(verify, "a checksum mismatch must be reported, seed \(seed)")
+                } catch let error as CowDBError {
+                    guard case .corrupt = error else { return XCTFail("unexpected \(error), seed \(seed)") }
+                }
+                try reader.close()
+            }
+        }
+    }
+
     // MARK: Cost
 
     /// A large database, k = 100 keys changed in one commit: the diff reads at most
