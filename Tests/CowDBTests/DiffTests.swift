@@ -112,6 +112,16 @@ final class DiffTests: XCTestCase {
             for name in named { expectedAll += all.filter { $0.keyspace == name } }
             let foundAll = try db.diffAllKeyspaces(from: from, to: to) { Array($0) }
             XCTAssertEqual(foundAll, expectedAll, "all keyspaces, \(from) → \(to), seed \(seed)")
+            // The zero-copy variant sees the same changes.
+            var viewed: [DiffEntry] = []
+            try db.diffAllKeyspaces(from: from, to: to) { diff in
+                try diff.forEachWithoutCopying { view in
+                    viewed.append(DiffEntry(keyspace: view.keyspace, key: Array(view.key), oldValue: view.oldValue.map { Array($0) },
+                                            newValue: view.newValue.map { Array($0) }))
+                    XCTAssertEqual(view.change, viewed.last?.change)
+                }
+            }
+            XCTAssertEqual(viewed, expectedAll, "all keyspaces without copying, \(from) → \(to), seed \(seed)")
         }
         try db.checkAndClose(allVersions: false)
     }

@@ -107,6 +107,24 @@ public struct DiffSequence: Sequence {
 
     public func makeIterator() -> Iterator { Iterator(walk: walk) }
 
+    /// Calls `body` for each remaining difference with views of its key and values that point
+    /// into the map, without copying them (for large values, or to count). The views are valid
+    /// only while `body` runs. Errors are thrown at once rather than kept for the closure's end.
+    public func forEachWithoutCopying(_ body: (DiffView) throws -> Void) throws {
+        walk.ensureOpen()
+        if let error = walk.pendingError { throw error }
+        do {
+            while let change = try walk.nextRaw() {
+                try walk.withValues(of: change) { old, new in
+                    try body(DiffView(keyspace: walk.keyspace, key: change.key, oldValue: old, newValue: new))
+                }
+            }
+        } catch {
+            walk.pendingError = error
+            throw error
+        }
+    }
+
     /// Iterates the differences; an error ends the iteration (see `Database.diff`).
     public struct Iterator: IteratorProtocol {
         let walk: DiffWalk
@@ -132,6 +150,26 @@ public struct DiffSequence: Sequence {
     }
 }
 
+/// One difference as views into the map: valid only inside the closure it is passed to
+/// (`DiffSequence.forEachWithoutCopying`). Copy what must outlive it.
+public struct DiffView {
+    /// The keyspace (nil: the default keyspace).
+    public let keyspace: String?
+    /// The key's bytes.
+    public let key: UnsafeRawBufferPointer
+    /// The value in the `from` version (nil: the key was added).
+    public let oldValue: UnsafeRawBufferPointer?
+    /// The value in the `to` version (nil: the key was removed).
+    public let newValue: UnsafeRawBufferPointer?
+
+    /// Added, removed or changed.
+    public var change: DiffEntry.Change {
+        if oldValue == nil { return .added }
+        if newValue == nil { return .removed }
+        return .changed
+    }
+}
+
 // MARK: - The walk over keyspaces
 
 /// The state of one diff: both versions' sources (which keep their map alive), the keyspaces
@@ -148,7 +186,7 @@ final class DiffWalk {
     var isOpen = true
     var pendingError: (any Error)?
     /// The keyspace being walked and its tree walk.
-    private var keyspace: String?
+    private(set) var keyspace: String?
     private var trees: TreeDiff?
     /// With `.all`: the walk over the two catalogs, which yields the keyspaces whose trees differ.
     private var catalogs: TreeDiff?
@@ -182,13 +220,21 @@ final class DiffWalk {
     /// Tree pages read so far, catalogs included.
     var pagesVisited: Int { pagesDone + (trees?.pagesVisited ?? 0) + (catalogs?.pagesVisited ?? 0) }
 
-    /// The next difference, moving on to the next changed keyspace when one is done.
+    /// The next difference, copied, moving on to the next changed keyspace when one is done.
     func next() throws -> DiffEntry? {
+        guard let change = try nextRaw() else { return nil }
+        return try withValues(of: change) { old, new in
+            DiffEntry(keyspace: keyspace, key: Array(change.key), oldValue: old.map { Array($0) }, newValue: new.map { Array($0) })
+        }
+    }
+
+    /// The next difference as views into the map, moving on to the next changed keyspace when one is done.
+    func nextRaw() throws -> RawChange? {
         while true {
             if var current = trees {
                 let change = try current.next()
                 trees = current
-                if let change { return try entry(change) }
+                if let change { return change }
                 pagesDone += current.pagesVisited
                 trees = nil
             }
@@ -211,15 +257,16 @@ final class DiffWalk {
         trees = TreeDiff(oldRoot: oldRoot, oldPages: old.pages, newRoot: newRoot, newPages: new.pages)
     }
 
-    /// A raw change copied into a public entry.
-    private func entry(_ change: RawChange) throws -> DiffEntry {
-        let oldValue = try change.old.map { found in
-            try BTree.withBytes(of: .stored(found.value, leafPage: found.leaf), pages: old.pages) { Array($0) }
+    /// Calls `body` with the bytes of a change's old and new values (views into the map).
+    func withValues<R>(of change: RawChange, _ body: (UnsafeRawBufferPointer?, UnsafeRawBufferPointer?) throws -> R) throws -> R {
+        /// The bytes of one side's value, handed to `next`.
+        func bytes<S>(_ found: (value: StoredValue, leaf: PageNumber)?, _ pages: PageReader, _ next: (UnsafeRawBufferPointer?) throws -> S) throws -> S {
+            guard let found else { return try next(nil) }
+            return try BTree.withBytes(of: .stored(found.value, leafPage: found.leaf), pages: pages) { try next($0) }
         }
-        let newValue = try change.new.map { found in
-            try BTree.withBytes(of: .stored(found.value, leafPage: found.leaf), pages: new.pages) { Array($0) }
+        return try bytes(change.old, old.pages) { oldBytes in
+            try bytes(change.new, new.pages) { newBytes in try body(oldBytes, newBytes) }
         }
-        return DiffEntry(keyspace: keyspace, key: Array(change.key), oldValue: oldValue, newValue: newValue)
     }
 
     // MARK: Catalog entries

@@ -68,20 +68,17 @@ struct DiffCommand: ParsableCommand {
         var counts = [DiffEntry.Change.added: 0, .removed: 0, .changed: 0]
         do {
             let print = { (changes: DiffSequence) throws in
-                var iterator = changes.makeIterator()
                 var section: String?? = .none
-                while let change = try iterator.nextOrThrow() {
+                // Views into the map: large values are printed without being copied first.
+                try changes.forEachWithoutCopying { change in
                     counts[change.change, default: 0] += 1
-                    if stat { continue }
-                    if json {
-                        try write(json: change, to: output)
-                    } else {
-                        if allKeyspaces, section != .some(change.keyspace) {
-                            section = .some(change.keyspace)
-                            try output.write(change.keyspace.map { "# keyspace \(ByteEscaping.quoted($0))\n" } ?? "# default keyspace\n")
-                        }
-                        try write(text: change, to: output)
+                    if stat { return }
+                    if json { return try write(json: change, to: output) }
+                    if allKeyspaces, section != .some(change.keyspace) {
+                        section = .some(change.keyspace)
+                        try output.write(change.keyspace.map { "# keyspace \(ByteEscaping.quoted($0))\n" } ?? "# default keyspace\n")
                     }
+                    try write(text: change, to: output)
                 }
             }
             if allKeyspaces {
@@ -105,7 +102,7 @@ struct DiffCommand: ParsableCommand {
     // MARK: Output
 
     /// One change as a text line: `+ KEY<TAB>NEW`, `- KEY<TAB>OLD`, `~ KEY<TAB>OLD<TAB>NEW`.
-    private func write(text change: DiffEntry, to output: BufferedOutput) throws {
+    private func write(text change: DiffView, to output: BufferedOutput) throws {
         let mark = change.change == .added ? "+ " : change.change == .removed ? "- " : "~ "
         try output.write(mark)
         try writeBytes(change.key, to: output)
@@ -117,12 +114,12 @@ struct DiffCommand: ParsableCommand {
     }
 
     /// Bytes escaped for a terminal, or as hex with `--hex`.
-    private func writeBytes(_ bytes: [UInt8], to output: BufferedOutput) throws {
-        try bytes.withUnsafeBytes { hex ? try output.writeHex($0) : try output.writePrintable($0) }
+    private func writeBytes(_ bytes: UnsafeRawBufferPointer, to output: BufferedOutput) throws {
+        hex ? try output.writeHex(bytes) : try output.writePrintable(bytes)
     }
 
     /// One change as a JSON object on one line.
-    private func write(json change: DiffEntry, to output: BufferedOutput) throws {
+    private func write(json change: DiffView, to output: BufferedOutput) throws {
         try output.write("{\"op\": \"\(change.change.rawValue)\", \"keyspace\": \(change.keyspace.map(DiffCommand.jsonString) ?? "null"), \"key\": ")
         try writeJSONHex(change.key, to: output)
         try output.write(", \"old\": ")
@@ -133,10 +130,10 @@ struct DiffCommand: ParsableCommand {
     }
 
     /// Bytes as a JSON string of hex digits, or `null`.
-    private func writeJSONHex(_ bytes: [UInt8]?, to output: BufferedOutput) throws {
+    private func writeJSONHex(_ bytes: UnsafeRawBufferPointer?, to output: BufferedOutput) throws {
         guard let bytes else { return try output.write("null") }
         try output.write(byte: UInt8(ascii: "\""))
-        try bytes.withUnsafeBytes { try output.writeHex($0) }
+        try output.writeHex(bytes)
         try output.write(byte: UInt8(ascii: "\""))
     }
 
