@@ -77,6 +77,7 @@ final class DiffTests: XCTestCase {
         }
     }
 
+    /// Random histories over four keyspaces: every diff, forward, backward and of a version with itself, equals two full scans.
     func testRandomHistoriesMatchBruteForce() throws {
         let seed = testSeed("diff")
         var rng = SeededGenerator(seed: seed)
@@ -128,6 +129,7 @@ final class DiffTests: XCTestCase {
 
     // MARK: Shapes
 
+    /// Versions whose trees have different heights (one leaf, three levels, shrunk, empty), every pair.
     func testTreeHeightChangesAndReverse() throws {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
@@ -154,6 +156,7 @@ final class DiffTests: XCTestCase {
         try db.checkAndClose(allVersions: false)
     }
 
+    /// Identical versions and unchanged keyspaces read no page; a keyspace created since is all added.
     func testIdenticalAndUntouchedKeyspacesReadNothing() throws {
         let directory = TemporaryDirectory()
         let db = try Database(path: directory.path("db"), options: { var o = DatabaseOptions(); o.durability = .none; return o }())
@@ -182,6 +185,7 @@ final class DiffTests: XCTestCase {
         try db.checkAndClose()
     }
 
+    /// A version the database does not have is a typed error.
     func testUnknownVersionThrows() throws {
         let directory = TemporaryDirectory()
         let db = try Database(path: directory.path("db"))

@@ -18,6 +18,7 @@ final class DiffCommandTests: XCTestCase {
         return path
     }
 
+    /// The text form: marks, escaping, --hex, one keyspace, every keyspace, identical versions.
     func testTextOutput() throws {
         let dir = TemporaryDirectory()
         let path = try history(dir)
@@ -30,6 +31,7 @@ final class DiffCommandTests: XCTestCase {
         XCTAssertEqual(try ToolRunner.cowdb(["diff", path, "0", "now"]).text, "+ \\00\\ff\t\\0a\\\\\n+ a\t11\n")
     }
 
+    /// --stat prints only counts, as text or one JSON object.
     func testStatCounts() throws {
         let dir = TemporaryDirectory()
         let path = try history(dir)
@@ -38,6 +40,7 @@ final class DiffCommandTests: XCTestCase {
         XCTAssertEqual(try ToolRunner.cowdb(["diff", path, "2", "6", "-a", "--stat", "--json"]).text, "{\"added\": 2, \"removed\": 1, \"changed\": 1}\n")
     }
 
+    /// Unknown versions and keyspaces, usage errors and missing databases: one line and the usual exit codes.
     func testErrors() throws {
         let dir = TemporaryDirectory()
         let path = try history(dir)

@@ -40,6 +40,7 @@ public struct DiffEntry: Sendable, Equatable, CustomStringConvertible {
         return .changed
     }
 
+    /// "changed users/[97, 110, 110]": the change, keyspace and key, for debugging.
     public var description: String {
         "\(change.rawValue) \(keyspace.map { "\($0)/" } ?? "")\(key)"
     }
@@ -105,6 +106,8 @@ public struct DiffSequence: Sequence {
     /// most about 2 × depth × k pages (overflow runs read to compare or copy values are not counted).
     public var pagesVisited: Int { walk.ensureOpen(); return walk.pagesVisited }
 
+    /// An iterator over the differences not yet produced (the walk is shared: a second
+    /// iterator continues where the first stopped).
     public func makeIterator() -> Iterator { Iterator(walk: walk) }
 
     /// Calls `body` for each remaining difference with views of its key and values that point
