@@ -18,13 +18,15 @@ struct DiffCommand: ParsableCommand {
             --stat prints only the counts (with --json, one object {"added": N, "removed": N, "changed": N}).
 
             A and B are version numbers, 'latest', or a TIME as --as-of takes it (the last version \
-            committed at or before it). A may be later than B: the diff then runs backwards. The cost \
-            follows what changed, not the size of the database: subtrees both versions share are skipped unread.
+            committed at or before it; put -- before A and B to write a time ago as -15m). A may be later \
+            than B: the diff then runs backwards. The cost follows what changed, not the size of the \
+            database: subtrees both versions share are skipped unread.
 
             Examples:
               cowdb diff app.cowdb 3 7
               cowdb diff app.cowdb 7 latest -s users --json
               cowdb diff app.cowdb 1 latest --all-keyspaces --stat
+              cowdb diff app.cowdb -- -1h now
             """)
 
     @Argument(help: ArgumentHelp("The database directory."))
