@@ -288,6 +288,14 @@ final class DiffTests: XCTestCase {
                 + String(format: "%.2f ms", milliseconds))
             XCTAssertLessThanOrEqual(pages, 2 * depth * changes)
         }
+        // The same k keys written by k commits of one key each: the bound still holds.
+        for i in 0 ..< changes { try db.write { txn in try txn.put(key(i * (size / changes)), b("one by one")) } }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (count, pages) = try db.diff(from: 2, to: db.latestVersion) { diff in (diff.reduce(0) { n, _ in n + 1 }, diff.pagesVisited) }
+        print("diff across \(changes) single-key commits: \(count) changes, \(pages) pages visited, "
+            + String(format: "%.2f ms", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
+        XCTAssertEqual(count, changes)
+        XCTAssertLessThanOrEqual(pages, 2 * depth * changes)
         try db.close()
     }
 }
