@@ -231,6 +231,22 @@ final class DiffTests: XCTestCase {
                 } catch let error as CowDBError {
                     guard case .corrupt = error else { return XCTFail("unexpected \(error), seed \(seed)") }
                 }
+                // The zero-copy variant throws at once; the error ends the sequence and is
+                // thrown again when the closure returns.
+                var first: (any Error)?
+                do {
+                    try reader.diff(from: 1, to: 2) { diff in
+                        do { try diff.forEachWithoutCopying { _ in } } catch { first = error }
+                        guard let first else { return }
+                        XCTAssertThrowsError(try diff.forEachWithoutCopying { _ in }) { XCTAssertEqual($0 as? CowDBError, first as? CowDBError) }
+                        var iterator = diff.makeIterator()
+                        XCTAssertNil(iterator.next())
+                    }
+                    XCTAssertFalse(verify, "a checksum mismatch must be reported, seed \(seed)")
+                } catch {
+                    XCTAssertNotNil(first)
+                    XCTAssertEqual(error as? CowDBError, first as? CowDBError)
+                }
                 try reader.close()
             }
         }

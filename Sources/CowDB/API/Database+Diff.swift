@@ -112,19 +112,14 @@ public struct DiffSequence: Sequence {
 
     /// Calls `body` for each remaining difference with views of its key and values that point
     /// into the map, without copying them (for large values, or to count). The views are valid
-    /// only while `body` runs. Errors are thrown at once rather than kept for the closure's end.
+    /// only while `body` runs. An error of the walk (a damaged page) is thrown at once, and
+    /// ends the sequence; an error `body` throws is passed on as it is.
     public func forEachWithoutCopying(_ body: (DiffView) throws -> Void) throws {
         walk.ensureOpen()
-        if let error = walk.pendingError { throw error }
-        do {
-            while let change = try walk.nextRaw() {
-                try walk.withValues(of: change) { old, new in
-                    try body(DiffView(keyspace: walk.keyspace, key: change.key, oldValue: old, newValue: new))
-                }
+        while let change = try walk.nextRawRecordingError() {
+            try walk.withValues(of: change) { old, new in
+                try body(DiffView(keyspace: walk.keyspace, key: change.key, oldValue: old, newValue: new))
             }
-        } catch {
-            walk.pendingError = error
-            throw error
         }
     }
 
@@ -144,11 +139,17 @@ public struct DiffSequence: Sequence {
             }
         }
 
-        /// The next difference, or nil at the end; throws the error a damaged page causes.
+        /// The next difference, or nil at the end; throws the error a damaged page causes (which
+        /// ends the sequence: later calls throw it again).
         public mutating func nextOrThrow() throws -> DiffEntry? {
             walk.ensureOpen()
             if let error = walk.pendingError { throw error }
-            return try walk.next()
+            do {
+                return try walk.next()
+            } catch {
+                walk.pendingError = error
+                throw error
+            }
         }
     }
 }
@@ -228,6 +229,17 @@ final class DiffWalk {
         guard let change = try nextRaw() else { return nil }
         return try withValues(of: change) { old, new in
             DiffEntry(keyspace: keyspace, key: Array(change.key), oldValue: old.map { Array($0) }, newValue: new.map { Array($0) })
+        }
+    }
+
+    /// `nextRaw()`, except that an earlier error is thrown again and a new one is kept (it ends the walk).
+    func nextRawRecordingError() throws -> RawChange? {
+        if let pendingError { throw pendingError }
+        do {
+            return try nextRaw()
+        } catch {
+            pendingError = error
+            throw error
         }
     }
 
