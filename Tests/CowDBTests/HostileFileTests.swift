@@ -27,6 +27,11 @@ final class HostileFileTests: XCTestCase {
                 for name in try txn.keyspaces() { _ = Array(try txn.keyspace(name).scan()).count }
             }
         } catch { errors += 1 }
+        do {
+            let latest = db.latestVersion
+            _ = try db.diffAllKeyspaces(from: 0, to: latest) { Array($0).count }
+            _ = try db.diffAllKeyspaces(from: latest, to: latest / 2) { Array($0).count }
+        } catch { errors += 1 }
         if let report = try? db.checkReport(allVersions: true) { errors += report.problems.count } else { errors += 1 }
         _ = try? db.stats()
         do { try db.write { try $0.put(b("after"), b("damage")) } } catch { errors += 1 }

@@ -28,12 +28,17 @@ final class ReadmeTourTests: XCTestCase {
         }
         let snapshot = try db.snapshot(at: 1)
         snapshot.close()
+        var changed: [DiffEntry] = []
+        try db.diff(from: 1, to: db.latestVersion) { changes in
+            for change in changes { _ = (change.change, change.key, change.oldValue, change.newValue); changed.append(change) }
+        }
         XCTAssertEqual(v, Array("v".utf8))
         XCTAssertEqual(old, Array("v".utf8))
         XCTAssertEqual(past, 1)
         XCTAssertEqual(scanned, 2)
         XCTAssertEqual(seeked, Array("k".utf8))
         XCTAssertEqual(length, 1)
+        XCTAssertEqual(changed, [])
         XCTAssertEqual(try db.versions().count, 1)
         try db.check()
         XCTAssertGreaterThan(try db.stats().spaceAmplification, 0)

@@ -20,6 +20,7 @@ struct CowDBCommand: ParsableCommand {
             Examples:
               cowdb demo
               cowdb versions app.cowdb
+              cowdb diff app.cowdb 3 latest --all-keyspaces
               cowdb dump app.cowdb -a > app.dump && cowdb load copy.cowdb -f app.dump
               mdb_dump -a lmdb-env | cowdb load app.cowdb
 
@@ -27,7 +28,7 @@ struct CowDBCommand: ParsableCommand {
             """,
         subcommands: [
             DumpCommand.self, LoadCommand.self, VersionsCommand.self,
-            GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
+            GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self, DiffCommand.self,
             StatCommand.self, CheckCommand.self,
             RollbackCommand.self, TagCommand.self, TagsCommand.self, UntagCommand.self,
             DemoCommand.self,

@@ -40,7 +40,24 @@ struct VersionSelection: ParsableArguments {
             return version
         }
         guard let asOf else { return nil }
-        let time = try Timestamps.parse(asOf)
+        return try VersionSelection.version(asOf: asOf, in: db)
+    }
+
+    /// The version a positional argument names: a number (checked to exist), `latest`, a tag's
+    /// name, or a TIME as `--as-of` takes it (`now`, `2025-03-01`, `@1740830405`, `2h ago`).
+    static func version(_ text: String, in db: Database) throws -> UInt64 {
+        if text == "latest" { return db.latestVersion }
+        if UInt64(text) == nil, let tag = try db.tags().first(where: { $0.name == text }) { return tag.version }
+        guard let version = UInt64(text) else { return try version(asOf: text, in: db) }
+        guard version <= db.latestVersion else {
+            throw ToolError.failure("unknown version \(version) (the latest is \(db.latestVersion))")
+        }
+        return version
+    }
+
+    /// The last version committed at or before TIME `text`.
+    static func version(asOf text: String, in db: Database) throws -> UInt64 {
+        let time = try Timestamps.parse(text)
         let versions = try db.versions()
         guard let match = versions.last(where: { $0.timestampNanoseconds <= time }) else {
             let first = versions.first.map { "; the first, version \($0.version), was committed at \(Timestamps.iso8601(nanoseconds: $0.timestampNanoseconds))" } ?? "; it has none"
