@@ -123,10 +123,15 @@ extension Database {
         return try TagFile.decode(Array(bytes.prefix(read)), path: tagsPath)
     }
 
-    /// Replaces the tags file: write `tags.tmp`, sync it, rename it over `tags`, sync the directory.
+    /// Replaces the tags file atomically.
     private func writeTags(_ tags: [Tag]) throws {
-        let temporary = path + "/" + Database.tagsTemporaryName
-        let bytes = TagFile.encode(tags)
+        try Database.replaceFile(Database.tagsName, in: path, with: TagFile.encode(tags), backend: backend)
+    }
+
+    /// Replaces `directory/name` with `bytes`: write `name.tmp`, sync it, rename it over
+    /// `name`, sync the directory — so the file is always either the old or the new one.
+    static func replaceFile(_ name: String, in directory: String, with bytes: [UInt8], backend: any StorageBackend) throws {
+        let temporary = directory + "/" + name + ".tmp"
         let file = try backend.open(temporary, create: true, readOnly: false)
         do {
             try file.truncate(to: 0)
@@ -138,7 +143,7 @@ extension Database {
             try? backend.unlink(temporary)
             throw error
         }
-        try backend.rename(temporary, path + "/" + Database.tagsName)
-        try backend.syncDirectory(path)
+        try backend.rename(temporary, directory + "/" + name)
+        try backend.syncDirectory(directory)
     }
 }
