@@ -81,3 +81,42 @@ final class HistoryCommandTests: XCTestCase {
         XCTAssertTrue(check.text.hasPrefix("ok: "), check.text)
     }
 }
+
+/// `cowdb backup` and `cowdb copy`.
+final class BackupCommandTests: XCTestCase {
+    func testBackupIsIncrementalAndCopyHoldsOneVersion() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("db")
+        let db = try Database(path: path)
+        for i in 0 ..< 5 { try db.write { try $0.put(b("k\(i)"), b("v\(i)")) } }
+        try db.tag("three", version: 3)
+        try db.close()
+        let backup = dir.path("backup")
+        let first = try ToolRunner.cowdb(["backup", path, backup])
+        assertSuccess(first)
+        XCTAssertTrue(first.text.hasPrefix("full backup: 5 versions, "), first.text)
+        XCTAssertEqual(try ToolRunner.cowdb(["backup", path, backup]).text, "backup is up to date at version 5: nothing to copy\n")
+        let writer = try Database(path: path)
+        try writer.write { try $0.put(b("k9"), b("v9")) }
+        try writer.close()
+        let second = try ToolRunner.cowdb(["backup", path, backup])
+        assertSuccess(second)
+        XCTAssertTrue(second.text.hasPrefix("incremental backup: versions 6-6, 8192 bytes appended"), second.text)
+        XCTAssertEqual(try ToolRunner.cowdb(["dump", backup, "-a"]).output, try ToolRunner.cowdb(["dump", path, "-a"]).output)
+        XCTAssertEqual(try ToolRunner.cowdb(["get", backup, "k2", "--tag", "three"]).text, "v2\n")
+        assertSuccess(try ToolRunner.cowdb(["check", backup, "--all-versions"]))
+        // Another database is refused, --full replaces it.
+        let other = dir.path("other")
+        assertSuccess(try ToolRunner.cowdb(["put", other, "x", "y"]))
+        assertFailure(try ToolRunner.cowdb(["backup", path, other]), status: 1, containing: ["another database"])
+        assertSuccess(try ToolRunner.cowdb(["backup", path, other, "--full"]))
+        XCTAssertEqual(try ToolRunner.cowdb(["scan", other]).text, try ToolRunner.cowdb(["scan", path]).text)
+
+        let copied = try ToolRunner.cowdb(["copy", path, dir.path("copy"), "--tag", "three"])
+        assertSuccess(copied)
+        XCTAssertEqual(copied.text, "copied version 3 to \(dir.path("copy"))\n")
+        XCTAssertEqual(try ToolRunner.cowdb(["scan", dir.path("copy")]).text, try ToolRunner.cowdb(["scan", path, "--version", "3"]).text)
+        XCTAssertTrue(try ToolRunner.cowdb(["versions", dir.path("copy")]).text.contains("\n      1  "))
+        assertFailure(try ToolRunner.cowdb(["copy", path, dir.path("copy")]), status: 1, containing: ["already exists"])
+    }
+}

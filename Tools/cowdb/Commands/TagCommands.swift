@@ -102,7 +102,7 @@ struct UntagCommand: ParsableCommand {
         commandName: "untag",
         abstract: "Remove a tag (the version it named stays).",
         discussion: """
-            Example:
+            Examples:
               cowdb untag app.cowdb before-migration
             """)
 
