@@ -75,10 +75,11 @@ let package = Package(
             path: "Tests/CowDBTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load.
+        // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load;
+        // and a smoke run of cowdb-bench.
         .testTarget(
             name: "CowDBToolTests",
-            dependencies: ["CowDB", "cowdb", "CowDBTestSupport"],
+            dependencies: ["CowDB", "cowdb", "cowdb-bench", "CowDBTestSupport"],
             path: "Tests/CowDBToolTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]
