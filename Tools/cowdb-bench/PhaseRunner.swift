@@ -30,6 +30,7 @@ struct PhaseRunner<E: Engine> {
     mutating func run(_ phase: Phase) throws {
         switch phase {
         case .load: try load()
+        case .write: try writeMore()
         case .read: try readAll()
         case .remove: try removeHalf()
         case .history: try history()
@@ -38,15 +39,19 @@ struct PhaseRunner<E: Engine> {
 
     // MARK: Phases
 
-    /// Bulk load, its size, then single-pair and batch commits of new pairs.
+    /// The bulk load of N pairs in one transaction, and the size it leaves (engine closed).
     private mutating func load() throws {
         let data = plan.data, n = plan.scale
-        var engine = try E(directory: directory)
+        let engine = try E(directory: directory)
         try timed(.bulkLoad, operations: n) { try engine.write(0 ..< n, of: data); return nil }
         try engine.close()
         record(.sizeAfterLoad, bytes: Disk.footprint(of: directory))
+    }
 
-        engine = try E(directory: directory)
+    /// Single-pair durable commits of new pairs, then batch commits of new pairs.
+    private mutating func writeMore() throws {
+        let data = plan.data, n = plan.scale
+        let engine = try E(directory: directory)
         let lengthBefore = try (engine as? CowDBEngine)?.fileLength()
         let single = n ..< n + plan.individualWrites
         try timed(.individualWrites, operations: single.count) {

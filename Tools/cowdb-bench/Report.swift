@@ -116,6 +116,53 @@ struct Report: Codable, Sendable {
         }
     }
 
+    /// The issue's targets, each with the figure reached and whether it is met (only those
+    /// whose rows were run).
+    func targets(dirtyPageBudget: Int) -> String {
+        var lines: [String] = []
+        func add(_ name: String, _ value: Double?, _ goal: String, format: String = "%.2f", _ met: (Double) -> Bool) {
+            guard let value else { return }
+            lines.append("\(met(value) ? "met    " : "MISSED ") \(name): \(String(format: format, value)) (target \(goal))")
+        }
+        func ops(_ w: Workload, _ e: EngineKind) -> Double? { find(w, e)?.operationsPerSecond }
+        add("random gets warm, CowDB/LMDB", ratio(.randomReadsWarm), "≥ 1.5") { $0 >= 1.5 }
+        add("random range reads, CowDB/LMDB", ratio(.randomRangeReads), "≥ 1.2") { $0 >= 1.2 }
+        if let old = ops(.oldVersionReads, .cowdb), let warm = ops(.randomReadsWarm, .cowdb) {
+            add("gets 1,000 commits old / CowDB warm gets", old / warm, "≥ 0.95") { $0 >= 0.95 }
+        }
+        add("bulk load, CowDB/LMDB", ratio(.bulkLoad), "≥ 1.0") { $0 >= 1.0 }
+        add("individual durable commits, CowDB/LMDB", ratio(.individualWrites), "≥ 1.5") { $0 >= 1.5 }
+        add("batch commits, CowDB/LMDB", ratio(.batchWrites), "≥ 1.0") { $0 >= 1.0 }
+        add("removals, CowDB/LMDB", ratio(.removals), "≥ 1.0") { $0 >= 1.0 }
+        if let c2 = ops(.randomReads2Threads, .cowdb), let c1 = ops(.randomReadsWarm, .cowdb),
+           let l2 = ops(.randomReads2Threads, .lmdb), let l1 = ops(.randomReadsWarm, .lmdb) {
+            add("2-thread/1-thread scaling, CowDB's over LMDB's", (c2 / c1) / (l2 / l1), "≥ 0.95") { $0 >= 0.95 }
+        }
+        if let c = find(.sizeAfterLoad, .cowdb)?.bytes, let l = find(.sizeAfterLoad, .lmdb)?.bytes, l > 0 {
+            add("size after bulk load, CowDB/LMDB", Double(c) / Double(l), "≤ 1.2") { $0 <= 1.2 }
+        }
+        if let peak = find(.bulkLoad, .cowdb)?.peakRSSAnonBytes {
+            let limit = Double(dirtyPageBudget + (100 << 20)) / 1048576
+            add("peak anonymous memory of the bulk load, MiB", Double(peak) / 1048576, String(format: "≤ %.0f", limit), format: "%.1f") { $0 <= limit }
+        }
+        if let open = find(.openWithHistory, .cowdb)?.seconds {
+            add("open with history, ms", open * 1000, "≤ 50 at 100,000 commits", format: "%.2f") { $0 <= 50 }
+        }
+        let versusSQLite = Workload.allCases.compactMap { w -> Bool? in
+            guard let c = find(w, .cowdb), let q = find(w, .sqlite) else { return nil }
+            switch w.measure {
+            case .throughput: return (c.operationsPerSecond ?? 0) > (q.operationsPerSecond ?? 0)
+            case .size: return (c.bytes ?? .max) < (q.bytes ?? 0)
+            case .latency: return (c.seconds ?? .infinity) < (q.seconds ?? 0)
+            }
+        }
+        if !versusSQLite.isEmpty {
+            let better = versusSQLite.filter { $0 }.count
+            lines.append("\(better == versusSQLite.count ? "met    " : "MISSED ") rows where CowDB beats SQLite: \(better) of \(versusSQLite.count)")
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// A measurement's main figure in the row's unit.
     static func figure(_ m: Measurement) -> String {
         switch m.workload.measure {

@@ -46,7 +46,8 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     /// The child process that produces the row.
     var phase: Phase {
         switch self {
-        case .bulkLoad, .sizeAfterLoad, .individualWrites, .batchWrites, .bytesPerCommit: .load
+        case .bulkLoad, .sizeAfterLoad: .load
+        case .individualWrites, .batchWrites, .bytesPerCommit: .write
         case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads, .oldVersionReads: .read
         case .removals, .sizeAfterRemovals: .remove
         case .openWithHistory: .history
@@ -68,10 +69,11 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     }
 }
 
-/// A group of workloads one child process runs in order on one engine's directory. `load`
-/// must run first; `read` and `remove` use what it wrote; `history` has a database of its own.
+/// A group of workloads one child process runs in order on one engine's directory: `load`,
+/// then `write`, `read` and `remove`, each on what the ones before left; `history` has a
+/// database of its own.
 enum Phase: String, CaseIterable, Sendable {
-    case load, read, remove, history
+    case load, write, read, remove, history
 }
 
 /// The sizes of a run, passed from the parent to every child.
