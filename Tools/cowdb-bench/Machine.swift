@@ -3,7 +3,7 @@ import Foundation
 
 /// The machine, the filesystem of the bench directory and its sync latency.
 enum Machine {
-    /// "CPU model, cores, memory, kernel; filesystem, 4 KiB append + fdatasync latency".
+    /// "CPU model, cores, memory, kernel, load average; filesystem, 4 KiB append + fdatasync latency".
     static func describe(directory: String) -> String {
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?
@@ -13,8 +13,10 @@ enum Machine {
         let release = withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let memory = Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)
         let sync = Disk.syncLatency(in: directory)
-        return String(format: "%@, %d cores, %.1f GiB RAM, Linux %@; %@, 4 KiB append + fdatasync %.2f ms (median of 50)",
-                      cpu, ProcessInfo.processInfo.activeProcessorCount, memory, release,
+        // Other work on the machine skews every figure: the load average says how much there was.
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.map(String.init) ?? "?"
+        return String(format: "%@, %d cores, %.1f GiB RAM, Linux %@, load average %@ at start; %@, 4 KiB append + fdatasync %.2f ms (median of 50)",
+                      cpu, ProcessInfo.processInfo.activeProcessorCount, memory, release, load,
                       Disk.filesystemName(of: directory), sync * 1000)
     }
 }
