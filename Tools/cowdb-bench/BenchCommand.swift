@@ -34,21 +34,26 @@ struct PlanOptions: ParsableArguments {
     @Option(help: "Commits in the database that open_with_history opens (default: 100,000 × N / 1,000,000, at least 100).")
     var historyCommits: Int?
 
+    @Option(help: "Runs of each warm read workload (warm gets, range reads, 2-thread gets, old-version gets); the fastest is reported, which filters out other work on a shared machine.")
+    var readRepeats = 3
+
     /// The plan these options describe.
     var plan: Plan {
         Plan(scale: scale, seed: seed, individualWrites: individualWrites, batchWrites: batchWrites, batchSize: batchSize,
-             historyCommits: historyCommits ?? max(100, Int(Double(scale) * 0.1)))
+             historyCommits: historyCommits ?? max(100, Int(Double(scale) * 0.1)), readRepeats: readRepeats)
     }
 
     func validate() throws {
         guard scale >= 2 else { throw ValidationError("--scale must be at least 2") }
         guard individualWrites >= 0, batchWrites >= 0, batchSize >= 1 else { throw ValidationError("commit counts must not be negative") }
+        guard readRepeats >= 1 else { throw ValidationError("--read-repeats must be at least 1") }
     }
 
     /// The flags that give a child `plan`.
     static func arguments(for plan: Plan) -> [String] {
         ["--scale", "\(plan.scale)", "--seed", "\(plan.seed)", "--individual-writes", "\(plan.individualWrites)",
-         "--batch-writes", "\(plan.batchWrites)", "--batch-size", "\(plan.batchSize)", "--history-commits", "\(plan.historyCommits)"]
+         "--batch-writes", "\(plan.batchWrites)", "--batch-size", "\(plan.batchSize)", "--history-commits", "\(plan.historyCommits)",
+         "--read-repeats", "\(plan.readRepeats)"]
     }
 }
 

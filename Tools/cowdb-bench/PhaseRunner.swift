@@ -80,11 +80,12 @@ struct PhaseRunner<E: Engine> {
         Disk.dropCache(under: directory)
         let engine = try E(directory: directory)
         try timed(.randomReads, operations: n) { try randomGets(data, 0 ..< n) { try engine.read($0) } }
-        try timed(.randomReadsWarm, operations: n) { try randomGets(data, 0 ..< n) { try engine.read($0) } }
-        try timed(.randomRangeReads, operations: n / 2) { try rangeReads(data, 0 ..< n / 2) { try engine.read($0) } }
+        let repeats = plan.readRepeats
+        try timed(.randomReadsWarm, operations: n, repeats: repeats) { try randomGets(data, 0 ..< n) { try engine.read($0) } }
+        try timed(.randomRangeReads, operations: n / 2, repeats: repeats) { try rangeReads(data, 0 ..< n / 2) { try engine.read($0) } }
 
         let other = try engine.handleForAnotherThread()
-        try timed(.randomReads2Threads, operations: n) {
+        try timed(.randomReads2Threads, operations: n, repeats: repeats) {
             try twoThreads(engine, other) { handle, half in
                 try randomGets(data, half == 0 ? 0 ..< n / 2 : n / 2 ..< n) { try handle.read($0) }
             }
@@ -94,7 +95,7 @@ struct PhaseRunner<E: Engine> {
         if let cowdb = engine as? CowDBEngine {
             let latest = cowdb.database.latestVersion
             let old = latest > 1000 ? latest - 1000 : 1
-            try timed(.oldVersionReads, operations: n) { try randomGets(data, 0 ..< n) { try cowdb.read(at: old, $0) } }
+            try timed(.oldVersionReads, operations: n, repeats: repeats) { try randomGets(data, 0 ..< n) { try cowdb.read(at: old, $0) } }
         }
         try engine.close()
     }
@@ -134,12 +135,19 @@ struct PhaseRunner<E: Engine> {
 
     // MARK: Recording
 
-    /// Times `body` (which returns a checksum of what it read, or nil) and records the row.
-    private mutating func timed(_ workload: Workload, operations: Int, _ body: () throws -> UInt64?) throws {
+    /// Times `body` (which returns a checksum of what it read, or nil) and records the row:
+    /// the fastest of `repeats` runs (reads only: they leave the store as it was), which
+    /// must all return the same checksum.
+    private mutating func timed(_ workload: Workload, operations: Int, repeats: Int = 1, _ body: () throws -> UInt64?) throws {
         sampler.reset()
-        let start = Clock.now()
-        let checksum = try body()
-        let seconds = Clock.now() - start
+        var seconds = Double.infinity, checksum: UInt64?
+        for run in 0 ..< max(1, repeats) {
+            let start = Clock.now()
+            let sum = try body()
+            seconds = min(seconds, Clock.now() - start)
+            if run > 0, sum != checksum { throw EngineError(description: "\(workload.rawValue) read different bytes on run \(run + 1)") }
+            checksum = sum
+        }
         let peak = sampler.peakBytes()
         results.append(Measurement(workload: workload, engine: engineName, seconds: seconds,
                                    operationsPerSecond: Double(operations) / seconds, bytes: nil,

@@ -90,6 +90,8 @@ struct Plan: Sendable {
     var batchSize: Int
     /// Commits in the history database of `open_with_history`.
     var historyCommits: Int
+    /// Runs of each warm read workload (the fastest is reported).
+    var readRepeats: Int
 
     /// The data set.
     var data: Dataset { Dataset(seed: seed, count: scale) }
