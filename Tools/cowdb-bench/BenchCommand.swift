@@ -75,6 +75,7 @@ struct RunCommand: ParsableCommand {
               swift run -c release cowdb-bench --workloads bulk_load,random_reads_warm
             """)
 
+    /// The sizes of the run.
     @OptionGroup var sizes: PlanOptions
 
     @Option(help: "Engines, comma-separated: cowdb, lmdb, sqlite.")
@@ -158,11 +159,16 @@ struct RunCommand: ParsableCommand {
 struct ChildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "child", shouldDisplay: false)
 
+    /// The sizes of the run (the parent passes its own).
     @OptionGroup var sizes: PlanOptions
 
+    /// The engine: cowdb, lmdb or sqlite.
     @Option var engine: String
+    /// The phase: load, write, read, remove or history.
     @Option var phase: String
+    /// The engine's directory.
     @Option var directory: String
+    /// Where to write the measurements (JSON).
     @Option var output: String
 
     func run() throws {
