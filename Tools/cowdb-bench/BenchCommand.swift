@@ -4,16 +4,6 @@ import ArgumentParser
 import CowDB
 import Foundation
 
-/// The benchmark tool: `run` (the default) drives the children; `child` is one engine's phase.
-@main
-struct BenchCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "cowdb-bench",
-        abstract: "Benchmark CowDB against LMDB and SQLite on the same data in the same run.",
-        subcommands: [RunCommand.self, ChildCommand.self],
-        defaultSubcommand: RunCommand.self)
-}
-
 /// The sizes of a run, shared by the parent and its children.
 struct PlanOptions: ParsableArguments {
     @Option(help: "N: pairs in the bulk load and random gets per read workload.")
@@ -57,11 +47,13 @@ struct PlanOptions: ParsableArguments {
     }
 }
 
-/// Runs the chosen workloads on the chosen engines and prints (and optionally writes) the results.
-struct RunCommand: ParsableCommand {
+/// The benchmark tool: runs the chosen workloads on the chosen engines and prints (and
+/// optionally writes) the results; its hidden `child` subcommand is one engine's phase.
+@main
+struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Run the benchmark (the default command).",
+        commandName: "cowdb-bench",
+        abstract: "Benchmark CowDB against LMDB and SQLite on the same data in the same run.",
         discussion: """
             Each engine works in a fresh directory under --dir; each phase (load, reads, removals, \
             history) of each engine runs in a child process, whose peak anonymous memory (RssAnon, \
@@ -73,7 +65,8 @@ struct RunCommand: ParsableCommand {
               swift run -c release cowdb-bench
               swift run -c release cowdb-bench --scale 100000 --engines cowdb,lmdb --json bench.json
               swift run -c release cowdb-bench --workloads bulk_load,random_reads_warm
-            """)
+            """,
+        subcommands: [ChildCommand.self])
 
     /// The sizes of the run.
     @OptionGroup var sizes: PlanOptions
@@ -155,7 +148,7 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-/// One engine's phase, in a child process (run by `run`, hidden from help).
+/// One engine's phase, in a child process (started by the benchmark, hidden from help).
 struct ChildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "child", shouldDisplay: false)
 
