@@ -55,7 +55,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "cowdb-bench",
         abstract: "Benchmark CowDB against LMDB and SQLite on the same data in the same run.",
         discussion: """
-            Each engine works in a fresh directory under --dir; each phase (load, reads, removals, \
+            Each engine works in a fresh directory under --dir; each phase (load, writes, reads, removals, \
             history) of each engine runs in a child process, whose peak anonymous memory (RssAnon, \
             sampled every 2 ms) is reported per workload. The table's last column is CowDB/LMDB, \
             oriented so that > 1 means CowDB is better: throughput over throughput, and for sizes \
