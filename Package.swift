@@ -23,7 +23,7 @@ let package = Package(
             path: "Sources/CowDB",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // LMDB, the reference for snapshot semantics in tests (and later the benchmark).
+        // LMDB, the reference for snapshot semantics in tests, and a benchmark engine.
         .systemLibrary(
             name: "CLMDB",
             path: "Sources/CLMDB",
@@ -39,10 +39,20 @@ let package = Package(
             path: "Tools/cowdb",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // CowDB next to LMDB on the same data in the same run.
+        // SQLite, the benchmark's third engine.
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        // CowDB next to LMDB and SQLite on the same data in the same run.
         .executableTarget(
             name: "cowdb-bench",
-            dependencies: ["CowDB", "CLMDB"],
+            dependencies: [
+                "CowDB", "CLMDB", "CSQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Tools/cowdb-bench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -66,10 +76,11 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load.
+        // The cowdb tool, run as a subprocess (the built binary) next to LMDB's mdb_dump/mdb_load;
+        // and a smoke run of cowdb-bench.
         .testTarget(
             name: "CowDBToolTests",
-            dependencies: ["CowDB", "cowdb", "CowDBTestSupport"],
+            dependencies: ["CowDB", "cowdb", "cowdb-bench", "CowDBTestSupport"],
             path: "Tests/CowDBToolTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -1,0 +1,90 @@
+// CowDB through its public API: gets through the zero-copy `withValue`, range reads through a
+// cursor (the public cursor hands out copies of each key and value: there is no zero-copy
+// cursor API yet).
+import CowDB
+
+/// A CowDB database with the default options: one `fdatasync` per commit.
+final class CowDBEngine: Engine {
+    /// The open database.
+    let database: Database
+    /// The database's directory.
+    let directory: String
+
+    init(directory: String) throws {
+        self.directory = directory
+        database = try Database(path: directory)
+    }
+
+    /// Opens the database in `directory` with `options` (the history workload's fast commits).
+    init(directory: String, options: DatabaseOptions) throws {
+        self.directory = directory
+        database = try Database(path: directory, options: options)
+    }
+
+    func write(_ pairs: Range<Int>, of data: Dataset) throws {
+        var buffers = PairBuffers()
+        try database.write { txn in
+            for i in pairs {
+                buffers.load(i, from: data)
+                try txn.put(buffers.key, buffers.value)
+            }
+        }
+    }
+
+    func remove(_ pairs: Range<Int>, of data: Dataset) throws -> Int {
+        var buffers = PairBuffers()
+        return try database.write { txn in
+            var removed = 0
+            for i in pairs {
+                buffers.loadKey(i, from: data)
+                if try txn.delete(buffers.key) { removed += 1 }
+            }
+            return removed
+        }
+    }
+
+    func read<R>(_ body: (inout Reader) throws -> R) throws -> R {
+        try database.read { txn in
+            var reader = Reader(transaction: txn)
+            return try body(&reader)
+        }
+    }
+
+    /// Runs `body` in one read transaction of version `version`.
+    func read<R>(at version: UInt64, _ body: (inout Reader) throws -> R) throws -> R {
+        try database.read(at: version) { txn in
+            var reader = Reader(transaction: txn)
+            return try body(&reader)
+        }
+    }
+
+    /// The data file's length at the latest version.
+    func fileLength() throws -> UInt64 { try database.versions().last?.fileLength ?? 0 }
+
+    func handleForAnotherThread() throws -> CowDBEngine { self }
+
+    func close() throws { try database.close() }
+
+    /// Reads of one CowDB read transaction.
+    struct Reader: EngineReader {
+        /// The transaction read.
+        let transaction: ReadTransaction
+
+        mutating func get(_ key: [UInt8]) throws -> UInt64? {
+            try transaction.withValue(for: key) { byteSum($0) }
+        }
+
+        mutating func range(from key: [UInt8], count: Int) throws -> UInt64 {
+            var cursor = try transaction.cursor()
+            var sum: UInt64 = 0
+            var entry = try cursor.seek(to: key)
+            var seen = 0
+            while let (key, value) = entry, seen < count {
+                sum &+= key.withUnsafeBytes(byteSum) &+ value.withUnsafeBytes(byteSum)
+                seen += 1
+                if seen < count { entry = try cursor.next() }
+            }
+            return sum
+        }
+    }
+}

@@ -1,0 +1,242 @@
+// The workloads themselves, generic over the engine, run inside a child process.
+import CowDB
+import Foundation
+import Synchronization
+
+/// Runs one phase of the workloads on one engine and records a measurement per row.
+struct PhaseRunner<E: Engine> {
+    /// The sizes of the run.
+    let plan: Plan
+    /// The engine's directory.
+    let directory: String
+    /// This process's memory sampler.
+    let sampler: MemorySampler
+    /// The measurements so far.
+    private(set) var results: [Measurement] = []
+
+    /// A runner for `directory`.
+    init(plan: Plan, directory: String, sampler: MemorySampler) {
+        self.plan = plan
+        self.directory = directory
+        self.sampler = sampler
+    }
+
+    /// The engine's name in the JSON.
+    private var engineName: String {
+        E.self == CowDBEngine.self ? EngineKind.cowdb.rawValue : E.self == LMDBEngine.self ? EngineKind.lmdb.rawValue : EngineKind.sqlite.rawValue
+    }
+
+    /// Runs `phase`.
+    mutating func run(_ phase: Phase) throws {
+        switch phase {
+        case .load: try load()
+        case .write: try writeMore()
+        case .read: try readAll()
+        case .remove: try removeHalf()
+        case .history: try history()
+        }
+    }
+
+    // MARK: Phases
+
+    /// The bulk load of N pairs in one transaction, and the size it leaves (engine closed).
+    private mutating func load() throws {
+        let data = plan.data, n = plan.scale
+        let engine = try E(directory: directory)
+        try timed(.bulkLoad, operations: n) { try engine.write(0 ..< n, of: data); return nil }
+        try engine.close()
+        record(.sizeAfterLoad, bytes: Disk.footprint(of: directory))
+    }
+
+    /// Single-pair durable commits of new pairs, then batch commits of new pairs.
+    private mutating func writeMore() throws {
+        let data = plan.data, n = plan.scale
+        let engine = try E(directory: directory)
+        let lengthBefore = try (engine as? CowDBEngine)?.fileLength()
+        let single = n ..< n + plan.individualWrites
+        try timed(.individualWrites, operations: single.count) {
+            for i in single { try engine.write(i ..< i + 1, of: data) }
+            return nil
+        }
+        if let cowdb = engine as? CowDBEngine, let lengthBefore {
+            let appended = try cowdb.fileLength() - lengthBefore
+            record(.bytesPerCommit, bytes: appended / UInt64(max(1, single.count)))
+        }
+        let batches = single.upperBound, batchCount = plan.batchWrites, batchSize = plan.batchSize
+        try timed(.batchWrites, operations: batchCount * batchSize) {
+            for b in 0 ..< batchCount {
+                let start = batches + b * batchSize
+                try engine.write(start ..< start + batchSize, of: data)
+            }
+            return nil
+        }
+        try engine.close()
+    }
+
+    /// Random gets cold (page cache dropped, fresh open) and warm, range reads, gets from two
+    /// threads, and CowDB's gets at a version 1,000 commits old.
+    private mutating func readAll() throws {
+        let data = plan.data, n = plan.scale
+        Disk.dropCache(under: directory)
+        let engine = try E(directory: directory)
+        try timed(.randomReads, operations: n) { try randomGets(data, 0 ..< n) { try engine.read($0) } }
+        let repeats = plan.readRepeats
+        try timed(.randomReadsWarm, operations: n, repeats: repeats) { try randomGets(data, 0 ..< n) { try engine.read($0) } }
+        try timed(.randomRangeReads, operations: n / 2, repeats: repeats) { try rangeReads(data, 0 ..< n / 2) { try engine.read($0) } }
+
+        let other = try engine.handleForAnotherThread()
+        try timed(.randomReads2Threads, operations: n, repeats: repeats) {
+            try twoThreads(engine, other) { handle, half in
+                try randomGets(data, half == 0 ? 0 ..< n / 2 : n / 2 ..< n) { try handle.read($0) }
+            }
+        }
+        if other !== engine { try other.close() }
+
+        if let cowdb = engine as? CowDBEngine {
+            let latest = cowdb.database.latestVersion
+            let old = latest > 1000 ? latest - 1000 : 1
+            try timed(.oldVersionReads, operations: n, repeats: repeats) { try randomGets(data, 0 ..< n) { try cowdb.read(at: old, $0) } }
+        }
+        try engine.close()
+    }
+
+    /// Removes half the bulk-loaded keys in one transaction; then the size.
+    private mutating func removeHalf() throws {
+        let data = plan.data, n = plan.scale
+        let engine = try E(directory: directory)
+        try timed(.removals, operations: n / 2) { UInt64(try engine.remove(0 ..< n / 2, of: data)) }
+        try engine.close()
+        record(.sizeAfterRemovals, bytes: Disk.footprint(of: directory))
+    }
+
+    /// CowDB only: builds a database of `historyCommits` single-pair commits (without syncs, to
+    /// build it fast), then times opening it (the median of 5 opens).
+    private mutating func history() throws {
+        guard E.self == CowDBEngine.self else { return }
+        let data = plan.data
+        var fast = DatabaseOptions()
+        fast.durability = .none
+        let built = try CowDBEngine(directory: directory, options: fast)
+        for i in 0 ..< plan.historyCommits { try built.write(i ..< i + 1, of: data) }
+        try built.close()
+
+        sampler.reset()
+        var opens: [Double] = []
+        for _ in 0 ..< 5 {
+            var opened: CowDBEngine?
+            opens.append(try Clock.measure { opened = try CowDBEngine(directory: directory) })
+            try opened?.close()
+        }
+        let median = opens.sorted()[2]
+        results.append(Measurement(workload: .openWithHistory, engine: engineName, seconds: median, operationsPerSecond: nil,
+                                   bytes: Disk.footprint(of: directory), peakRSSAnonBytes: sampler.peakBytes(), checksum: nil))
+        log(.openWithHistory, String(format: "%.2f ms (median of 5) with %d commits", median * 1000, plan.historyCommits))
+    }
+
+    // MARK: Recording
+
+    /// Times `body` (which returns a checksum of what it read, or nil) and records the row:
+    /// the fastest of `repeats` runs (reads only: they leave the store as it was), which
+    /// must all return the same checksum.
+    private mutating func timed(_ workload: Workload, operations: Int, repeats: Int = 1, _ body: () throws -> UInt64?) throws {
+        sampler.reset()
+        var seconds = Double.infinity, checksum: UInt64?
+        for run in 0 ..< max(1, repeats) {
+            let start = Clock.now()
+            let sum = try body()
+            seconds = min(seconds, Clock.now() - start)
+            if run > 0, sum != checksum { throw EngineError(description: "\(workload.rawValue) read different bytes on run \(run + 1)") }
+            checksum = sum
+        }
+        let peak = sampler.peakBytes()
+        results.append(Measurement(workload: workload, engine: engineName, seconds: seconds,
+                                   operationsPerSecond: Double(operations) / seconds, bytes: nil,
+                                   peakRSSAnonBytes: peak, checksum: checksum))
+        log(workload, String(format: "%.3f s, %.0f ops/s, peak anon %.1f MiB", seconds, Double(operations) / seconds, Double(peak) / 1048576))
+    }
+
+    /// Records a row that is a size.
+    private mutating func record(_ workload: Workload, bytes: UInt64) {
+        results.append(Measurement(workload: workload, engine: engineName, seconds: nil, operationsPerSecond: nil,
+                                   bytes: bytes, peakRSSAnonBytes: nil, checksum: nil))
+        log(workload, "\(bytes) bytes")
+    }
+
+    /// One progress line on standard error.
+    private func log(_ workload: Workload, _ text: String) {
+        FileHandle.standardError.write(Data("  \(engineName) \(workload.rawValue): \(text)\n".utf8))
+    }
+}
+
+// MARK: Read loops
+
+/// Gets the `j`-th random pick for every `j` in `picks`, 1,000 per read transaction (opened by
+/// `transaction`); returns the byte sum of every value. A missing key is an error.
+func randomGets<Reader: EngineReader>(_ data: Dataset, _ picks: Range<Int>,
+                                      transaction: ((inout Reader) throws -> UInt64) throws -> UInt64) throws -> UInt64 {
+    var buffers = PairBuffers()
+    var sum: UInt64 = 0
+    var j = picks.lowerBound
+    while j < picks.upperBound {
+        let end = min(j + 1000, picks.upperBound)
+        sum &+= try transaction { reader in
+            var partial: UInt64 = 0
+            for pick in j ..< end {
+                buffers.loadKey(data.pick(pick, stream: 1), from: data)
+                guard let valueSum = try reader.get(buffers.key) else {
+                    throw EngineError(description: "key of pair \(data.pick(pick, stream: 1)) not found")
+                }
+                partial &+= valueSum
+            }
+            return partial
+        }
+        j = end
+    }
+    return sum
+}
+
+/// Reads 10 entries from each random start key for every `j` in `picks`, 1,000 ranges per read
+/// transaction; returns the byte sum of every key and value.
+func rangeReads<Reader: EngineReader>(_ data: Dataset, _ picks: Range<Int>,
+                                      transaction: ((inout Reader) throws -> UInt64) throws -> UInt64) throws -> UInt64 {
+    var buffers = PairBuffers()
+    var sum: UInt64 = 0
+    var j = picks.lowerBound
+    while j < picks.upperBound {
+        let end = min(j + 1000, picks.upperBound)
+        sum &+= try transaction { reader in
+            var partial: UInt64 = 0
+            for pick in j ..< end {
+                buffers.loadKey(data.pick(pick, stream: 2), from: data)
+                partial &+= try reader.range(from: buffers.key, count: 10)
+            }
+            return partial
+        }
+        j = end
+    }
+    return sum
+}
+
+/// Runs `body(first, 0)` and `body(second, 1)` on two threads at once; returns the sum of
+/// their results (rethrows the first error).
+func twoThreads<E: Engine>(_ first: E, _ second: E, _ body: @escaping @Sendable (E, Int) throws -> UInt64) throws -> UInt64 {
+    let outcomes = Outcomes()
+    let done = DispatchSemaphore(value: 0)
+    for (index, handle) in [first, second].enumerated() {
+        let thread = Thread {
+            let outcome = Result { try body(handle, index) }
+            outcomes.list.withLock { $0.append(outcome) }
+            done.signal()
+        }
+        thread.start()
+    }
+    done.wait()
+    done.wait()
+    return try outcomes.list.withLock { results in try results.reduce(0) { $0 &+ (try $1.get()) } }
+}
+
+/// The results of the reading threads, shared with them.
+private final class Outcomes: Sendable {
+    /// Each thread's result, in the order they finished.
+    let list = Mutex<[Result<UInt64, any Error>]>([])
+}

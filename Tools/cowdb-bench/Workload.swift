@@ -1,0 +1,98 @@
+// The workloads, named as in the JSON, and the phases (child processes) that run them.
+
+/// One row of the results.
+enum Workload: String, CaseIterable, Sendable, Codable {
+    case bulkLoad = "bulk_load"
+    case individualWrites = "individual_writes"
+    case batchWrites = "batch_writes"
+    case randomReads = "random_reads"
+    case randomReadsWarm = "random_reads_warm"
+    case randomRangeReads = "random_range_reads"
+    case randomReads2Threads = "random_reads_2_threads"
+    case removals
+    case sizeAfterLoad = "size_after_load"
+    case sizeAfterRemovals = "size_after_removals"
+    case oldVersionReads = "old_version_reads"
+    case openWithHistory = "open_with_history"
+    case bytesPerCommit = "bytes_per_commit"
+
+    /// How a row's figure reads, and which way is better.
+    enum Measure {
+        /// Operations per second (higher is better).
+        case throughput
+        /// Bytes on disk (lower is better).
+        case size
+        /// Seconds (lower is better).
+        case latency
+    }
+
+    /// What the row's main figure is.
+    var measure: Measure {
+        switch self {
+        case .sizeAfterLoad, .sizeAfterRemovals, .bytesPerCommit: .size
+        case .openWithHistory: .latency
+        default: .throughput
+        }
+    }
+
+    /// Whether only CowDB can run it (a feature the others lack).
+    var cowdbOnly: Bool {
+        switch self {
+        case .oldVersionReads, .openWithHistory, .bytesPerCommit: true
+        default: false
+        }
+    }
+
+    /// The child process that produces the row.
+    var phase: Phase {
+        switch self {
+        case .bulkLoad, .sizeAfterLoad: .load
+        case .individualWrites, .batchWrites, .bytesPerCommit: .write
+        case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads, .oldVersionReads: .read
+        case .removals, .sizeAfterRemovals: .remove
+        case .openWithHistory: .history
+        }
+    }
+
+    /// What one operation is, for the table.
+    var unit: String {
+        switch self {
+        case .bulkLoad, .batchWrites: "pairs/s"
+        case .individualWrites: "commits/s"
+        case .randomReads, .randomReadsWarm, .randomReads2Threads, .oldVersionReads: "gets/s"
+        case .randomRangeReads: "ranges/s"
+        case .removals: "removals/s"
+        case .sizeAfterLoad, .sizeAfterRemovals: "MiB"
+        case .bytesPerCommit: "bytes"
+        case .openWithHistory: "ms"
+        }
+    }
+}
+
+/// A group of workloads one child process runs in order on one engine's directory: `load`,
+/// then `write`, `read` and `remove`, each on what the ones before left; `history` has a
+/// database of its own.
+enum Phase: String, CaseIterable, Sendable {
+    case load, write, read, remove, history
+}
+
+/// The sizes of a run, passed from the parent to every child.
+struct Plan: Sendable {
+    /// N: pairs in the bulk load, and random gets per read workload.
+    var scale: Int
+    /// The data set's seed.
+    var seed: UInt64
+    /// Single-pair durable commits (1,000).
+    var individualWrites: Int
+    /// Commits of `batchSize` pairs (100).
+    var batchWrites: Int
+    /// Pairs per batch commit (1,000).
+    var batchSize: Int
+    /// Commits in the history database of `open_with_history`.
+    var historyCommits: Int
+    /// Runs of each warm read workload (the fastest is reported).
+    var readRepeats: Int
+
+    /// The data set.
+    var data: Dataset { Dataset(seed: seed, count: scale) }
+}
