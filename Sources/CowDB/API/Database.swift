@@ -25,12 +25,26 @@ public final class Database: @unchecked Sendable {
     public let options: DatabaseOptions
 
     let backend: any StorageBackend
-    let store: PageStore
-    let log: RootLog
     let lockFile: LockFile
+    /// The data and index files of the current generation; compaction swaps them (under the
+    /// writer gate and the state lock) when it switches to a new generation.
+    let files: Locked<Files>
+    /// Whether a compaction of this instance is running.
+    let compacting = Locked(false)
     let state: Locked<State>
     private let writerGate = NSLock()
     private let writerThread = Atomic<UInt>(0)
+
+    /// The files of one generation.
+    struct Files {
+        var store: PageStore
+        var log: RootLog
+    }
+
+    /// The current generation's data file.
+    var store: PageStore { files.withLock { $0.store } }
+    /// The current generation's index.
+    var log: RootLog { files.withLock { $0.log } }
 
     /// What readers need, published by the writer after each commit.
     struct State {
@@ -50,7 +64,20 @@ public final class Database: @unchecked Sendable {
     }
 
     /// Opens the database through a given storage backend (tests inject faults this way).
-    public init(path: String, options: DatabaseOptions, backend: any StorageBackend) throws {
+    public convenience init(path: String, options: DatabaseOptions, backend: any StorageBackend) throws {
+        try self.init(path: path, options: options, backend: backend, target: nil)
+    }
+
+    /// What compaction creates: a new generation's files in the same directory, with the
+    /// database's UUID, written by a second `Database` instance under its own lock file.
+    struct GenerationTarget {
+        var uuid: UUID
+        var generation: UInt64
+    }
+
+    /// Opens the database, or (with `target`) creates and opens a new generation's files for
+    /// compaction to write into.
+    init(path: String, options: DatabaseOptions, backend: any StorageBackend, target: GenerationTarget?) throws {
         guard PageLayout.isValidPageSize(options.pageSize) else {
             throw CowDBError.invalidArgument("page size \(options.pageSize) is not a power of two in 4096...65536")
         }
@@ -67,19 +94,24 @@ public final class Database: @unchecked Sendable {
         guard backend.exists(path) else {
             throw CowDBError.notADatabase(path: path, reason: "no such directory")
         }
-        if readOnly, !backend.exists(path + "/data") {
+        if readOnly, !backend.exists(path + "/data"), !backend.exists(path + "/" + CurrentFile.name) {
             throw CowDBError.notADatabase(path: path, reason: "no data file")
         }
-        lockFile = try LockFile(path: path + "/lock", writable: !readOnly, fileMode: options.fileMode)
+        lockFile = try LockFile(path: path + "/" + (target == nil ? "lock" : Database.compactionLockName), writable: !readOnly, fileMode: options.fileMode)
         if !readOnly {
             try lockFile.lockForWriting(timeout: options.lockTimeout)
-            if !backend.exists(path + "/data") {
+            if let target {
+                try backend.unlink(path + "/" + CurrentFile.indexName(target.generation))
+                try PageStore.create(backend: backend, directory: path, pageSize: options.pageSize,
+                                     name: CurrentFile.dataName(target.generation), uuid: target.uuid, generation: target.generation)
+            } else if !backend.exists(path + "/data"), !backend.exists(path + "/" + CurrentFile.name) {
                 try backend.unlink(path + "/index")
                 try PageStore.create(backend: backend, directory: path, pageSize: options.pageSize)
             }
         }
-        store = try PageStore(backend: backend, directory: path, readOnly: readOnly, minimumReservation: options.mapReservation)
-        log = try RootLog(backend: backend, directory: path, readOnly: readOnly)
+        let (store, log) = try Database.openGeneration(path: path, backend: backend, options: options, generation: target?.generation)
+        files = Locked(Files(store: store, log: log))
+        if !readOnly, target == nil { try Database.removeLeftovers(path: path, generation: store.header.generation, backend: backend) }
 
         // Recovery: verify the tail, trust or rebuild the index. A read-only process looks no
         // further than what the writer published: past it lies the writer's running
@@ -161,7 +193,7 @@ public final class Database: @unchecked Sendable {
 
     /// After an `fdatasync` covering everything written, flags the last index record synced
     /// (so the next open verifies nothing before it).
-    private static func markLastRecordSynced(_ log: RootLog) throws {
+    static func markLastRecordSynced(_ log: RootLog) throws {
         guard log.count > 0, log.pending.isEmpty, var last = try log.last(), !last.isSynced else { return }
         last.flags |= IndexRecord.syncedFlag
         try log.rewrite(log.count - 1, last)
@@ -295,6 +327,10 @@ public final class Database: @unchecked Sendable {
     private func refreshFromWriter() throws {
         guard !state.withLock({ $0.closed }) else { throw CowDBError.closed }
         guard let published = lockFile.published() else { return }
+        if published.generation != store.header.generation, published.generation > 0 {
+            // The writer compacted the database: move to the generation it switched to.
+            try adoptGeneration(published.generation)
+        }
         let known = state.withLock { $0.latest?.record.version ?? 0 }
         guard published.version > known else { return }
         // The shared page is only a hint: check it against the file before using it.
@@ -318,7 +354,7 @@ public final class Database: @unchecked Sendable {
                 let previous = point.record.previousCommit
                 guard previous != 0 else { break }
                 guard let earlier = Recovery.verifiedCommit(base: mapping.base, pageSize: store.layout.pageSize, page: previous),
-                      earlier.version + 1 == point.record.version
+                      point.record.follows(earlier.version)
                 else {
                     throw CowDBError.corrupt(page: previous, offset: nil, reason: "commit chain broken below version \(point.record.version)")
                 }
@@ -349,8 +385,13 @@ public final class Database: @unchecked Sendable {
         return try writeLocked(body)
     }
 
+    /// A write transaction committed as a given version at a given time (compaction's).
+    func write<T>(forced: WriteTransaction.ForcedCommit, _ body: (WriteTransaction) throws -> T) throws -> T {
+        try withWriterGate { _, _ in try writeLocked(forced: forced, body) }
+    }
+
     /// The body of `write`, under the writer gate.
-    private func writeLocked<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+    private func writeLocked<T>(forced: WriteTransaction.ForcedCommit? = nil, _ body: (WriteTransaction) throws -> T) throws -> T {
         let (latest, mapping) = try state.withLock { state -> (CommitPoint?, MappedRegion) in
             guard !state.closed else { throw CowDBError.closed }
             if let poisoned = state.poisoned { throw CowDBError.writerPoisoned(poisoned) }
@@ -366,12 +407,16 @@ public final class Database: @unchecked Sendable {
             defer { txn.invalidate() }
             result = try body(txn)
             if let error = txn.pendingError { throw error }
-            guard txn.hasChanges else {
+            guard txn.hasChanges || forced != nil else {
                 try discardTail(regionStart)
                 return result
             }
+            if let forced {
+                precondition(forced.version > (latest?.record.version ?? 0) && forced.timestamp > (latest?.record.timestamp ?? 0),
+                             "CowDB: a forced commit must come after the latest")
+            }
             let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
-            point = try txn.writeCommit(timestamp: max(now, (latest?.record.timestamp ?? 0) + 1))
+            point = try txn.writeCommit(timestamp: max(now, (latest?.record.timestamp ?? 0) + 1), forced: forced)
         } catch {
             try? discardTail(regionStart)
             throw error

@@ -167,9 +167,17 @@ public final class WriteTransaction: ReadTransaction {
 
     // MARK: Commit
 
+    /// A commit compaction writes: the version number and time of the version it carries
+    /// over (numbers may skip dropped versions), committed even when nothing changed.
+    struct ForcedCommit {
+        var version: UInt64
+        var timestamp: UInt64
+        var rolledBackFrom: UInt64?
+    }
+
     /// Steps 1–4 of a commit: everything but the durability point. Returns the new commit.
     /// Nothing written here is reachable until the commit record is durable.
-    func writeCommit(timestamp: UInt64) throws -> CommitPoint {
+    func writeCommit(timestamp: UInt64, forced: ForcedCommit? = nil) throws -> CommitPoint {
         // 1. Rebalance and write every changed named keyspace; point the catalog at its new root.
         for name in named.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard var tree = named[name], tree.changed else { continue }
@@ -188,11 +196,15 @@ public final class WriteTransaction: ReadTransaction {
         // 4. The commit record, bound to every run this transaction appended.
         try appender.flush()
         let previous = source.commit
-        let record = CommitRecord(
-            version: (previous?.record.version ?? 0) + 1, timestamp: timestamp,
+        var record = CommitRecord(
+            version: forced?.version ?? (previous?.record.version ?? 0) + 1, timestamp: forced?.timestamp ?? timestamp,
             previousCommit: previous?.page ?? 0, firstPage: appender.regionStart,
             catalogRoot: catalogRoot, defaultRoot: defaultRoot, defaultCount: defaultTree.count,
             totalCount: totalCount, regionChecksum: appender.regionChecksum())
+        if let forced {
+            record.rolledBackFrom = forced.rolledBackFrom
+            record.compacted = true
+        }
         let page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: self.appender.tail) }
         try appender.flush()
         _ = try appender.reader() // maps the new pages, should they reach past the reservation

@@ -16,7 +16,8 @@
 //                                    [firstPage, this page), in page order: binds the record to
 //                                    exactly the pages its commit wrote
 //   84     4    flags                bit 0: a rollback (the roots are those of rolledBackFrom);
-//                                    other bits 0
+//                                    bit 1: written by compaction (the version may follow
+//                                    the previous commit's with a gap); other bits 0
 //   88     8    rolledBackFrom       with flag bit 0: the version whose content this commit
 //                                    restores (0: the empty database); else 0
 //   96 …        zero to the end of the page; the page checksum covers it all
@@ -35,8 +36,13 @@ struct CommitRecord: Equatable, Sendable {
     /// Set when this commit is a rollback: the version whose roots it repeats.
     var rolledBackFrom: UInt64?
 
+    /// Set when compaction wrote this commit: its version may skip numbers dropped before it.
+    var compacted = false
+
     /// Flag bit 0: the commit is a rollback.
     static let rollbackFlag: UInt32 = 1
+    /// Flag bit 1: compaction wrote the commit.
+    static let compactedFlag: UInt32 = 2
 
     /// Writes the record into a zeroed page buffer and seals it with its checksum (the page
     /// sink seals it again when appending: the same bytes, the same checksum).
@@ -51,7 +57,7 @@ struct CommitRecord: Equatable, Sendable {
         page.setU64(defaultCount, 64)
         page.setU64(totalCount, 72)
         page.setU32(regionChecksum, 80)
-        page.setU32(rolledBackFrom == nil ? 0 : CommitRecord.rollbackFlag, 84)
+        page.setU32((rolledBackFrom == nil ? 0 : CommitRecord.rollbackFlag) | (compacted ? CommitRecord.compactedFlag : 0), 84)
         page.setU64(rolledBackFrom ?? 0, 88)
         return PageHeader.seal(page, pageNumber: pageNumber)
     }
@@ -62,14 +68,15 @@ struct CommitRecord: Equatable, Sendable {
             throw CowDBError.corruptPage(pageNumber, "expected a commit record, found kind \(page.u8(4))", offset: 4)
         }
         let flags = page.u32(84)
-        guard flags & ~CommitRecord.rollbackFlag == 0 else {
+        guard flags & ~(CommitRecord.rollbackFlag | CommitRecord.compactedFlag) == 0 else {
             throw CowDBError.corruptPage(pageNumber, "unknown commit flags \(flags)", offset: 84)
         }
         let rolledBackFrom: UInt64? = flags & CommitRecord.rollbackFlag != 0 ? page.u64(88) : nil
         let record = CommitRecord(
             version: page.u64(16), timestamp: page.u64(24), previousCommit: page.u64(32), firstPage: page.u64(40),
             catalogRoot: page.u64(48), defaultRoot: page.u64(56), defaultCount: page.u64(64),
-            totalCount: page.u64(72), regionChecksum: page.u32(80), rolledBackFrom: rolledBackFrom)
+            totalCount: page.u64(72), regionChecksum: page.u32(80), rolledBackFrom: rolledBackFrom,
+            compacted: flags & CommitRecord.compactedFlag != 0)
         guard (rolledBackFrom ?? 0) < record.version, rolledBackFrom != nil || page.u64(88) == 0 else {
             throw CowDBError.corruptPage(pageNumber, "rollback field names version \(page.u64(88)), not one before \(record.version)", offset: 88)
         }
@@ -79,5 +86,11 @@ struct CommitRecord: Equatable, Sendable {
             throw CowDBError.corruptPage(pageNumber, "commit record links point at or past itself")
         }
         return record
+    }
+
+    /// Whether this record may follow a commit of version `previous` in the chain: the next
+    /// number, or — for a commit compaction wrote — any later one.
+    func follows(_ previous: UInt64) -> Bool {
+        version == previous + 1 || (compacted && version > previous)
     }
 }

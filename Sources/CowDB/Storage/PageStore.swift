@@ -10,15 +10,17 @@ final class PageStore: @unchecked Sendable {
     let layout: PageLayout
     let minimumReservation: Int
 
-    /// Creates the data file atomically: header written to `data.tmp`, synced, renamed, directory synced.
-    static func create(backend: any StorageBackend, directory: String, pageSize: Int) throws {
-        let path = directory + "/data"
+    /// Creates the data file atomically: header written to `NAME.tmp`, synced, renamed, directory
+    /// synced. Compaction passes the database's UUID and the next generation.
+    static func create(backend: any StorageBackend, directory: String, pageSize: Int, name: String = "data",
+                       uuid: UUID = UUID(), generation: UInt64 = 1) throws {
+        let path = directory + "/" + name
         let temporary = path + ".tmp"
         try backend.unlink(temporary)
         let file = try backend.open(temporary, create: true, readOnly: false)
         defer { file.close() }
         let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
-        let header = FileHeader(pageSize: pageSize, uuid: UUID(), generation: 1, createdAt: now)
+        let header = FileHeader(pageSize: pageSize, uuid: uuid, generation: generation, createdAt: now)
         var page = [UInt8](repeating: 0, count: pageSize)
         page.withUnsafeMutableBytes { header.encode(into: $0) }
         try page.withUnsafeBytes { try file.write($0, at: 0) }
@@ -28,8 +30,8 @@ final class PageStore: @unchecked Sendable {
     }
 
     /// Opens and validates an existing data file and maps it.
-    init(backend: any StorageBackend, directory: String, readOnly: Bool, minimumReservation: Int) throws {
-        let path = directory + "/data"
+    init(backend: any StorageBackend, directory: String, readOnly: Bool, minimumReservation: Int, name: String = "data") throws {
+        let path = directory + "/" + name
         let file = try backend.open(path, create: false, readOnly: readOnly)
         self.file = file
         var first = [UInt8](repeating: 0, count: FileHeader.encodedSize)

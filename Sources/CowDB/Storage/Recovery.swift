@@ -85,7 +85,7 @@ enum Recovery {
             if kind == PageKind.commit.rawValue {
                 guard runLength == 1, let record = try? CommitRecord.decode(run, pageNumber: page),
                       record.previousCommit == previousPage, record.firstPage == regionStart,
-                      record.version == lastVersion + 1, record.timestamp > lastTimestamp,
+                      record.follows(lastVersion), record.timestamp > lastTimestamp,
                       record.regionChecksum == fold
                 else { break }
                 found.append(CommitPoint(record: record, page: page))

@@ -14,11 +14,11 @@ final class RootLog: @unchecked Sendable {
 
     /// Opens (creating when writable) the index file and maps it; `fileCount` starts at 0
     /// until `adopt` says how many of its records the recovery trusts.
-    init(backend: any StorageBackend, directory: String, readOnly: Bool) throws {
-        let path = directory + "/index"
+    init(backend: any StorageBackend, directory: String, readOnly: Bool, name: String = "index", dataName: String = "data") throws {
+        let path = directory + "/" + name
         if readOnly, !backend.exists(path) {
             // A read-only process never creates files; an empty view stands in.
-            file = try backend.open(directory + "/data", create: false, readOnly: true)
+            file = try backend.open(directory + "/" + dataName, create: false, readOnly: true)
             mapping = try file.map(reservedLength: 1 << 20)
             fileCount = 0
             pending = []

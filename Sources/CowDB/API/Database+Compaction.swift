@@ -1,0 +1,221 @@
+import Foundation
+
+// Compaction: the database written anew into the next generation's files, keeping only the
+// versions a retention policy selects, then an atomic switch (the rename of `CURRENT`).
+//
+// The oldest kept version is copied whole, in key order, so its pages come out full; each
+// later kept version is written as its difference from the previous kept one (found by the
+// diff walk, which skips shared subtrees), committed under its own number and time. Pages
+// that kept versions share in the old file are therefore shared in the new one too: a page
+// common to 50 kept versions is written once. The copy runs beside the writer; at the end,
+// under the writer gate, the commits made meanwhile are carried over the same way and the
+// database switches generations. Readers and snapshots already open keep the old file's map
+// (the file is unlinked, not overwritten), read-only processes see the new generation in the
+// lock file and reopen.
+
+/// Which versions compaction keeps. The latest version is always kept.
+public struct RetentionPolicy: Sendable, Equatable {
+    /// Keep the newest N versions.
+    public var keepLast: Int?
+    /// Keep every version committed at or after this time.
+    public var keepSince: Date?
+    /// Keep every tagged version.
+    public var keepTags: Bool
+    /// Keep every version (compaction then only repacks).
+    public var keepAll: Bool
+    /// Keep these versions too.
+    public var keepVersions: Set<UInt64>
+
+    /// A policy; the default keeps the latest version and the tagged ones.
+    public init(keepLast: Int? = nil, keepSince: Date? = nil, keepTags: Bool = true, keepAll: Bool = false, keepVersions: Set<UInt64> = []) {
+        self.keepLast = keepLast
+        self.keepSince = keepSince
+        self.keepTags = keepTags
+        self.keepAll = keepAll
+        self.keepVersions = keepVersions
+    }
+
+    /// Only the latest version.
+    public static let latestOnly = RetentionPolicy(keepTags: false)
+
+    /// The versions of `versions` (oldest first) this policy keeps.
+    func select(from versions: [VersionInfo], tags: [Tag]) -> [UInt64] {
+        guard let latest = versions.last else { return [] }
+        if keepAll { return versions.map(\.version) }
+        var kept: Set<UInt64> = [latest.version]
+        if let keepLast { kept.formUnion(versions.suffix(max(0, keepLast)).map(\.version)) }
+        if let keepSince {
+            let since = UInt64(max(0, keepSince.timeIntervalSince1970 * 1e9))
+            kept.formUnion(versions.filter { $0.timestampNanoseconds >= since }.map(\.version))
+        }
+        let existing = Set(versions.map(\.version))
+        if keepTags { kept.formUnion(tags.map(\.version).filter { existing.contains($0) }) }
+        kept.formUnion(keepVersions.filter { existing.contains($0) })
+        return kept.sorted()
+    }
+}
+
+/// What a compaction did.
+public struct CompactionReport: Sendable, Equatable {
+    /// Versions before, and kept.
+    public let versionsBefore: Int
+    public let versionsKept: Int
+    /// Commits made while compaction ran, carried over before the switch.
+    public let versionsCarriedOver: Int
+    /// Data file bytes before and after.
+    public let bytesBefore: UInt64
+    public let bytesAfter: UInt64
+    /// The generation now current.
+    public let generation: UInt64
+    /// Wall-clock time of the whole compaction.
+    public let seconds: Double
+}
+
+extension Database {
+    /// Rewrites the database keeping only the versions `policy` selects (always the latest),
+    /// with their numbers and timestamps, into the next generation, and switches to it
+    /// atomically. Runs while readers read and the writer commits (commits made meanwhile are
+    /// carried over). Reading a dropped version afterwards throws `versionNotFound`.
+    /// Throws `busy` when another compaction of this instance is running, `readOnly` on a
+    /// read-only instance.
+    @discardableResult
+    public func compact(keeping policy: RetentionPolicy = RetentionPolicy()) throws -> CompactionReport {
+        if options.readOnly { throw CowDBError.readOnly }
+        let started = monotonicSeconds()
+        try compacting.withLock { running in
+            if running { throw CowDBError.busy("a compaction of this database is running") }
+            running = true
+        }
+        defer { compacting.withLock { $0 = false } }
+
+        let generation = store.header.generation
+        let versions = try self.versions()
+        let kept = policy.select(from: versions, tags: try readTags())
+        let bytesBefore = versions.last?.fileLength ?? UInt64(store.layout.pageSize)
+        var targetOptions = options
+        targetOptions.durability = .none
+        targetOptions.readOnly = false
+        targetOptions.lockTimeout = 0
+        let target = try Database(path: path, options: targetOptions, backend: backend,
+                                  target: GenerationTarget(uuid: store.header.uuid, generation: generation + 1))
+        var switched = false
+        defer {
+            if !switched {
+                try? target.close()
+                for name in [CurrentFile.dataName(generation + 1), CurrentFile.indexName(generation + 1), Database.compactionLockName] {
+                    try? backend.unlink(path + "/" + name)
+                }
+            }
+        }
+
+        // 1. The kept versions, the oldest whole, each later one as its difference.
+        var previous: UInt64?
+        for version in kept {
+            try carry(version, after: previous, into: target)
+            previous = version
+        }
+
+        // 2. Catch up with what the writer committed meanwhile, without stopping it, until
+        //    little is left.
+        var carried = 0
+        /// The versions committed after `previous`.
+        func newer() throws -> [UInt64] {
+            try state.withLock { _ in try (0 ..< log.count).map { try log.record($0).version } }.filter { $0 > (previous ?? 0) }
+        }
+        // Rounds stop when the backlog stops shrinking (a writer committing faster than
+        // compaction carries commits over): the last round, under the gate, is then bounded.
+        var lastBacklog = Int.max
+        for _ in 0 ..< 8 {
+            let backlog = try newer()
+            guard backlog.count > 4, backlog.count < lastBacklog else { break }
+            lastBacklog = backlog.count
+            for version in backlog {
+                try carry(version, after: previous, into: target)
+                previous = version
+                carried += 1
+            }
+        }
+
+        // 3. Under the writer gate: carry over the last commits, make the new files durable,
+        //    switch `CURRENT`, adopt the new generation.
+        return try withWriterGate { latest, _ in
+            for version in try newer() {
+                try carry(version, after: previous, into: target)
+                previous = version
+                carried += 1
+            }
+            try target.store.file.sync()
+            try Database.markLastRecordSynced(target.log)
+            try target.close()
+            try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation + 1), backend: backend)
+            switched = true
+            try adoptGeneration(generation + 1)
+            for name in [CurrentFile.dataName(generation), CurrentFile.indexName(generation), Database.compactionLockName] {
+                try? backend.unlink(path + "/" + name)
+            }
+            let after = try self.versions()
+            return CompactionReport(versionsBefore: versions.count + carried, versionsKept: after.count,
+                                    versionsCarriedOver: carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
+                                    bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
+                                    generation: generation + 1, seconds: monotonicSeconds() - started)
+        }
+    }
+
+    /// Commits version `version` of this database into `target` under its own number and
+    /// time: whole when `previous` is nil, else as its difference from `previous`.
+    private func carry(_ version: UInt64, after previous: UInt64?, into target: Database) throws {
+        let info = try read(at: version) { txn in (txn.source.commit?.record.timestamp ?? 0, txn.source.commit?.record.rolledBackFrom) }
+        let forced = WriteTransaction.ForcedCommit(version: version, timestamp: info.0, rolledBackFrom: info.1)
+        guard let previous else {
+            try target.write(forced: forced) { out in
+                try read(at: version) { source in
+                    for entry in try source.scan() { try out.put(entry.key, entry.value) }
+                    for name in try source.keyspaces() {
+                        let keyspace = try out.createKeyspace(name)
+                        for entry in try source.keyspace(name).scan() { try keyspace.put(entry.key, entry.value) }
+                    }
+                }
+            }
+            return
+        }
+        let before = Set(try read(at: previous) { try $0.keyspaces() })
+        let after = Set(try read(at: version) { try $0.keyspaces() })
+        try target.write(forced: forced) { out in
+            for name in before.subtracting(after).sorted() { try out.dropKeyspace(name) }
+            for name in after.subtracting(before).sorted() { _ = try out.createKeyspace(name) }
+            try diffAllKeyspaces(from: previous, to: version) { changes in
+                var iterator = changes.makeIterator()
+                while let change = try iterator.nextOrThrow() {
+                    if let name = change.keyspace, !after.contains(name) { continue }
+                    let keyspace = try change.keyspace.map { try out.keyspace($0) } ?? out.defaultKeyspace
+                    if let value = change.newValue {
+                        try keyspace.put(change.key, value)
+                    } else {
+                        _ = try keyspace.delete(change.key)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Switches this instance to generation `generation` (already durable and named by
+    /// `CURRENT`): opens its files, verifies its tail, swaps them in for new readers.
+    func adoptGeneration(_ generation: UInt64) throws {
+        guard store.header.generation != generation else { return }
+        let (newStore, newLog) = try Database.openGeneration(path: path, backend: backend, options: options, generation: generation)
+        let pages = try newStore.filePages()
+        let mapping = try newStore.map(covering: max(pages, 1))
+        let recovered = try Recovery.run(store: newStore, mapping: mapping, filePages: pages, log: newLog)
+        newLog.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
+        if !options.readOnly { try newLog.writePending() }
+        state.withLock { state in
+            files.withLock { $0 = Files(store: newStore, log: newLog) }
+            state.latest = recovered.latest
+            state.mapping = mapping
+        }
+        if !options.readOnly {
+            lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
+                             generation: generation, indexCount: newLog.count)
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import CowDB
+
+/// Compaction: kept versions keep their numbers, times and content; dropped ones are gone;
+/// shared pages stay shared; it runs beside readers and a writer; the switch is atomic and
+/// leftovers of an interrupted compaction are cleaned up.
+final class CompactionTests: XCTestCase {
+    /// Every entry of every keyspace at `version`.
+    private func content(_ db: Database, at version: UInt64) throws -> [String: [[UInt8]]] {
+        try db.read(at: version) { txn in
+            var all: [String: [[UInt8]]] = ["": try txn.scan().flatMap { [$0.key, $0.value] }]
+            for name in try txn.keyspaces() { all[name] = try txn.keyspace(name).scan().flatMap { [$0.key, $0.value] } }
+            return all
+        }
+    }
+
+    /// `rounds` commits of puts, deletes, keyspaces made and dropped, large values.
+    private static func commit(_ db: Database, rounds: Range<Int>) throws {
+        for round in rounds {
+            try db.write { txn in
+                for i in 0 ..< 40 { try txn.put(b(String(format: "k%05d", (i * 37 + round * 11) % 2_000)), b("r\(round)-\(i)")) }
+                if round % 5 == 0 { try txn.keyspaceCreatingIfMissing("ks\(round % 3)").put(b("v\(round)"), [UInt8](repeating: UInt8(round & 0xFF), count: 7_000)) }
+                if round % 7 == 3, try txn.keyspaces().contains("ks1") { try txn.dropKeyspace("ks1") }
+                if round % 4 == 1 { for i in 0 ..< 10 { _ = try txn.delete(b(String(format: "k%05d", (round * 13 + i) % 2_000))) } }
+            }
+        }
+    }
+
+    func testKeptVersionsKeepNumbersTimesAndContent() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("compact")
+        var options = DatabaseOptions()
+        options.durability = .none
+        let db = try Database(path: path, options: options)
+        try Self.commit(db, rounds: 0 ..< 40)
+        try db.rollback(to: 12) // version 41
+        try Self.commit(db, rounds: 40 ..< 50) // versions 42...51
+        try db.tag("ten", version: 10)
+        try db.tag("twenty", version: 20)
+        let before = try db.versions()
+        let contents = try Dictionary(uniqueKeysWithValues: before.map { ($0.version, try content(db, at: $0.version)) })
+        let snapshot = try db.snapshot(at: 5)
+
+        let report = try db.compact(keeping: RetentionPolicy(keepLast: 5, keepTags: true))
+        let kept: [UInt64] = [10, 20, 47, 48, 49, 50, 51]
+        XCTAssertEqual(try db.versions().map(\.version), kept)
+        XCTAssertEqual(report.versionsKept, kept.count)
+        XCTAssertEqual(report.versionsBefore, before.count)
+        XCTAssertEqual(report.generation, 2)
+        XCTAssertLessThan(report.bytesAfter, report.bytesBefore / 3, "\(report)")
+        for info in try db.versions() {
+            XCTAssertEqual(info.timestampNanoseconds, before.first { $0.version == info.version }?.timestampNanoseconds, "version \(info.version)")
+            XCTAssertEqual(try content(db, at: info.version), contents[info.version], "version \(info.version)")
+        }
+        XCTAssertThrowsError(try db.read(at: 30) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(30)) }
+        XCTAssertThrowsError(try db.read(at: 41) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(41)) }
+        XCTAssertEqual(try db.read(tag: "twenty") { $0.version }, 20)
+        // A snapshot taken before still reads its (now dropped) version from the old file.
+        XCTAssertEqual(try snapshot.read { try content($0) }, contents[5])
+        snapshot.close()
+        // The files: generation 2 named by CURRENT, the old generation gone.
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/CURRENT"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/data.2"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/index"))
+        // Commits continue the numbering.
+        try db.write { try $0.put(b("after"), b("compaction")) }
+        XCTAssertEqual(db.latestVersion, 52)
+        try db.checkAndClose()
+        let reopened = try Database(path: path)
+        XCTAssertEqual(try reopened.versions().map(\.version), kept + [52])
+        for version in kept { XCTAssertEqual(try content(reopened, at: version), contents[version], "reopened, version \(version)") }
+        // And a second compaction makes generation 3.
+        XCTAssertEqual(try reopened.compact(keeping: .latestOnly).generation, 3)
+        XCTAssertEqual(try reopened.versions().map(\.version), [52])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/data.3"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data.2"))
+        try reopened.checkAndClose()
+    }
+
+    /// Helper: `content` for a transaction.
+    private func content(_ txn: ReadTransaction) throws -> [String: [[UInt8]]] {
+        var all: [String: [[UInt8]]] = ["": try txn.scan().flatMap { [$0.key, $0.value] }]
+        for name in try txn.keyspaces() { all[name] = try txn.keyspace(name).scan().flatMap { [$0.key, $0.value] } }
+        return all
+    }
+
+    func testSharedPagesAreWrittenOnceAndLatestOnlyIsNearAFreshCopy() throws {
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.durability = .none
+        let db = try Database(path: directory.path("shared"), options: options)
+        try db.write { txn in for i in 0 ..< 30_000 { try txn.put(b(String(format: "key%08d", i)), [UInt8](repeating: UInt8(i & 0xFF), count: 60)) } }
+        for i in 0 ..< 50 { try db.write { try $0.put(b(String(format: "key%08d", i * 577)), b("changed \(i)")) } }
+        let depth = try db.stats().keyspaces.first!.depth
+        try db.copy(to: directory.path("fresh"))
+        let fresh = try Database(path: directory.path("fresh"))
+        let freshBytes = try fresh.versions().last!.fileLength
+        try fresh.close()
+
+        let all = try db.compact(keeping: RetentionPolicy(keepAll: true))
+        XCTAssertEqual(all.versionsKept, 51)
+        // The first version whole, then each of 50 commits at most its path of `depth` pages + a commit record.
+        let bound = freshBytes + UInt64(50 * (depth + 1) * db.pageSize)
+        XCTAssertLessThanOrEqual(all.bytesAfter, bound, "keep-all compaction wrote \(all.bytesAfter) bytes, shared pages would need at most \(bound)")
+        let latest = try db.compact(keeping: .latestOnly)
+        print("compaction: fresh copy \(freshBytes) B; keep-all \(all.bytesAfter) B (bound \(bound)); latest only \(latest.bytesAfter) B")
+        XCTAssertLessThanOrEqual(Double(latest.bytesAfter), 1.5 * Double(freshBytes))
+        try db.checkAndClose()
+    }
+
+    func testCompactionRunsBesideReadersAndAWriter() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("online")
+        var options = DatabaseOptions()
+        options.durability = .none
+        let db = try Database(path: path, options: options)
+        try db.write { txn in for i in 0 ..< 40_000 { try txn.put(b(String(format: "key%08d", i)), b("v0")) } }
+        var readOnly = DatabaseOptions()
+        readOnly.readOnly = true
+        let reader = try Database(path: path, options: readOnly) // as another process would
+        let stop = Atomic<Bool>(false)
+        let problems = Mutex<[String]>([])
+        let writes = Atomic<Int>(0)
+        let writer = Thread {
+            var i = 1
+            while !stop.load(ordering: .relaxed) {
+                do {
+                    try db.write { try $0.put(b("counter"), b("\(i)")) }
+                    writes.add(1, ordering: .relaxed)
+                    i += 1
+                    usleep(2_000) // a steady writer, not a flood
+                } catch { problems.withLock { $0.append("writer: \(error)") } }
+            }
+        }
+        let readers = (0 ..< 2).map { _ in
+            Thread {
+                while !stop.load(ordering: .relaxed) {
+                    do {
+                        try db.read { txn in
+                            if try txn.get(b("key00000007")) != b("v0") { problems.withLock { $0.append("reader saw a wrong value at \(txn.version)") } }
+                        }
+                    } catch { problems.withLock { $0.append("reader: \(error)") } }
+                }
+            }
+        }
+        writer.start()
+        readers.forEach { $0.start() }
+        while writes.load(ordering: .relaxed) < 20 { usleep(1000) }
+        let report = try db.compact(keeping: RetentionPolicy(keepLast: 3, keepTags: false))
+        usleep(20_000)
+        stop.store(true, ordering: .relaxed)
+        while writer.isExecuting || readers.contains(where: \.isExecuting) { usleep(1000) }
+        XCTAssertEqual(problems.withLock { $0 }, [])
+        let total = writes.load(ordering: .relaxed)
+        XCTAssertEqual(db.latestVersion, UInt64(1 + total))
+        XCTAssertEqual(try db.read { try $0.get(b("counter")) }, b("\(total)"), "no commit lost across the switch")
+        print("online compaction: \(report.versionsCarriedOver) commits carried over, \(total) commits in all, \(report.seconds) s")
+        // The other instance (read-only, like another process) follows to the new generation.
+        XCTAssertEqual(try reader.read { try $0.get(b("counter")) }, b("\(total)"))
+        XCTAssertEqual(reader.store.header.generation, 2)
+        XCTAssertThrowsError(try reader.read(at: 2) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(2)) }
+        try reader.close()
+        try db.checkAndClose(allVersions: true)
+    }
+
+    func testInterruptedCompactionLeavesTheOldOrTheNewDatabaseComplete() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("interrupted")
+        let db = try Database(path: path)
+        try Self.commit(db, rounds: 0 ..< 10)
+        let latest = try content(db, at: 10)
+        try db.close()
+        // Before the switch: next-generation files (half-written) and a CURRENT.tmp lie around.
+        for name in ["data.2", "index.2", "CURRENT.tmp", "compact.lock"] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: path + "/" + name, contents: Data(repeating: 7, count: 5_000)))
+        }
+        var reopened = try Database(path: path)
+        XCTAssertEqual(reopened.latestVersion, 10)
+        XCTAssertEqual(try content(reopened, at: 10), latest)
+        for name in ["data.2", "index.2", "CURRENT.tmp", "compact.lock"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/" + name), "\(name) left behind")
+        }
+        // After the switch, before the old files were removed: they are removed at open.
+        try reopened.compact(keeping: .latestOnly)
+        try reopened.close()
+        let oldData = Data(repeating: 1, count: 8_192)
+        XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data", contents: oldData))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path + "/index", contents: Data()))
+        reopened = try Database(path: path)
+        XCTAssertEqual(reopened.latestVersion, 10)
+        XCTAssertEqual(try content(reopened, at: 10), latest)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/index"))
+        try reopened.checkAndClose()
+        // A damaged CURRENT is a typed error, not a guess.
+        try Data("garbage".utf8).write(to: URL(fileURLWithPath: path + "/CURRENT"))
+        XCTAssertThrowsError(try Database(path: path)) { error in
+            guard case .corrupt = error as? CowDBError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testRetentionPolicySelection() throws {
+        let now = UInt64(1_800_000_000) * 1_000_000_000
+        let versions = (1 ... 10).map { VersionInfo(version: UInt64($0), timestampNanoseconds: now + UInt64($0) * 1_000_000_000, entryCount: 0, fileLength: 0, appendedBytes: 0) }
+        let tags = [Tag(name: "t", version: 3, createdAtNanoseconds: 0), Tag(name: "gone", version: 99, createdAtNanoseconds: 0)]
+        XCTAssertEqual(RetentionPolicy.latestOnly.select(from: versions, tags: tags), [10])
+        XCTAssertEqual(RetentionPolicy().select(from: versions, tags: tags), [3, 10])
+        XCTAssertEqual(RetentionPolicy(keepLast: 3, keepTags: false).select(from: versions, tags: tags), [8, 9, 10])
+        XCTAssertEqual(RetentionPolicy(keepSince: Date(timeIntervalSince1970: Double(now) / 1e9 + 7.5), keepTags: false).select(from: versions, tags: tags), [8, 9, 10])
+        XCTAssertEqual(RetentionPolicy(keepTags: false, keepVersions: [1, 5, 42]).select(from: versions, tags: tags), [1, 5, 10])
+        XCTAssertEqual(RetentionPolicy(keepAll: true).select(from: versions, tags: tags).count, 10)
+        XCTAssertEqual(RetentionPolicy().select(from: [], tags: tags), [])
+    }
+}
