@@ -6,7 +6,7 @@ import XCTest
 /// progress bar only on a terminal.
 final class CommandLineTests: XCTestCase {
     /// Every subcommand.
-    static let commands = ["dump", "load", "versions", "get", "put", "delete", "scan", "diff", "stat", "check", "rollback", "tag", "tags", "untag", "backup", "copy", "demo"]
+    static let commands = ["dump", "load", "versions", "get", "put", "delete", "scan", "diff", "stat", "check", "rollback", "tag", "tags", "untag", "compact", "backup", "copy", "demo"]
 
     /// Every command's --help has examples.
     func testHelpHasExamples() throws {

@@ -120,3 +120,43 @@ final class BackupCommandTests: XCTestCase {
         assertFailure(try ToolRunner.cowdb(["copy", path, dir.path("copy")]), status: 1, containing: ["already exists"])
     }
 }
+
+/// `cowdb compact`.
+final class CompactCommandTests: XCTestCase {
+    func testCompactKeepsTheLatestAndTaggedVersions() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.path("db")
+        let db = try Database(path: path)
+        for i in 0 ..< 8 { try db.write { try $0.put(b("k\(i % 3)"), b("v\(i)")) } }
+        try db.tag("four", version: 4)
+        try db.close()
+        let backup = dir.path("backup")
+        assertSuccess(try ToolRunner.cowdb(["backup", path, backup]))
+        let compacted = try ToolRunner.cowdb(["compact", path])
+        assertSuccess(compacted)
+        XCTAssertTrue(compacted.text.hasPrefix("kept 2 of 8 versions; data file "), compacted.text)
+        XCTAssertTrue(compacted.text.hasSuffix("generation 2\n"), compacted.text)
+        let versions = try ToolRunner.cowdb(["versions", path, "--json"])
+        let objects = try XCTUnwrap(try JSONSerialization.jsonObject(with: versions.output) as? [[String: Any]])
+        XCTAssertEqual(objects.map { $0["version"] as? Int }, [4, 8])
+        XCTAssertEqual(try ToolRunner.cowdb(["get", path, "k1", "--tag", "four"]).text, "v1\n")
+        assertFailure(try ToolRunner.cowdb(["get", path, "k1", "--version", "5"]), status: 1, containing: ["unknown version 5"])
+        assertSuccess(try ToolRunner.cowdb(["check", path, "--all-versions"]))
+        // The next backup after a compaction is a full one.
+        let again = try ToolRunner.cowdb(["backup", path, backup])
+        assertSuccess(again)
+        XCTAssertTrue(again.text.hasPrefix("full backup: "), again.text)
+        XCTAssertEqual(try ToolRunner.cowdb(["dump", backup, "-a"]).output, try ToolRunner.cowdb(["dump", path, "-a"]).output)
+        // --keep-last, and the write lock.
+        let more = try Database(path: path)
+        for i in 0 ..< 5 { try more.write { try $0.put(b("n\(i)"), b("x")) } }
+        assertFailure(try ToolRunner.cowdb(["compact", path, "--keep-last", "2"]), status: 1, containing: ["locked"])
+        try more.close()
+        let kept = try ToolRunner.cowdb(["compact", path, "--keep-last", "2"])
+        assertSuccess(kept)
+        XCTAssertTrue(kept.text.hasPrefix("kept 2 of 7 versions"), kept.text)
+        let all = try ToolRunner.cowdb(["compact", path, "--keep-all"])
+        XCTAssertTrue(all.text.hasPrefix("kept 2 of 2 versions"), all.text)
+        XCTAssertTrue(all.text.hasSuffix("generation 4\n"), all.text)
+    }
+}

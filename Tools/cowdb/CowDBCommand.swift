@@ -31,7 +31,7 @@ struct CowDBCommand: ParsableCommand {
             GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self, DiffCommand.self,
             StatCommand.self, CheckCommand.self,
             RollbackCommand.self, TagCommand.self, TagsCommand.self, UntagCommand.self,
-            BackupCommand.self, CopyCommand.self,
+            CompactCommand.self, BackupCommand.self, CopyCommand.self,
             DemoCommand.self,
         ])
 

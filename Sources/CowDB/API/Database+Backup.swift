@@ -54,11 +54,15 @@ extension Database {
         defer { lock.close() }
         try lock.lockForWriting(timeout: options.lockTimeout)
 
-        // 3. Incremental when the destination is a prefix of this file.
+        // 3. Incremental when the destination holds this generation and is a prefix of it.
+        let generation = store.header.generation
+        let dataName = CurrentFile.dataName(generation), indexName = CurrentFile.indexName(generation)
+        let destinationGeneration = backend.exists(destination + "/" + CurrentFile.name)
+            ? try CurrentFile.read(in: destination, backend: backend) : 1
         var start: UInt64 = 0
         var previousVersion: UInt64?
-        if backend.exists(destination + "/data") {
-            let shared = try sharedPrefix(destination: destination, source: source, end: end)
+        if backend.exists(destination + "/" + CurrentFile.dataName(destinationGeneration)) {
+            let shared = try sharedPrefix(destination: destination, generation: destinationGeneration, source: source, end: end)
             switch shared {
             case .prefix(let length, let version):
                 start = length
@@ -73,18 +77,26 @@ extension Database {
         // 4. Copy, sync, verify.
         var copied: UInt64 = 0
         if previousVersion == nil {
-            copied = try copyWhole(to: destination, end: end, from: source.mapping)
+            copied = try copyWhole(to: destination, name: dataName, indexName: indexName, end: end, from: source.mapping)
         } else if end > start {
-            let file = try backend.open(destination + "/data", create: false, readOnly: false)
+            let file = try backend.open(destination + "/" + dataName, create: false, readOnly: false)
             defer { file.close() }
             try file.truncate(to: start) // nothing past the shared prefix survives
             copied = try copyRange(start ..< end, from: source.mapping, to: file)
             try file.sync()
         }
-        try verifyBackup(destination, expecting: source.version)
+        try verifyBackup(destination, generation: generation, expecting: source.version)
 
-        // 5. The index (a copy of this database's records, all covered by the sync above) and the tags.
-        try writeIndex(records, into: destination)
+        // 5. The index (a copy of this database's records, all covered by the sync above), the
+        //    generation pointer (then the destination's older generation goes), the tags.
+        try writeIndex(records, into: destination, name: indexName)
+        if generation != destinationGeneration || backend.exists(destination + "/" + CurrentFile.name) {
+            try Database.replaceFile(CurrentFile.name, in: destination, with: CurrentFile.encode(generation: generation), backend: backend)
+            if generation != destinationGeneration {
+                try backend.unlink(destination + "/" + CurrentFile.dataName(destinationGeneration))
+                try backend.unlink(destination + "/" + CurrentFile.indexName(destinationGeneration))
+            }
+        }
         // A read-only process with the backup open looks no further than what was published.
         lock.publish(version: source.version, commitPage: source.commit?.page ?? 0,
                      generation: store.header.generation, indexCount: records.count)
@@ -105,10 +117,11 @@ extension Database {
     }
 
     /// Compares the destination's header and last commit record with this file.
-    private func sharedPrefix(destination: String, source: ReadSource, end: UInt64) throws -> SharedPrefix {
+    private func sharedPrefix(destination: String, generation: UInt64, source: ReadSource, end: UInt64) throws -> SharedPrefix {
         let other: PageStore
         do {
-            other = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize)
+            other = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize,
+                                  name: CurrentFile.dataName(generation))
         } catch let error as CowDBError {
             return .refused("it holds no CowDB backup (\(error))")
         }
@@ -120,7 +133,7 @@ extension Database {
         // Where the destination's last backup ended: its index's last record (a backup
         // interrupted while appending leaves a tail past it, cut off below), else the file's end.
         var length = fileLength
-        if let last = try lastIndexRecord(destination), (last.commitPage + 1) * UInt64(pageSize) <= fileLength {
+        if let last = try lastIndexRecord(destination, name: CurrentFile.indexName(generation)), (last.commitPage + 1) * UInt64(pageSize) <= fileLength {
             length = (last.commitPage + 1) * UInt64(pageSize)
         }
         if length == UInt64(pageSize) { return .prefix(length: length, version: 0) } // a backup of the empty database
@@ -140,9 +153,9 @@ extension Database {
     }
 
     /// The last record of the destination's index, if it has one that verifies.
-    private func lastIndexRecord(_ destination: String) throws -> IndexRecord? {
-        guard backend.exists(destination + "/index") else { return nil }
-        let file = try backend.open(destination + "/index", create: false, readOnly: true)
+    private func lastIndexRecord(_ destination: String, name: String) throws -> IndexRecord? {
+        guard backend.exists(destination + "/" + name) else { return nil }
+        let file = try backend.open(destination + "/" + name, create: false, readOnly: true)
         defer { file.close() }
         let count = try file.length() / UInt64(IndexRecord.size)
         guard count > 0 else { return nil }
@@ -152,10 +165,10 @@ extension Database {
         return bytes.withUnsafeBytes { IndexRecord.decode($0) }
     }
 
-    /// A full copy through `data.tmp`: written, synced, renamed over `data` (after removing
+    /// A full copy through `NAME.tmp`: written, synced, renamed over `NAME` (after removing
     /// the old index, which would not match), directory synced.
-    private func copyWhole(to destination: String, end: UInt64, from mapping: MappedRegion) throws -> UInt64 {
-        let temporary = destination + "/data.tmp"
+    private func copyWhole(to destination: String, name: String, indexName: String, end: UInt64, from mapping: MappedRegion) throws -> UInt64 {
+        let temporary = destination + "/" + name + ".tmp"
         let file = try backend.open(temporary, create: true, readOnly: false)
         let copied: UInt64
         do {
@@ -168,8 +181,8 @@ extension Database {
             try? backend.unlink(temporary)
             throw error
         }
-        try backend.unlink(destination + "/index")
-        try backend.rename(temporary, destination + "/data")
+        try backend.unlink(destination + "/" + indexName)
+        try backend.rename(temporary, destination + "/" + name)
         try backend.syncDirectory(destination)
         return copied
     }
@@ -188,10 +201,12 @@ extension Database {
     /// Runs recovery on the destination as a writer's open would — it verifies every page
     /// past the destination's last synced index record (everything this backup appended:
     /// page checksums, region checksums, chain links) — and checks where it ends.
-    private func verifyBackup(_ destination: String, expecting version: UInt64) throws {
-        let copy = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize)
+    private func verifyBackup(_ destination: String, generation: UInt64, expecting version: UInt64) throws {
+        let copy = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize,
+                                 name: CurrentFile.dataName(generation))
         defer { copy.file.close() }
-        let copyLog = try RootLog(backend: backend, directory: destination, readOnly: true)
+        let copyLog = try RootLog(backend: backend, directory: destination, readOnly: true,
+                                  name: CurrentFile.indexName(generation), dataName: CurrentFile.dataName(generation))
         let pages = try copy.filePages()
         let mapping = try copy.map(covering: max(pages, 1))
         let recovered = try Recovery.run(store: copy, mapping: mapping, filePages: pages, log: copyLog)
@@ -202,7 +217,7 @@ extension Database {
     }
 
     /// Writes this database's index records (all synced in the destination) as its index.
-    private func writeIndex(_ records: [IndexRecord], into destination: String) throws {
+    private func writeIndex(_ records: [IndexRecord], into destination: String, name: String) throws {
         var bytes = [UInt8](repeating: 0, count: records.count * IndexRecord.size)
         bytes.withUnsafeMutableBytes { buffer in
             for (i, record) in records.enumerated() {
@@ -211,7 +226,7 @@ extension Database {
                 synced.encode(into: UnsafeMutableRawBufferPointer(rebasing: buffer[i * IndexRecord.size ..< (i + 1) * IndexRecord.size]))
             }
         }
-        let file = try backend.open(destination + "/index", create: true, readOnly: false)
+        let file = try backend.open(destination + "/" + name, create: true, readOnly: false)
         defer { file.close() }
         try file.truncate(to: 0)
         try bytes.withUnsafeBytes { try file.write($0, at: 0) }
