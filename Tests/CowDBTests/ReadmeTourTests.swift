@@ -32,6 +32,13 @@ final class ReadmeTourTests: XCTestCase {
         try db.diff(from: 1, to: db.latestVersion) { changes in
             for change in changes { _ = (change.change, change.key, change.oldValue, change.newValue); changed.append(change) }
         }
+        try db.tag("before-migration", version: db.latestVersion)
+        let tagged = try db.read(tag: "before-migration") { txn in txn.version }
+        try db.rollback(to: 1)
+        try db.compact(keeping: RetentionPolicy(keepLast: 100))
+        try db.backup(to: directory.path("backups/db.cowdb"))
+        XCTAssertEqual(tagged, 1)
+        XCTAssertEqual(try Database(path: directory.path("backups/db.cowdb"), options: { var o = DatabaseOptions(); o.readOnly = true; return o }()).latestVersion, 1)
         XCTAssertEqual(v, Array("v".utf8))
         XCTAssertEqual(old, Array("v".utf8))
         XCTAssertEqual(past, 1)
