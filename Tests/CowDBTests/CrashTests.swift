@@ -44,6 +44,8 @@ final class CrashTests: XCTestCase {
         case commit([Mutation])
         /// Close the database and open it again (recovery runs with the writer's open-time writes).
         case reopen
+        /// Compact, keeping the newest `keepLast` versions.
+        case compact(keepLast: Int)
     }
 
     // MARK: The workload
@@ -51,7 +53,8 @@ final class CrashTests: XCTestCase {
     /// A seeded workload: about 15 commits and a few hundred operations; puts, overwrites,
     /// deletes, values over 4 KiB (overflow runs; one over 256 KiB, written directly), two
     /// named keyspaces created mid-way, one commit large enough to spill leaves, one commit
-    /// that changes nothing, and a close and reopen in the middle.
+    /// that changes nothing, a close and reopen in the middle, and a compaction keeping the
+    /// last one to three versions.
     static func makeWorkload(seed: UInt64) -> [Step] {
         var random = SeededGenerator(seed: seed)
         var state = State()
@@ -63,8 +66,11 @@ final class CrashTests: XCTestCase {
         let bulk = Int.random(in: 1 ..< commits, using: &random)
         let nothing = Int.random(in: 1 ..< commits, using: &random)
         let huge = Int.random(in: 0 ..< commits, using: &random)
+        let compactBefore = Int.random(in: 5 ... 13, using: &random)
+        let keepLast = Int.random(in: 1 ... 3, using: &random)
         for c in 0 ..< commits {
             if c == reopenBefore { steps.append(.reopen) }
+            if c == compactBefore { steps.append(.compact(keepLast: keepLast)) }
             var mutations: [Mutation] = []
             if c == nothing && c != bulk && c != createAlpha && c != createBeta {
                 steps.append(.commit([.delete(space: "", key: b("absent"))]))
@@ -154,6 +160,10 @@ final class CrashTests: XCTestCase {
         var error: Error?
         /// What went wrong while the run tolerated I/O errors.
         var violations: [String] = []
+        /// Versions a compaction that returned dropped (they must be gone).
+        var dropped: Set<UInt64> = []
+        /// Versions a compaction may have dropped (it was interrupted, or failed).
+        var mayBeDropped: Set<UInt64> = []
 
         /// The outcome of a database recovered at version `version` (the commit in flight
         /// included when `version` is past the acknowledged ones), as a start for more work;
@@ -165,6 +175,8 @@ final class CrashTests: XCTestCase {
             if version > acknowledged, let inFlight { start.models.append(inFlight) }
             start.acknowledged = UInt64(start.models.count - 1)
             start.durable = allDurable ? start.acknowledged : min(durable, start.acknowledged)
+            start.dropped = dropped
+            start.mayBeDropped = mayBeDropped
             return start
         }
     }
@@ -225,6 +237,19 @@ final class CrashTests: XCTestCase {
                 case .reopen:
                     try close()
                     try open()
+                case let .compact(keepLast):
+                    let latest = outcome.acknowledged
+                    let droppable = latest > UInt64(keepLast) ? Set(1 ... latest - UInt64(keepLast)) : []
+                    outcome.mayBeDropped.formUnion(droppable)
+                    do {
+                        try db!.compact(keeping: RetentionPolicy(keepLast: keepLast, keepTags: false))
+                        outcome.dropped.formUnion(droppable)
+                        outcome.durable = outcome.acknowledged // the new generation was synced whole
+                    } catch let error as CowDBError where tolerateFaults {
+                        guard case .io = error else { throw error }
+                        try close() // the old or the new generation: either keeps every acknowledged version's content
+                        try open()
+                    }
                 case let .commit(mutations):
                     // An application retries a commit that failed (the faults are one-shot).
                     var attempts = 0
@@ -341,8 +366,12 @@ final class CrashTests: XCTestCase {
                 return (["latest version \(latest), expected \(lowest == highest ? "\(lowest)" : "\(lowest)...\(highest)") (acknowledged \(outcome.acknowledged), in flight: \(outcome.inFlight != nil), durable \(outcome.durable))"], latest)
             }
             let versions = try db.versions().map(\.version)
-            if versions != Array(0 ..< latest).map({ $0 + 1 }) { problems.append("versions \(versions) instead of 1...\(latest)") }
-            for version in 0 ... latest {
+            let all = Set(latest == 0 ? [] : Array(1 ... latest))
+            let missing = all.subtracting(versions)
+            if !Set(versions).isSubset(of: all) || !missing.isSubset(of: outcome.mayBeDropped) || !outcome.dropped.isSubset(of: missing) {
+                problems.append("versions \(versions) instead of 1...\(latest) less the dropped \(outcome.dropped.sorted()) (maybe \(outcome.mayBeDropped.sorted()))")
+            }
+            for version in [0] + versions {
                 let expected = version <= outcome.acknowledged ? outcome.models[Int(version)] : outcome.inFlight!
                 do {
                     let (state, order) = try db.read(at: version) { try readState($0) }

@@ -147,9 +147,18 @@ extension Database {
             try target.store.file.sync()
             try Database.markLastRecordSynced(target.log)
             try target.close()
-            try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation + 1), backend: backend)
+            // From here the new files are kept whatever happens: once `CURRENT.tmp` may have
+            // been renamed they may be the database. A failure from here on also stops this
+            // writer (as a failed sync does): it cannot know which generation a reopen will
+            // find, and a commit into the old one could be lost behind the new `CURRENT`.
             switched = true
-            try adoptGeneration(generation + 1)
+            do {
+                try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation + 1), backend: backend)
+                try adoptGeneration(generation + 1)
+            } catch {
+                state.withLock { $0.poisoned = "compaction failed while switching generations (\(error)); reopen the database" }
+                throw error
+            }
             for name in [CurrentFile.dataName(generation), CurrentFile.indexName(generation), Database.compactionLockName] {
                 try? backend.unlink(path + "/" + name)
             }

@@ -149,7 +149,7 @@ public final class WriteTransaction: ReadTransaction {
     private func spillIfOverBudget() throws {
         guard mutator.dirtyNodes > budgetPages else { return }
         try mutator.spillLeaves(&defaultTree)
-        for name in Array(named.keys) {
+        for name in named.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) { // sorted: the same seed writes the same pages
             var tree = named[name]!
             try mutator.spillLeaves(&tree)
             named[name] = tree
