@@ -222,6 +222,14 @@ enum FuzzCase {
                 _ = try transaction.keyspaceCreatingIfMissing("fuzz")
             }
             exercise(database)
+            // History operations on whatever the file holds.
+            let versions = (try? database.versions().map(\.version)) ?? []
+            if let first = versions.first {
+                _ = try? database.rollback(to: first)
+                try? database.tag("fuzz", version: first)
+            }
+            _ = try? database.compact(keeping: RetentionPolicy(keepLast: 2))
+            exercise(database)
         }
     }
 
@@ -246,6 +254,15 @@ enum FuzzCase {
             _ = try? database.read(asOf: Date(timeIntervalSince1970: Double(last.timestampNanoseconds) / 1e9)) { _ = $0.count }
         }
         _ = try? database.read(at: UInt64.max) { _ = $0.count }
+        _ = try? database.tags()
+        if let first = versions.first, let last = versions.last {
+            _ = try? database.diffAllKeyspaces(from: first.version, to: last.version) { changes in
+                var iterator = changes.makeIterator()
+                var taken = 0
+                while taken < scanLimit, (try? iterator.nextOrThrow()) != nil { taken += 1 }
+            }
+            _ = try? database.diff(from: last.version, to: 0) { changes -> Int in Array(changes.prefix(100)).count }
+        }
         _ = try? database.checkReport(allVersions: true)
         _ = try? database.check()
     }
