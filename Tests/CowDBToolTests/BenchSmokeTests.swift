@@ -11,7 +11,7 @@ final class BenchSmokeTests: XCTestCase {
     static let shared = ["bulk_load", "individual_writes", "batch_writes", "random_reads", "random_reads_warm",
                          "random_range_reads", "random_reads_2_threads", "removals", "size_after_load", "size_after_removals"]
     /// Workloads only CowDB runs.
-    static let cowdbOnly = ["old_version_reads", "open_with_history", "bytes_per_commit"]
+    static let cowdbOnly = ["old_version_reads", "open_with_history", "bytes_per_commit", "diff", "compaction"]
     /// Workloads whose checksum is the byte sum of the same random gets.
     static let sameGets = ["random_reads", "random_reads_warm", "random_reads_2_threads", "old_version_reads"]
 

@@ -104,11 +104,12 @@ struct BenchCommand: ParsableCommand {
         for engine in engineList {
             let directory = root + "/" + engine.rawValue
             for phase in phases(for: engine, workloadList) {
-                let target = phase == .history ? root + "/cowdb-history" : directory
+                let ownDatabase = phase == .history || phase == .compaction
+                let target = ownDatabase ? root + "/cowdb-" + phase.rawValue : directory
                 try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
                 FileHandle.standardError.write(Data("\(engine.title): \(phase.rawValue)\n".utf8))
                 results += try ChildProcess.run(engine, phase, directory: target, plan: plan, scratch: root)
-                if phase == .history, !keep { try? FileManager.default.removeItem(atPath: target) }
+                if ownDatabase, !keep { try? FileManager.default.removeItem(atPath: target) }
             }
             if !keep { try? FileManager.default.removeItem(atPath: directory) }
         }

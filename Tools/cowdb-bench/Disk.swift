@@ -82,6 +82,29 @@ enum Disk {
         }
         return result
     }
+
+    /// The disk's sequential write speed in bytes per second, as `dd` measures it: `bytes` of
+    /// zeros in 1 MiB blocks to a file in `directory`, synced at the end (`conv=fdatasync`).
+    /// 0 when `dd` is missing or its output cannot be read.
+    static func sequentialWriteSpeed(in directory: String, bytes: Int) -> Double {
+        let target = directory + "/dd.tmp"
+        defer { try? FileManager.default.removeItem(atPath: target) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/dd")
+        process.arguments = ["if=/dev/zero", "of=\(target)", "bs=1M", "count=\(max(1, bytes >> 20))", "conv=fdatasync"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return 0 }
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // "… bytes (…) copied, 1.234 s, 870 MB/s": bytes over seconds, from the last line.
+        guard let line = text.split(separator: "\n").last(where: { $0.contains("copied") }) else { return 0 }
+        let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard fields.count >= 2, let copied = Double(fields[0].split(separator: " ").first ?? ""),
+              let seconds = Double(fields[fields.count - 2].split(separator: " ").first ?? ""), seconds > 0 else { return 0 }
+        return copied / seconds
+    }
 }
 
 /// A monotonic clock in seconds.

@@ -148,6 +148,9 @@ struct Report: Codable, Sendable {
         if let open = find(.openWithHistory, .cowdb)?.seconds {
             add("open with history, ms", open * 1000, "≤ 50 at 100,000 commits", format: "%.2f") { $0 <= 50 }
         }
+        if let diff = find(.diff, .cowdb)?.seconds {
+            add("diff across 100 single-key commits, ms", diff * 1000, "milliseconds", format: "%.2f") { $0 < 100 }
+        }
         let versusSQLite = Workload.allCases.compactMap { w -> Bool? in
             guard let c = find(w, .cowdb), let q = find(w, .sqlite) else { return nil }
             switch w.measure {

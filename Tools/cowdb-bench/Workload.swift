@@ -15,6 +15,8 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     case oldVersionReads = "old_version_reads"
     case openWithHistory = "open_with_history"
     case bytesPerCommit = "bytes_per_commit"
+    case diff
+    case compaction
 
     /// How a row's figure reads, and which way is better.
     enum Measure {
@@ -30,7 +32,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     var measure: Measure {
         switch self {
         case .sizeAfterLoad, .sizeAfterRemovals, .bytesPerCommit: .size
-        case .openWithHistory: .latency
+        case .openWithHistory, .diff: .latency
         default: .throughput
         }
     }
@@ -38,7 +40,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     /// Whether only CowDB can run it (a feature the others lack).
     var cowdbOnly: Bool {
         switch self {
-        case .oldVersionReads, .openWithHistory, .bytesPerCommit: true
+        case .oldVersionReads, .openWithHistory, .bytesPerCommit, .diff, .compaction: true
         default: false
         }
     }
@@ -51,6 +53,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads, .oldVersionReads: .read
         case .removals, .sizeAfterRemovals: .remove
         case .openWithHistory: .history
+        case .diff, .compaction: .compaction
         }
     }
 
@@ -64,16 +67,17 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         case .removals: "removals/s"
         case .sizeAfterLoad, .sizeAfterRemovals: "MiB"
         case .bytesPerCommit: "bytes"
-        case .openWithHistory: "ms"
+        case .openWithHistory, .diff: "ms"
+        case .compaction: "MB/s"
         }
     }
 }
 
 /// A group of workloads one child process runs in order on one engine's directory: `load`,
-/// then `write`, `read` and `remove`, each on what the ones before left; `history` has a
-/// database of its own.
+/// then `write`, `read` and `remove`, each on what the ones before left; `history` and
+/// `compaction` have databases of their own.
 enum Phase: String, CaseIterable, Sendable {
-    case load, write, read, remove, history
+    case load, write, read, remove, history, compaction
 }
 
 /// The sizes of a run, passed from the parent to every child.
