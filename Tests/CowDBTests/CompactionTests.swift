@@ -214,4 +214,30 @@ final class CompactionTests: XCTestCase {
         XCTAssertEqual(RetentionPolicy(keepAll: true).select(from: versions, tags: tags).count, 10)
         XCTAssertEqual(RetentionPolicy().select(from: [], tags: tags), [])
     }
+
+    func testAutomaticCompactionKeepsTheFileNearTheLiveData() throws {
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.durability = .none
+        options.automaticCompaction = AutomaticCompaction(policy: RetentionPolicy(keepLast: 2, keepTags: false), fileToLiveRatio: 3, checkEveryCommits: 50)
+        let db = try Database(path: directory.path("auto"), options: options)
+        try db.write { txn in for i in 0 ..< 2_000 { try txn.put(b(String(format: "k%05d", i)), [UInt8](repeating: 1, count: 40)) } }
+        for i in 0 ..< 600 {
+            try db.write { try $0.put(b(String(format: "k%05d", i * 7 % 2_000)), b("overwrite \(i)")) }
+            if i % 100 == 99 { usleep(50_000) } // let a background compaction finish now and then
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while db.compacting.withLock({ $0 }), Date() < deadline { usleep(10_000) }
+        let stats = try db.stats()
+        XCTAssertGreaterThan(db.store.header.generation, 1, "no automatic compaction ran")
+        XCTAssertLessThan(Double(stats.fileBytes), 3.0 * Double(stats.liveBytes) + Double(60 * db.pageSize * 4),
+                          "file \(stats.fileBytes) B against live \(stats.liveBytes) B")
+        XCTAssertEqual(db.latestVersion, 601)
+        XCTAssertEqual(try db.read { try $0.get(b(String(format: "k%05d", 599 * 7 % 2_000))) }, b("overwrite 599"))
+        try db.checkAndClose()
+    }
+
+    func testAutomaticCompactionIsOffByDefault() throws {
+        XCTAssertNil(DatabaseOptions().automaticCompaction)
+    }
 }

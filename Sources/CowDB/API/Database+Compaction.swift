@@ -227,4 +227,26 @@ extension Database {
                              generation: generation, indexCount: newLog.count)
         }
     }
+
+    // MARK: Automatic compaction
+
+    /// After a commit: every `checkEveryCommits` commits, measure and maybe compact, in a
+    /// background thread (never two at once).
+    func considerAutomaticCompaction() {
+        guard let automatic = options.automaticCompaction else { return }
+        guard commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits) else { return }
+        commitsSinceCheck.store(0, ordering: .relaxed)
+        guard compacting.withLock({ !$0 }) else { return }
+        let thread = Thread { [self] in
+            do {
+                let stats = try self.stats()
+                guard Double(stats.fileBytes) > automatic.fileToLiveRatio * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
+                try self.compact(keeping: automatic.policy)
+            } catch {
+                // A closed database, a compaction already running, an I/O error: the next
+                // check tries again; the database itself is unaffected.
+            }
+        }
+        thread.start()
+    }
 }

@@ -31,6 +31,8 @@ public final class Database: @unchecked Sendable {
     let files: Locked<Files>
     /// Whether a compaction of this instance is running.
     let compacting = Locked(false)
+    /// Commits since automatic compaction last measured the file.
+    let commitsSinceCheck = Atomic<Int>(0)
     let state: Locked<State>
     private let writerGate = NSLock()
     private let writerThread = Atomic<UInt>(0)
@@ -422,6 +424,7 @@ public final class Database: @unchecked Sendable {
             throw error
         }
         try publish(point, mapping: appender.currentMapping)
+        if forced == nil { considerAutomaticCompaction() }
         return result
     }
 

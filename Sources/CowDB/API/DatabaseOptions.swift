@@ -34,7 +34,35 @@ public struct DatabaseOptions: Sendable {
     /// Permission bits for new files (the umask applies too; the world-write bit is always
     /// cleared, so no database file is ever world-writable).
     public var fileMode: mode_t = 0o644
+    /// Compact in the background when the file outgrows the live data (nil, the default: only
+    /// when `compact(keeping:)` is called). See `AutomaticCompaction` for the costs.
+    public var automaticCompaction: AutomaticCompaction?
 
     /// Defaults: 4 KiB pages, `.full` durability, read-write, 64 MiB dirty budget.
     public init() {}
+}
+
+/// A retention policy applied on its own: every `checkEveryCommits` commits the writer measures
+/// the latest version's live bytes (a walk of its trees, in a background thread) and, when the
+/// data file is more than `fileToLiveRatio` times that, compacts with `policy` in that thread.
+///
+/// Costs: the measurement reads every page of the latest version once per check (for a
+/// 1,000,000-key database, ~70,000 pages); a compaction reads the kept versions and writes the
+/// new file once, while readers and the writer go on (the writer waits only for the last
+/// catch-up step). Versions the policy does not keep disappear without further notice.
+public struct AutomaticCompaction: Sendable, Equatable {
+    /// Which versions survive.
+    public var policy: RetentionPolicy
+    /// Compact when the file exceeds this many times the live data.
+    public var fileToLiveRatio: Double
+    /// Commits between two measurements.
+    public var checkEveryCommits: Int
+
+    /// Compact with `policy` once the file exceeds `fileToLiveRatio` × the live data, checking
+    /// every `checkEveryCommits` commits.
+    public init(policy: RetentionPolicy, fileToLiveRatio: Double = 4, checkEveryCommits: Int = 1_000) {
+        self.policy = policy
+        self.fileToLiveRatio = fileToLiveRatio
+        self.checkEveryCommits = checkEveryCommits
+    }
 }
