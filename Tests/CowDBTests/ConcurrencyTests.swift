@@ -154,6 +154,39 @@ final class ConcurrencyTests: XCTestCase {
         XCTAssertEqual(try db.read { try $0.get(b("n")) }, b("\(db.latestVersion)"))
         try db.checkAndClose()
     }
+    /// A compaction while read-only processes read: they move to the new generation and never
+    /// see a wrong version; commits before and after it are all there.
+    func testCompactionWhileReadOnlyProcessesRead() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("compacted")
+        var options = DatabaseOptions()
+        options.durability = .none
+        let db = try Database(path: path, options: options)
+        for i in 1 ... 150 {
+            try db.write { txn in
+                try txn.put(b("n"), b("\(i)"))
+                try txn.put(b("pad\(i % 40)"), [UInt8](repeating: UInt8(i & 0xFF), count: i % 9 == 0 ? 6_000 : 300))
+            }
+        }
+        let stopFile = directory.path("stop")
+        let readers = try (0 ..< 2).map { _ in try helper(["verify", path, "600", stopFile]) }
+        for (_, pipe) in readers { XCTAssertEqual(readLine(pipe), "ready") }
+        usleep(50_000)
+        let report = try db.compact(keeping: RetentionPolicy(keepLast: 10, keepTags: false))
+        XCTAssertEqual(report.versionsKept, 10)
+        for i in 151 ... 200 { try db.write { try $0.put(b("n"), b("\(i)")) } }
+        usleep(50_000)
+        XCTAssertTrue(FileManager.default.createFile(atPath: stopFile, contents: nil))
+        for (reader, pipe) in readers {
+            let said = readLine(pipe)
+            reader.waitUntilExit()
+            XCTAssertEqual(reader.terminationStatus, 0, "a read-only process failed: \(said)")
+            XCTAssertTrue(said.hasPrefix("ok "), said)
+        }
+        XCTAssertEqual(try db.versions().map(\.version), Array(141 ... 200))
+        try db.checkAndClose()
+    }
+
     /// Writers killed with SIGKILL at random moments, again and again, while two read-only
     /// processes read throughout: every restart opens without repair (the kernel released the
     /// lock) at or past the last acknowledged commit, and the readers never see a torn version.

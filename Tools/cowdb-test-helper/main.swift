@@ -75,7 +75,13 @@ do {
         while Date() < deadline, !(stopFile.map { FileManager.default.fileExists(atPath: $0) } ?? false) {
             try db.read { try check($0) }
             let latest = db.latestVersion
-            if latest > 0 { try db.read(at: UInt64.random(in: 1 ... latest)) { try check($0) } }
+            if latest > 0 {
+                do {
+                    try db.read(at: UInt64.random(in: 1 ... latest)) { try check($0) }
+                } catch CowDBError.versionNotFound {
+                    // dropped by a compaction
+                }
+            }
             usleep(200)
         }
         try db.close()
