@@ -4,15 +4,6 @@ import XCTest
 
 /// Incremental backup of the append-only file, and copies of one version.
 final class BackupTests: XCTestCase {
-    /// Every entry of every keyspace at `version`.
-    private func content(_ db: Database, at version: UInt64) throws -> [String: [[UInt8]]] {
-        try db.read(at: version) { txn in
-            var all: [String: [[UInt8]]] = ["": try txn.scan().flatMap { [$0.key, $0.value] }]
-            for name in try txn.keyspaces() { all[name] = try txn.keyspace(name).scan().flatMap { [$0.key, $0.value] } }
-            return all
-        }
-    }
-
     /// Commits `rounds` versions of puts (some large) and deletes, and a keyspace.
     private static func commit(_ db: Database, rounds: Range<Int>) throws {
         for round in rounds {
@@ -33,7 +24,7 @@ final class BackupTests: XCTestCase {
         XCTAssertEqual(copy.latestVersion, source.latestVersion, file: file, line: line)
         XCTAssertEqual(try copy.versions(), try source.versions(), file: file, line: line)
         for version in 0 ... source.latestVersion {
-            XCTAssertEqual(try content(copy, at: version), try content(source, at: version), "version \(version)", file: file, line: line)
+            XCTAssertEqual(try copy.contentOfEveryKeyspace(at: version), try source.contentOfEveryKeyspace(at: version), "version \(version)", file: file, line: line)
         }
         XCTAssertTrue(try copy.checkReport(allVersions: true).isClean, file: file, line: line)
         XCTAssertEqual(try copy.tags(), try source.tags(), file: file, line: line)
@@ -146,7 +137,7 @@ final class BackupTests: XCTestCase {
         for (name, version) in [("copy-20", UInt64(20)), ("copy-latest", db.latestVersion)] {
             let copy = try Database(path: directory.path(name))
             XCTAssertEqual(copy.latestVersion, 1)
-            XCTAssertEqual(try content(copy, at: 1), try content(db, at: version))
+            XCTAssertEqual(try copy.contentOfEveryKeyspace(at: 1), try db.contentOfEveryKeyspace(at: version))
             let copyBytes = try copy.versions().last!.fileLength
             let sourceBytes = try db.versions().last!.fileLength
             XCTAssertLessThan(copyBytes, sourceBytes / 4, "\(name): a copy of one version is much smaller than the history")

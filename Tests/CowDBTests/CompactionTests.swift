@@ -7,15 +7,6 @@ import XCTest
 /// shared pages stay shared; it runs beside readers and a writer; the switch is atomic and
 /// leftovers of an interrupted compaction are cleaned up.
 final class CompactionTests: XCTestCase {
-    /// Every entry of every keyspace at `version`.
-    private func content(_ db: Database, at version: UInt64) throws -> [String: [[UInt8]]] {
-        try db.read(at: version) { txn in
-            var all: [String: [[UInt8]]] = ["": try txn.scan().flatMap { [$0.key, $0.value] }]
-            for name in try txn.keyspaces() { all[name] = try txn.keyspace(name).scan().flatMap { [$0.key, $0.value] } }
-            return all
-        }
-    }
-
     /// `rounds` commits of puts, deletes, keyspaces made and dropped, large values.
     private static func commit(_ db: Database, rounds: Range<Int>) throws {
         for round in rounds {
@@ -40,7 +31,7 @@ final class CompactionTests: XCTestCase {
         try db.tag("ten", version: 10)
         try db.tag("twenty", version: 20)
         let before = try db.versions()
-        let contents = try Dictionary(uniqueKeysWithValues: before.map { ($0.version, try content(db, at: $0.version)) })
+        let contents = try Dictionary(uniqueKeysWithValues: before.map { ($0.version, try db.contentOfEveryKeyspace(at: $0.version)) })
         let snapshot = try db.snapshot(at: 5)
 
         let report = try db.compact(keeping: RetentionPolicy(keepLast: 5, keepTags: true))
@@ -52,13 +43,13 @@ final class CompactionTests: XCTestCase {
         XCTAssertLessThan(report.bytesAfter, report.bytesBefore / 3, "\(report)")
         for info in try db.versions() {
             XCTAssertEqual(info.timestampNanoseconds, before.first { $0.version == info.version }?.timestampNanoseconds, "version \(info.version)")
-            XCTAssertEqual(try content(db, at: info.version), contents[info.version], "version \(info.version)")
+            XCTAssertEqual(try db.contentOfEveryKeyspace(at: info.version), contents[info.version], "version \(info.version)")
         }
         XCTAssertThrowsError(try db.read(at: 30) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(30)) }
         XCTAssertThrowsError(try db.read(at: 41) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(41)) }
         XCTAssertEqual(try db.read(tag: "twenty") { $0.version }, 20)
         // A snapshot taken before still reads its (now dropped) version from the old file.
-        XCTAssertEqual(try snapshot.read { try content($0) }, contents[5])
+        XCTAssertEqual(try snapshot.read { try $0.contentOfEveryKeyspace() }, contents[5])
         snapshot.close()
         // The files: generation 2 named by CURRENT, the old generation gone.
         XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/CURRENT"))
@@ -71,20 +62,13 @@ final class CompactionTests: XCTestCase {
         try db.checkAndClose()
         let reopened = try Database(path: path)
         XCTAssertEqual(try reopened.versions().map(\.version), kept + [52])
-        for version in kept { XCTAssertEqual(try content(reopened, at: version), contents[version], "reopened, version \(version)") }
+        for version in kept { XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: version), contents[version], "reopened, version \(version)") }
         // And a second compaction makes generation 3.
         XCTAssertEqual(try reopened.compact(keeping: .latestOnly).generation, 3)
         XCTAssertEqual(try reopened.versions().map(\.version), [52])
         XCTAssertTrue(FileManager.default.fileExists(atPath: path + "/data.3"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data.2"))
         try reopened.checkAndClose()
-    }
-
-    /// Helper: `content` for a transaction.
-    private func content(_ txn: ReadTransaction) throws -> [String: [[UInt8]]] {
-        var all: [String: [[UInt8]]] = ["": try txn.scan().flatMap { [$0.key, $0.value] }]
-        for name in try txn.keyspaces() { all[name] = try txn.keyspace(name).scan().flatMap { [$0.key, $0.value] } }
-        return all
     }
 
     func testSharedPagesAreWrittenOnceAndLatestOnlyIsNearAFreshCopy() throws {
@@ -171,7 +155,7 @@ final class CompactionTests: XCTestCase {
         let path = directory.path("interrupted")
         let db = try Database(path: path)
         try Self.commit(db, rounds: 0 ..< 10)
-        let latest = try content(db, at: 10)
+        let latest = try db.contentOfEveryKeyspace(at: 10)
         try db.close()
         // Before the switch: next-generation files (half-written) and a CURRENT.tmp lie around.
         for name in ["data.2", "index.2", "CURRENT.tmp", "compact.lock"] {
@@ -179,7 +163,7 @@ final class CompactionTests: XCTestCase {
         }
         var reopened = try Database(path: path)
         XCTAssertEqual(reopened.latestVersion, 10)
-        XCTAssertEqual(try content(reopened, at: 10), latest)
+        XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 10), latest)
         for name in ["data.2", "index.2", "CURRENT.tmp", "compact.lock"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/" + name), "\(name) left behind")
         }
@@ -191,7 +175,7 @@ final class CompactionTests: XCTestCase {
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/index", contents: Data()))
         reopened = try Database(path: path)
         XCTAssertEqual(reopened.latestVersion, 10)
-        XCTAssertEqual(try content(reopened, at: 10), latest)
+        XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 10), latest)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data"))
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/index"))
         try reopened.checkAndClose()

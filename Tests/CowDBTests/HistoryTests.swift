@@ -5,15 +5,6 @@ import XCTest
 /// Rollback (one commit repeating an old version's roots) and tags (named versions in a file
 /// beside the data file).
 final class HistoryTests: XCTestCase {
-    /// Every entry of every keyspace at `version`, for comparing versions whole.
-    private func content(_ db: Database, at version: UInt64) throws -> [String: [[UInt8]]] {
-        try db.read(at: version) { txn in
-            var all: [String: [[UInt8]]] = ["": try txn.scan().flatMap { [$0.key, $0.value] }]
-            for name in try txn.keyspaces() { all[name] = try txn.keyspace(name).scan().flatMap { [$0.key, $0.value] } }
-            return all
-        }
-    }
-
     /// Five versions of different content: puts, deletes, a keyspace, an overflow value.
     private func makeHistory(_ db: Database) throws {
         for round in 1 ... 5 {
@@ -32,15 +23,15 @@ final class HistoryTests: XCTestCase {
         let directory = TemporaryDirectory()
         let db = try Database(path: directory.path("rollback"))
         try makeHistory(db)
-        let before = try (0 ... 5).map { try content(db, at: $0) }
+        let before = try (0 ... 5).map { try db.contentOfEveryKeyspace(at: $0) }
         let length = try db.versions().last!.fileLength
         XCTAssertEqual(try db.rollback(to: 2), 6)
         XCTAssertEqual(db.latestVersion, 6)
         XCTAssertEqual(try db.versions().last!.fileLength, length + UInt64(db.pageSize), "a rollback appends one page")
-        XCTAssertEqual(try content(db, at: 6), before[2])
+        XCTAssertEqual(try db.contentOfEveryKeyspace(at: 6), before[2])
         XCTAssertEqual(try db.read { try $0.keyspaces() }, ["users"])
         XCTAssertEqual(try db.read { $0.count }, try db.read(at: 2) { $0.count })
-        for version in 0 ... 5 { XCTAssertEqual(try content(db, at: UInt64(version)), before[version], "version \(version) changed") }
+        for version in 0 ... 5 { XCTAssertEqual(try db.contentOfEveryKeyspace(at: UInt64(version)), before[version], "version \(version) changed") }
         XCTAssertEqual(try db.rolledBackFrom(version: 6), 2)
         XCTAssertNil(try db.rolledBackFrom(version: 5))
         // Rolling back to the latest commits nothing; writes build on the restored content.
@@ -49,20 +40,20 @@ final class HistoryTests: XCTestCase {
         try db.write { try $0.put(b("after"), b("rollback")) }
         var expected = before[2]
         expected[""] = try db.read(at: 7) { try $0.scan().flatMap { [$0.key, $0.value] } }
-        XCTAssertEqual(try content(db, at: 7), expected)
+        XCTAssertEqual(try db.contentOfEveryKeyspace(at: 7), expected)
         XCTAssertEqual(try db.read(at: 7) { try $0.get(b("after")) }, b("rollback"))
         // To the empty database, and to a rollback itself.
         XCTAssertEqual(try db.rollback(to: 0), 8)
-        XCTAssertEqual(try content(db, at: 8), ["": []])
+        XCTAssertEqual(try db.contentOfEveryKeyspace(at: 8), ["": []])
         XCTAssertEqual(try db.read { $0.count }, 0)
         XCTAssertEqual(try db.rolledBackFrom(version: 8), 0)
         XCTAssertEqual(try db.rollback(to: 6), 9)
-        XCTAssertEqual(try content(db, at: 9), before[2])
+        XCTAssertEqual(try db.contentOfEveryKeyspace(at: 9), before[2])
         try db.close()
         // Everything survives a reopen (recovery accepts commits that append no other page).
         let reopened = try Database(path: directory.path("rollback"))
         XCTAssertEqual(reopened.latestVersion, 9)
-        XCTAssertEqual(try content(reopened, at: 9), before[2])
+        XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 9), before[2])
         XCTAssertEqual(try reopened.rolledBackFrom(version: 8), 0)
         XCTAssertEqual(try reopened.rolledBackFrom(version: 6), 2)
         try reopened.checkAndClose()
@@ -98,7 +89,7 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(reader.latestVersion, 5)
         try db.rollback(to: 1)
         XCTAssertEqual(try reader.read { $0.version }, 6)
-        XCTAssertEqual(try content(reader, at: 6), try content(db, at: 1))
+        XCTAssertEqual(try reader.contentOfEveryKeyspace(at: 6), try db.contentOfEveryKeyspace(at: 1))
         try reader.close()
         try db.checkAndClose()
     }

@@ -375,16 +375,7 @@ public final class Database: @unchecked Sendable {
     /// on the same thread traps. A transaction that changes nothing commits no version.
     @discardableResult
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
-        let me = UInt(pthread_self())
-        precondition(writerThread.load(ordering: .relaxed) != me, "CowDB: nested write on the same thread")
-        if options.readOnly { throw CowDBError.readOnly }
-        writerGate.lock()
-        writerThread.store(me, ordering: .relaxed)
-        defer {
-            writerThread.store(0, ordering: .relaxed)
-            writerGate.unlock()
-        }
-        return try writeLocked(body)
+        try withWriterGate { _, _ in try writeLocked(body) }
     }
 
     /// A write transaction committed as a given version at a given time (compaction's).

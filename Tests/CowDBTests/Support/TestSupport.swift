@@ -13,3 +13,20 @@ extension Database {
         try close()
     }
 }
+
+extension Database {
+    /// Every entry of every keyspace at `version` ("" is the default keyspace), keys and values
+    /// alternating in key order: for comparing versions whole.
+    func contentOfEveryKeyspace(at version: UInt64) throws -> [String: [[UInt8]]] {
+        try read(at: version) { try $0.contentOfEveryKeyspace() }
+    }
+}
+
+extension ReadTransaction {
+    /// Every entry of every keyspace of this version (see `Database.contentOfEveryKeyspace`).
+    func contentOfEveryKeyspace() throws -> [String: [[UInt8]]] {
+        var all: [String: [[UInt8]]] = ["": try scan().flatMap { [$0.key, $0.value] }]
+        for name in try keyspaces() { all[name] = try keyspace(name).scan().flatMap { [$0.key, $0.value] } }
+        return all
+    }
+}

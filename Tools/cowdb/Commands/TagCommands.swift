@@ -75,7 +75,7 @@ struct TagsCommand: ParsableCommand {
         let output = BufferedOutput.standardOutput()
         if json {
             let objects = tags.map { tag in
-                "  {\"name\": \(JSONText.string(tag.name)), \"version\": \(tag.version), "
+                "  {\"name\": \(DiffCommand.jsonString(tag.name)), \"version\": \(tag.version), "
                     + "\"created\": \"\(Timestamps.iso8601(nanoseconds: tag.createdAtNanoseconds))\", \"createdNanoseconds\": \(tag.createdAtNanoseconds)}"
             }
             try output.write(objects.isEmpty ? "[]\n" : "[\n" + objects.joined(separator: ",\n") + "\n]\n")
@@ -124,25 +124,5 @@ struct UntagCommand: ParsableCommand {
             throw ToolError.notFound("no tag \(ByteEscaping.quoted(name))")
         }
         try db.close()
-    }
-}
-
-/// JSON string literals.
-enum JSONText {
-    /// `text` as a JSON string, quoted and escaped.
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
