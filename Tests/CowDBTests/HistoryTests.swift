@@ -33,6 +33,18 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(try db.read { $0.count }, try db.read(at: 2) { $0.count })
         for version in 0 ... 5 { XCTAssertEqual(try db.contentOfEveryKeyspace(at: UInt64(version)), before[version], "version \(version) changed") }
         XCTAssertEqual(try db.rolledBackFrom(version: 6), 2)
+        // The rollback's trees are version 2's: a diff between them reads no page at all.
+        try db.diffAllKeyspaces(from: 2, to: 6) { changes in
+            XCTAssertEqual(Array(changes).count, 0)
+            XCTAssertEqual(changes.pagesVisited, 0)
+        }
+        // Version 5 plus the diff from 5 to the rollback is the rollback's content.
+        var entries = Dictionary(uniqueKeysWithValues: try db.read(at: 5) { try $0.scan().map { ($0.key, $0.value) } })
+        try db.diff(from: 5, to: 6) { changes in
+            for change in changes { entries[change.key] = change.newValue }
+            XCTAssertGreaterThan(changes.pagesVisited, 0)
+        }
+        XCTAssertEqual(sortedEntries(entries).map(\.key), try db.read(at: 6) { try $0.scan().map(\.key) })
         XCTAssertNil(try db.rolledBackFrom(version: 5))
         // Rolling back to the latest commits nothing; writes build on the restored content.
         XCTAssertEqual(try db.rollback(to: 6), 6)

@@ -19,6 +19,7 @@ final class SimulationTests: XCTestCase {
         var db: Database? = try Database(path: path, options: options)
         var model: Model = [Self.defaultName: [:]]
         var samples: [(version: UInt64, model: Model)] = []
+        var sampledInAll = 0
         var operations = 0
         let commits = 420
         let keyPool = 12_000
@@ -112,15 +113,34 @@ final class SimulationTests: XCTestCase {
             if Int.random(in: 0 ..< 100, using: &random) < 60 {
                 samples.append((db!.latestVersion, model))
             }
+            if commit == 210 {
+                // Compact mid-run with a random policy: the sampled versions it keeps must read
+                // back whole (checked against the model), the others must be gone.
+                let chosen = Set(samples.filter { _ in Bool.random(using: &random) }.map(\.version))
+                let policy = RetentionPolicy(keepLast: Int.random(in: 1 ... 20, using: &random), keepTags: false, keepVersions: chosen)
+                sampledInAll += samples.count
+                let report = try db!.compact(keeping: policy)
+                let kept = Set(try db!.versions().map(\.version))
+                XCTAssertTrue(chosen.isSubset(of: kept))
+                XCTAssertEqual(report.versionsKept, kept.count)
+                for (version, _) in samples.filter({ !kept.contains($0.version) }).prefix(10) {
+                    XCTAssertThrowsError(try db!.read(at: version) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(version)) }
+                }
+                samples = samples.filter { kept.contains($0.version) }
+                try verify(db!, samples: samples, random: &random)
+                print("simulation: compacted to \(kept.count) versions (\(samples.count) sampled), \(report.bytesBefore) → \(report.bytesAfter) bytes")
+                samples.removeAll() // verified; the rest of the run samples anew
+            }
             if commit % 140 == 0 {
                 // Close and reopen mid-run.
                 try db!.close()
                 db = try Database(path: path, options: options)
             }
         }
-        print("simulation: \(operations) operations in \(commit) commits, \(samples.count) sampled versions")
+        sampledInAll += samples.count
+        print("simulation: \(operations) operations in \(commit) commits, \(sampledInAll) sampled versions")
         XCTAssertGreaterThanOrEqual(operations, 100_000)
-        XCTAssertGreaterThanOrEqual(samples.count, 200)
+        XCTAssertGreaterThanOrEqual(sampledInAll, 200)
 
         try verify(db!, samples: samples, random: &random)
         try db!.close()
