@@ -68,7 +68,16 @@ final class BackupTests: XCTestCase {
         writer.start()
         var reports: [BackupReport] = []
         for _ in 0 ..< 5 {
-            reports.append(try db.backup(to: directory.path("busy-backup")))
+            let report = try db.backup(to: directory.path("busy-backup"))
+            reports.append(report)
+            // Each backup, restored, opens, checks clean and equals the source at its version.
+            var readOnly = DatabaseOptions()
+            readOnly.readOnly = true
+            let restored = try Database(path: directory.path("busy-backup"), options: readOnly)
+            XCTAssertEqual(restored.latestVersion, report.version)
+            XCTAssertEqual(try restored.contentOfEveryKeyspace(at: report.version), try db.contentOfEveryKeyspace(at: report.version))
+            XCTAssertTrue(try restored.checkReport().isClean)
+            try restored.close()
             usleep(2000)
         }
         while !writer.isFinished { usleep(1000) }
