@@ -211,7 +211,7 @@ final class CompactionTests: XCTestCase {
             if i % 100 == 99 { usleep(50_000) } // let a background compaction finish now and then
         }
         let deadline = Date().addingTimeInterval(30)
-        while db.compacting.withLock({ $0 }), Date() < deadline { usleep(10_000) }
+        while db.automaticCheckRunning.load(ordering: .acquiring), Date() < deadline { usleep(10_000) }
         let stats = try db.stats()
         XCTAssertGreaterThan(db.store.header.generation, 1, "no automatic compaction ran")
         XCTAssertLessThan(Double(stats.fileBytes), 3.0 * Double(stats.liveBytes) + Double(60 * db.pageSize * 4),

@@ -189,7 +189,7 @@ struct PhaseRunner<E: Engine> {
         let disk = Disk.sequentialWriteSpeed(in: directory, bytes: max(64 << 20, Int(report.bytesAfter)))
         results.append(Measurement(workload: .compaction, engine: engineName, seconds: report.seconds, operationsPerSecond: speed / 1e6,
                                    bytes: report.bytesAfter, peakRSSAnonBytes: peak, checksum: nil))
-        log(.compaction, String(format: "%d → %d bytes (%.2f× a fresh load of %d bytes) in %.2f s: %.1f MB/s written, %.0f%% of dd's %.1f MB/s",
+        log(.compaction, String(format: "%llu → %llu bytes (%.2f× a fresh load of %llu bytes) in %.2f s: %.1f MB/s written, %.0f%% of dd's %.1f MB/s",
                                 report.bytesBefore, report.bytesAfter, written / Double(freshBytes), freshBytes, report.seconds,
                                 speed / 1e6, disk > 0 ? 100 * speed / disk : 0, disk / 1e6))
     }

@@ -120,7 +120,12 @@ extension Database {
         var carried = 0
         /// The versions committed after `previous`.
         func newer() throws -> [UInt64] {
-            try state.withLock { _ in try (0 ..< log.count).map { try log.record($0).version } }.filter { $0 > (previous ?? 0) }
+            try state.withLock { _ in
+                let log = self.log
+                // Only the tail after `previous` (a binary search finds it), not the whole index.
+                let start = try previous.flatMap { try log.position(of: $0) }.map { $0 + 1 } ?? 0
+                return try (start ..< log.count).map { try log.record($0).version }.filter { $0 > (previous ?? 0) }
+            }
         }
         // Rounds stop when the backlog stops shrinking (a writer committing faster than
         // compaction carries commits over): the last round, under the gate, is then bounded.
@@ -236,8 +241,11 @@ extension Database {
         guard let automatic = options.automaticCompaction else { return }
         guard commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits) else { return }
         commitsSinceCheck.store(0, ordering: .relaxed)
-        guard compacting.withLock({ !$0 }) else { return }
+        guard compacting.withLock({ !$0 }),
+              automaticCheckRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
         let thread = Thread { [self] in
+            defer { automaticCheckRunning.store(false, ordering: .releasing) }
             do {
                 let stats = try self.stats()
                 guard Double(stats.fileBytes) > automatic.fileToLiveRatio * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }

@@ -33,6 +33,8 @@ public final class Database: @unchecked Sendable {
     let compacting = Locked(false)
     /// Commits since automatic compaction last measured the file.
     let commitsSinceCheck = Atomic<Int>(0)
+    /// Whether an automatic compaction's background thread (measurement or compaction) runs.
+    let automaticCheckRunning = Atomic<Bool>(false)
     let state: Locked<State>
     private let writerGate = NSLock()
     private let writerThread = Atomic<UInt>(0)
