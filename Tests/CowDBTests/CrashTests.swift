@@ -841,6 +841,99 @@ final class CrashTests: XCTestCase {
         try recovered.close()
     }
 
+    // MARK: Index records of a lost history
+
+    /// A power cut loses a `.none` process's commits but not all of their index records; the
+    /// next process recovers to version 0, drops those records (truncating the index) and
+    /// commits other versions 1 and 2. Whatever part of that reaches the disk before a second
+    /// power cut (a crash after each of its steps, several power-cut images each), an old
+    /// record must not come back: recovery trusts the records before a synced one unread.
+    func testIndexRecordsOfALostHistoryNeverReturn() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("db")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        // The first process: three commits of two 9 000-byte values each, nothing synced.
+        let first = FaultInjectionStorage()
+        let lost = try Database(path: path, options: Self.options(.none), backend: first)
+        for c in 0 ..< 3 {
+            try lost.write { txn in for i in 0 ..< 2 { try txn.put(b("lost-\(c)-\(i)"), [UInt8](repeating: UInt8(c), count: 9_000)) } }
+        }
+        // The power cut keeps every write but a torn first page: no commit survives it.
+        var image = first.image(.processCrash)
+        try lost.close()
+        image.flipBit(path + "/data", offset: 4096 + 100, bit: 0)
+        XCTAssertEqual(image.files[path + "/index"]?.count, 3 * IndexRecord.size)
+
+        // The second process: a small version 1 (its commit record before the lost one's) and
+        // a larger version 2 (its commit record after it).
+        let commits: [[Mutation]] = [
+            [.put(space: "", key: b("new-1"), value: b("one"))],
+            (0 ..< 4).map { .put(space: "", key: b("new-2-\($0)"), value: [UInt8](repeating: 7, count: 9_000)) },
+        ]
+        var models = [State()]
+        for mutations in commits {
+            var next = models.last!
+            Self.apply(mutations, to: &next)
+            models.append(next)
+        }
+        /// Runs the second process on `backend` until it ends or the backend crashes.
+        func secondProcess(_ backend: FaultInjectionStorage, _ durability: DatabaseOptions.Durability) {
+            do {
+                let db = try Database(path: path, options: Self.options(durability), backend: backend)
+                XCTAssertEqual(db.latestVersion, 0, "the torn first page leaves no version")
+                for mutations in commits { try db.write { try Self.apply(mutations, to: $0) } }
+                try db.close()
+            } catch {}
+        }
+
+        // The machine the second process starts on: the disk after the power cut, or the
+        // machine after an earlier process died during its open (its truncation of the index
+        // in the page cache only).
+        let powerCut = image
+        var machines: [(String, () -> FaultInjectionStorage)] = [("", { FaultInjectionStorage(image: powerCut) })]
+        let opening = FaultInjectionStorage(image: powerCut)
+        try Database(path: path, options: Self.options(.none), backend: opening).close()
+        for k in 1 ... opening.counts.steps - 2 { // the close syncs the index and the directory
+            let died = FaultInjectionStorage(image: powerCut)
+            died.crash(afterStep: k)
+            _ = try? Database(path: path, options: Self.options(.none), backend: died)
+            machines.append((", after a process died at step \(k) of its open", { died.restartedAfterProcessCrash() }))
+        }
+
+        var images = 0
+        for (machineLabel, machine) in machines {
+            for durability in [DatabaseOptions.Durability.none, .full] {
+                let counter = machine()
+                secondProcess(counter, durability)
+                for step in 1 ... counter.counts.steps {
+                    let backend = machine()
+                    backend.crash(afterStep: step)
+                    secondProcess(backend, durability)
+                    for seed in 0 ..< UInt64(48) {
+                        images += 1
+                        let label = "\(durability)\(machineLabel), crash after step \(step), power cut \(seed)"
+                        do {
+                            let db = try Database(path: path, options: Self.options(durability), backend: FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false))))
+                            defer { try? db.close() }
+                            XCTAssertLessThanOrEqual(db.latestVersion, 2, label)
+                            for version in 0 ... min(db.latestVersion, 2) {
+                                do {
+                                    let state = try db.read(at: version) { try Self.readState($0).0 }
+                                    XCTAssertEqual(state, models[Int(version)], "\(label): version \(version) reads back wrong: \(Self.difference(state, models[Int(version)]))")
+                                } catch {
+                                    XCTFail("\(label): version \(version) unreadable: \(error)")
+                                }
+                            }
+                        } catch {
+                            XCTFail("\(label): the open fails: \(error)")
+                        }
+                    }
+                }
+            }
+        }
+        print("lost-history index: \(images) power-cut images")
+    }
+
     // MARK: Bit flips
 
     static func u32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
