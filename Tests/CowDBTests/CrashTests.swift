@@ -521,12 +521,16 @@ final class CrashTests: XCTestCase {
                 let start = outcome.recovered(at: recovered, allDurable: powerCut)
                 let more = Self.moreCommits(seed: seed &+ UInt64(first))
                 let counting = machine()
-                _ = Self.run(more, backend: counting, path: path, durability: durability, from: start)
+                let undisturbed = Self.run(more, backend: counting, path: path, durability: durability, from: start)
+                // The model starts at `recovered`: every open of this machine must land there too.
+                if let error = undisturbed.error { failures.append("crash point \(first), \(restart): the commits after recovery fail: \(error)") }
+                failures += undisturbed.violations.map { "crash point \(first), \(restart): \($0)" }
                 for second in 1 ... counting.counts.steps {
                     tried += 1
                     let again = machine()
                     again.crash(afterStep: second)
                     let outcome2 = Self.run(more, backend: again, path: path, durability: durability, from: start)
+                    failures += outcome2.violations.map { "crash point \(first), \(restart), then \(second): \($0)" }
                     // A version recovered from the page cache is durable only once the
                     // recovery has synced it: `durable` follows that, so power cuts are
                     // judged by it (with `.full`, every acknowledged commit is durable).
@@ -913,7 +917,8 @@ final class CrashTests: XCTestCase {
                         images += 1
                         let label = "\(durability)\(machineLabel), crash after step \(step), power cut \(seed)"
                         do {
-                            let db = try Database(path: path, options: Self.options(durability), backend: FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false))))
+                            let disk = FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false)))
+                            let db = try Database(path: path, options: Self.options(durability), backend: disk)
                             defer { try? db.close() }
                             XCTAssertLessThanOrEqual(db.latestVersion, 2, label)
                             for version in 0 ... min(db.latestVersion, 2) {
