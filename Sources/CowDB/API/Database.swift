@@ -131,6 +131,12 @@ public final class Database: @unchecked Sendable {
             let end = ((recovered.latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)
             if try store.file.length() > end { try store.file.truncate(to: end) }
             try log.writePending()
+            // The index as recovery left it must be durable before any record is flagged
+            // synced (below, at close, or by a `.full` commit): recovery trusts the records in
+            // front of a synced one unread, and a power cut could otherwise bring back a record
+            // it dropped (of a lost commit) in front of one. Always: a process that died during
+            // its open may have left that truncation unsynced, which its page cache hides.
+            try log.file.sync()
             let lastSynced = try log.last()?.isSynced ?? true
             if recovered.latestIsUnsynced, let latest = recovered.latest {
                 // The tail verified in the page cache, but an earlier failed fdatasync may have

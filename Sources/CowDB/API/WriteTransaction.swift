@@ -149,7 +149,9 @@ public final class WriteTransaction: ReadTransaction {
     private func spillIfOverBudget() throws {
         guard mutator.dirtyNodes > budgetPages else { return }
         try mutator.spillLeaves(&defaultTree)
-        for name in named.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) { // sorted: the same seed writes the same pages
+        // In name order, as the commit writes them: a dictionary's order changes from one
+        // process to the next, and the same writes must give the same file.
+        for name in named.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             var tree = named[name]!
             try mutator.spillLeaves(&tree)
             named[name] = tree

@@ -72,7 +72,7 @@ final class RootLog: @unchecked Sendable {
     }
 
     /// Writes pending records to the file after the trusted ones and drops anything beyond
-    /// (writer only; no sync: the index is rebuilt from the data file when damaged).
+    /// (writer only; no sync here: the open syncs the index right after, see `Database.init`).
     func writePending() throws {
         try file.truncate(to: UInt64(fileCount * IndexRecord.size))
         if !pending.isEmpty {
