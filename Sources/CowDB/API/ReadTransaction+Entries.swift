@@ -29,29 +29,50 @@ extension ReadTransaction {
         ensureOpen()
         precondition(limit >= 0, "CowDB: withEntries limit must not be negative")
         guard limit > 0 else { return }
-        let stamp = mutationStamp
-        var cursor = TreeCursor(root: try tree(name).root, pages: pages)
-        var positioned = try from.map { key in try key.withUnsafeBytes { try cursor.seek($0) } } ?? cursor.first()
+        let root = try tree(name).root
         var walk = EntryWalk(to: to, limit: limit)
+        if case let .page(rootPage)? = root {
+            // Written pages only (every read transaction): the allocation-free walk.
+            let pages = self.pages
+            let stamp = mutationStamp
+            try from.withOptionalBytes { from in
+                try BTree.walkStored(rootPage: rootPage, from: from, pages: pages) { leaf, index in
+                    let (key, stored) = try leaf.entry(index)
+                    let value: UnsafeRawBufferPointer
+                    switch stored {
+                    case let .inline(bytes): value = bytes
+                    case let .overflow(page, length): value = try OverflowPage.value(in: pages, page: page, length: length, below: leaf.number)
+                    }
+                    guard try walk.step(key: key, head: leaf.head(index), value: value, storedKey: true, body) else { return false }
+                    precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
+                    return true
+                }
+            }
+            return
+        }
+        // A write transaction's changed nodes: through the general tree cursor.
+        let stamp = mutationStamp
+        var cursor = TreeCursor(root: root, pages: pages)
+        var positioned = try from.map { key in try key.withUnsafeBytes { try cursor.seek($0) } } ?? cursor.first()
         while positioned {
             let (level, start) = cursor.current
             switch level {
             case let .leafPage(view):
                 for index in start ..< view.count {
-                    let key = try view.key(index)
+                    let (key, stored) = try view.entry(index)
                     let value: UnsafeRawBufferPointer
-                    switch try view.value(index) {
+                    switch stored {
                     case let .inline(bytes): value = bytes
                     case let .overflow(page, length): value = try OverflowPage.value(in: pages, page: page, length: length, below: view.number)
                     }
-                    guard try walk.step(key: key, value: value, storedKey: true, body) else { return }
+                    guard try walk.step(key: key, head: view.head(index), value: value, storedKey: true, body) else { return }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
                 }
             case let .node(node):
                 for index in start ..< node.count {
                     let keep = try node.keys[index].withUnsafeBytes { key in
                         try BTree.withBytes(of: .dirty(node.values[index]), pages: pages) { value in
-                            try walk.step(key: key, value: value, storedKey: false, body)
+                            try walk.step(key: key, head: keyHead(key), value: value, storedKey: false, body)
                         }
                     }
                     guard keep else { return }
@@ -61,6 +82,17 @@ extension ReadTransaction {
                 preconditionFailure("cursor not on a leaf")
             }
             positioned = try cursor.nextLeaf()
+        }
+    }
+}
+
+extension Optional where Wrapped == [UInt8] {
+    /// Calls `body` with the bytes of the array, or nil.
+    @inline(__always)
+    fileprivate func withOptionalBytes<R>(_ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        switch self {
+        case let .some(bytes): return try bytes.withUnsafeBytes { try body($0) }
+        case .none: return try body(nil)
         }
     }
 }
@@ -75,6 +107,8 @@ private struct EntryWalk {
     var previousStored: UnsafeRawBufferPointer?
     /// The previous key, copied, when it came from a changed node.
     var previousCopied: [UInt8] = []
+    /// The previous key's head (its first 8 bytes as a number), which decides most comparisons.
+    var previousHead: UInt64 = 0
     var hasPrevious = false
 
     init(to: [UInt8]?, limit: Int) {
@@ -83,12 +117,14 @@ private struct EntryWalk {
     }
 
     /// Checks order and the upper bound, then hands the entry to `body`; false ends the walk.
+    /// `head` is `keyHead(key)` (a leaf page stores it).
     @inline(__always)
-    mutating func step(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, storedKey: Bool,
+    mutating func step(key: UnsafeRawBufferPointer, head: UInt64, value: UnsafeRawBufferPointer, storedKey: Bool,
                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
         if let to, to.withUnsafeBytes({ compareBytes(key, $0) }) >= 0 { return false }
-        if hasPrevious {
-            let order = previousStored.map { compareBytes($0, key) } ?? previousCopied.withUnsafeBytes { compareBytes($0, key) }
+        if hasPrevious, head <= previousHead {
+            let order = head < previousHead ? 1
+                : previousStored.map { compareBytes($0, key) } ?? previousCopied.withUnsafeBytes { compareBytes($0, key) }
             guard order < 0 else {
                 throw CowDBError.corrupt(page: nil, offset: nil, reason: "keys out of order in a range read")
             }
@@ -96,6 +132,7 @@ private struct EntryWalk {
         guard try body(key, value) else { return false }
         left -= 1
         hasPrevious = true
+        previousHead = head
         if storedKey {
             previousStored = key
         } else {

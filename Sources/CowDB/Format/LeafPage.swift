@@ -149,6 +149,31 @@ struct LeafPageView {
         return .inline(UnsafeRawBufferPointer(rebasing: page[start ..< start + length]))
     }
 
+    /// The key and stored value of entry `i` (one cell lookup for both; checked like `key` and `value`).
+    @inline(__always)
+    func entry(_ i: Int) throws -> (key: UnsafeRawBufferPointer, value: StoredValue) {
+        let cell = try cellOffset(i)
+        let keyLength = Int(page.u16(cell))
+        let flags = page.u8(cell + 2)
+        let length = Int(page.u32(cell + 3))
+        let start = cell + LeafPage.cellHeaderSize
+        let valueStart = start + keyLength
+        guard valueStart <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf key \(i) of \(keyLength) bytes runs past the page", offset: cell)
+        }
+        let key = UnsafeRawBufferPointer(rebasing: page[start ..< valueStart])
+        if flags & LeafPage.overflowFlag != 0 {
+            guard valueStart + 8 <= page.count else {
+                throw CowDBError.corruptPage(number, "leaf overflow reference \(i) runs past the page", offset: cell)
+            }
+            return (key, .overflow(page: page.u64(valueStart), length: length))
+        }
+        guard valueStart + length <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf value \(i) of \(length) bytes runs past the page", offset: cell)
+        }
+        return (key, .inline(UnsafeRawBufferPointer(rebasing: page[valueStart ..< valueStart + length])))
+    }
+
     /// Bytes the page's header and entries take (what `Node.size` would be).
     func storedSize() throws -> Int {
         var size = PageHeader.size
