@@ -94,10 +94,15 @@ final class Node {
 
     /// First index whose key is ≥ `key` (leaves), and whether it is equal.
     func lowerBound(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+        // Heads (first 8 bytes as a number) decide most comparisons without a `memcmp` call.
+        let head = keyHead(key)
         var low = 0, high = keys.count
         while low < high {
             let mid = (low + high) >> 1
-            let order = keys[mid].withUnsafeBytes { compareBytes($0, key) }
+            let order = keys[mid].withUnsafeBytes { bytes -> Int in
+                let other = keyHead(bytes)
+                return other == head ? compareBytes(bytes, key) : (other < head ? -1 : 1)
+            }
             if order < 0 { low = mid + 1 } else if order > 0 { high = mid } else { return (mid, true) }
         }
         return (low, false)
@@ -105,10 +110,15 @@ final class Node {
 
     /// Index of the child whose range holds `key` (branches).
     func childIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        let head = keyHead(key) // as in lowerBound
         var low = 1, high = keys.count
         while low < high {
             let mid = (low + high) >> 1
-            if keys[mid].withUnsafeBytes({ compareBytes($0, key) }) <= 0 { low = mid + 1 } else { high = mid }
+            let lessOrEqual = keys[mid].withUnsafeBytes { bytes -> Bool in
+                let other = keyHead(bytes)
+                return other == head ? compareBytes(bytes, key) <= 0 : other < head
+            }
+            if lessOrEqual { low = mid + 1 } else { high = mid }
         }
         return low - 1
     }
