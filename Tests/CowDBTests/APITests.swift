@@ -181,6 +181,66 @@ final class APITests: XCTestCase {
         try db.checkAndClose()
     }
 
+    /// `withEntries` returns what `scan` returns, for random bounds and limits, over written
+    /// pages, over a write transaction's changed nodes, in named keyspaces and with overflow values.
+    func testWithEntriesMatchesScan() throws {
+        let seed = testSeed("testWithEntriesMatchesScan")
+        var random = SeededGenerator(seed: seed)
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.durability = .none
+        let db = try Database(path: directory.path("entries"), options: options)
+        func entries(_ txn: ReadTransaction, _ keyspace: Keyspace?, from: [UInt8]?, to: [UInt8]?, limit: Int) throws -> [(key: [UInt8], value: [UInt8])] {
+            var result: [(key: [UInt8], value: [UInt8])] = []
+            let body = { (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool in
+                result.append((Array(key), Array(value)))
+                return true
+            }
+            if let keyspace { try keyspace.withEntries(from: from, to: to, limit: limit, body) } else { try txn.withEntries(from: from, to: to, limit: limit, body) }
+            return result
+        }
+        func check(_ txn: ReadTransaction, _ keyspace: Keyspace?) throws {
+            for _ in 0 ..< 40 {
+                let from: [UInt8]? = Int.random(in: 0 ..< 4, using: &random) == 0 ? nil : random.bytes(Int.random(in: 0 ... 3, using: &random))
+                var to: [UInt8]? = Int.random(in: 0 ..< 4, using: &random) == 0 ? nil : random.bytes(Int.random(in: 0 ... 3, using: &random))
+                if let f = from, let t = to, compareBytes(f, t) > 0 { to = f }
+                let limit = [0, 1, 10, 500, Int.max][Int.random(in: 0 ..< 5, using: &random)]
+                let expected = Array((try keyspace?.scan(from: from, to: to) ?? txn.scan(from: from, to: to)).prefix(limit))
+                let got = try entries(txn, keyspace, from: from, to: to, limit: limit)
+                XCTAssertEqual(got.map(\.key), expected.map(\.key), "seed \(seed)")
+                XCTAssertEqual(got.map(\.value), expected.map(\.value), "seed \(seed)")
+            }
+        }
+        func randomPairs(_ count: Int) -> [([UInt8], [UInt8])] {
+            (0 ..< count).map { _ in
+                let valueLength = Int.random(in: 0 ..< 50, using: &random) == 0 ? 5_000 : Int.random(in: 0 ... 40, using: &random)
+                return (random.bytes(Int.random(in: 1 ... 12, using: &random)), random.bytes(valueLength))
+            }
+        }
+        try db.write { txn in
+            let named = try txn.createKeyspace("named")
+            for (key, value) in randomPairs(3_000) { try txn.put(key, value) }
+            for (key, value) in randomPairs(500) { try named.put(key, value) }
+        }
+        try db.read { txn in
+            try check(txn, nil)
+            try check(txn, try txn.keyspace("named"))
+            // Stopping early: `body` returning false ends the walk after that entry.
+            var seen = 0
+            try txn.withEntries { _, _ in seen += 1; return seen < 7 }
+            XCTAssertEqual(seen, 7)
+        }
+        try db.write { txn in
+            // Changed nodes next to written pages.
+            for (key, value) in randomPairs(300) { try txn.put(key, value) }
+            let present = Array(try txn.scan().prefix(900)).map(\.key)
+            for key in present where Int.random(in: 0 ..< 3, using: &random) == 0 { try txn.delete(key) }
+            try check(txn, nil)
+            try check(txn, try txn.keyspace("named"))
+        }
+        try db.checkAndClose()
+    }
+
     /// A file that outgrows the map's reservation is remapped; old readers keep the old map.
     func testFileOutgrowingTheMapReservation() throws {
         let directory = TemporaryDirectory()

@@ -14,6 +14,10 @@ final class HostileFileTests: XCTestCase {
         guard let db = try? Database(path: path, options: options) else { return (false, 1) }
         do { _ = try db.read { txn in Array(try txn.scan()).count } } catch { errors += 1 }
         do { _ = try db.read { txn in Array(try txn.scan(reverse: true)).count } } catch { errors += 1 }
+        do { try db.read { txn in try txn.withEntries { key, value in key.count + value.count >= 0 } } } catch { errors += 1 }
+        for key in keys.prefix(10) {
+            do { try db.read { txn in try txn.withEntries(from: key, limit: 10) { _, _ in true } } } catch { errors += 1 }
+        }
         for key in keys.prefix(50) {
             do { _ = try db.read { try $0.get(key) } } catch { errors += 1 }
         }

@@ -20,11 +20,13 @@ final class ReadmeTourTests: XCTestCase {
         var scanned = 0
         var seeked: [UInt8]?
         var length: Int?
+        var walked = 0
         try db.read { txn in
             for (key, value) in try txn.scan(from: Array("a".utf8), to: Array("m".utf8)) { _ = (key, value); scanned += 1 }
             var cursor = try txn.cursor()
             seeked = try cursor.seek(to: Array("k".utf8))?.key
             length = try txn.withValue(for: Array("k".utf8)) { bytes in bytes.count }
+            try txn.withEntries(from: Array("a".utf8), limit: 10) { key, value in walked += 1; return true }
         }
         let snapshot = try db.snapshot(at: 1)
         snapshot.close()
@@ -45,6 +47,7 @@ final class ReadmeTourTests: XCTestCase {
         XCTAssertEqual(scanned, 2)
         XCTAssertEqual(seeked, Array("k".utf8))
         XCTAssertEqual(length, 1)
+        XCTAssertEqual(walked, 2)
         XCTAssertEqual(changed, [])
         XCTAssertEqual(try db.versions().count, 1)
         try db.check()

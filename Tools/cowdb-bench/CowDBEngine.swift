@@ -1,6 +1,5 @@
-// CowDB through its public API: gets through the zero-copy `withValue`, range reads through a
-// cursor (the public cursor hands out copies of each key and value: there is no zero-copy
-// cursor API yet).
+// CowDB through its public API: gets through the zero-copy `withValue`, range reads through
+// the zero-copy `withEntries`.
 import CowDB
 
 /// A CowDB database with the default options: one `fdatasync` per commit.
@@ -75,14 +74,10 @@ final class CowDBEngine: Engine {
         }
 
         mutating func range(from key: [UInt8], count: Int) throws -> UInt64 {
-            var cursor = try transaction.cursor()
             var sum: UInt64 = 0
-            var entry = try cursor.seek(to: key)
-            var seen = 0
-            while let (key, value) = entry, seen < count {
-                sum &+= key.withUnsafeBytes(byteSum) &+ value.withUnsafeBytes(byteSum)
-                seen += 1
-                if seen < count { entry = try cursor.next() }
+            try transaction.withEntries(from: key, limit: count) { key, value in
+                sum &+= byteSum(key) &+ byteSum(value)
+                return true
             }
             return sum
         }

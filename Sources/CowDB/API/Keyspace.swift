@@ -27,6 +27,13 @@ public final class Keyspace {
         try transaction.scan(in: name, from: from, to: to, reverse: reverse)
     }
 
+    /// Calls `body` with each entry of `[from, to)` without copying, as
+    /// `ReadTransaction.withEntries` does for the default keyspace.
+    public func withEntries(from: [UInt8]? = nil, to: [UInt8]? = nil, limit: Int = .max,
+                            _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
+        try transaction.withEntries(in: name, from: from, to: to, limit: limit, body)
+    }
+
     /// A cursor over this keyspace, not yet positioned.
     public func cursor() throws -> Cursor { try transaction.cursor(in: name) }
 

@@ -143,6 +143,18 @@ public class ReadTransaction {
     /// Finds `key` in keyspace `name`.
     func find(_ key: [UInt8], in name: String?) throws -> FoundValue? {
         ensureOpen()
+        if name == nil, !isWritable {
+            // The hot path: a read transaction's default tree is the committed one, so it is
+            // read through constants (`source`), without the exclusivity checks and reference
+            // counting of the mutable `pages` and `defaultTree`.
+            let pages = source.pages
+            try Keyspace.validate(key: key, layout: pages.layout)
+            guard let root = source.commit?.record.defaultRoot, root != 0 else { return nil }
+            return try key.withUnsafeBytes { bytes -> FoundValue? in
+                guard let (value, leaf) = try BTree.findStored(rootPage: root, key: bytes, pages: pages) else { return nil }
+                return .stored(value, leafPage: leaf)
+            }
+        }
         try Keyspace.validate(key: key, layout: pages.layout)
         let tree = try tree(name)
         return try key.withUnsafeBytes { bytes -> FoundValue? in
@@ -161,7 +173,7 @@ public class ReadTransaction {
 
     func withValue<R>(for key: [UInt8], in name: String?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         guard let found = try find(key, in: name) else { return nil }
-        return try BTree.withBytes(of: found, pages: pages, body)
+        return try BTree.withBytes(of: found, pages: isWritable ? pages : source.pages, body)
     }
 
     func scan(in name: String?, from: [UInt8]?, to: [UInt8]?, reverse: Bool) throws -> ScanSequence {

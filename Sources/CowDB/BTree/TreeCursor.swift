@@ -86,6 +86,9 @@ struct TreeCursor {
 
     // MARK: Entry
 
+    /// The leaf level the cursor is on and its index there (the cursor must be positioned).
+    var current: (level: Level, index: Int) { stack[stack.count - 1] }
+
     /// Calls `body` with the current key's bytes (no copy).
     func withKey<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let top = stack[stack.count - 1]
@@ -160,8 +163,8 @@ struct TreeCursor {
         }
     }
 
-    /// From a leaf exhausted at its end, moves to the first entry of the next non-empty leaf.
-    private mutating func nextLeaf() throws -> Bool {
+    /// From a leaf (exhausted at its end, or skipped), moves to the first entry of the next non-empty leaf.
+    mutating func nextLeaf() throws -> Bool {
         while true {
             stack.removeLast()
             guard let top = stack.last else { return false }

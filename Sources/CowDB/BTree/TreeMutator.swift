@@ -146,34 +146,58 @@ final class TreeMutator {
     /// Removes `key`; returns its value, or nil (and changes nothing) when absent.
     func delete(_ tree: inout TreeState, key: [UInt8]) throws -> LeafValue? {
         guard let root = tree.root else { return nil }
-        let present = try key.withUnsafeBytes { try BTree.find(root, key: $0, pages: pages) } != nil
-        guard present else { return nil }
+        let removed = try key.withUnsafeBytes { try remove(root, key: $0, head: keyHead($0), depth: 1) }
+        guard let (old, node) = removed else { return nil }
         mutations &+= 1
         tree.changed = true
-        let node = try materialize(root)
         tree.root = .node(node)
-        let old = try key.withUnsafeBytes { try remove(node, key: $0, depth: 1) }
-        if old != nil, tree.countsEntries { tree.count &-= 1 } // wrapping: a damaged count must not trap
+        if tree.countsEntries { tree.count &-= 1 } // wrapping: a damaged count must not trap
         return old
     }
 
-    /// Recursive removal; underfull nodes are left for `rebalance`.
-    private func remove(_ node: Node, key: UnsafeRawBufferPointer, depth: Int) throws -> LeafValue? {
+    /// Recursive removal in one descent: written pages are searched through zero-copy views
+    /// and materialized only on the way back up, once the key was found, so a missing key
+    /// changes nothing. Returns the removed value and the node now standing for `ref`.
+    /// Underfull nodes are left for `rebalance`.
+    private func remove(_ ref: NodeRef, key: UnsafeRawBufferPointer, head: UInt64, depth: Int) throws -> (LeafValue, Node)? {
         guard depth <= PageLayout.maxDepth else {
             throw CowDBError.corrupt(page: nil, offset: nil, reason: "tree deeper than \(PageLayout.maxDepth) levels")
         }
-        if node.isLeaf {
-            let (index, found) = node.lowerBound(key)
+        switch ref {
+        case let .node(node):
+            if node.isLeaf {
+                let (index, found) = node.lowerBound(key)
+                return found ? (removeEntry(node, at: index), node) : nil
+            }
+            let index = node.childIndex(key)
+            guard let (old, child) = try remove(node.children[index], key: key, head: head, depth: depth + 1) else { return nil }
+            node.children[index] = .node(child)
+            return (old, node)
+        case let .page(number):
+            let page = try pages.page(number)
+            if page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue {
+                let view = try BranchPageView(page, number: number)
+                let index = try view.childIndex(key, head: head)
+                guard let (old, child) = try remove(.page(try view.child(index)), key: key, head: head, depth: depth + 1) else { return nil }
+                // The node decodes the same page, so its child `index` is the one descended into.
+                let node = try materialize(ref)
+                node.children[index] = .node(child)
+                return (old, node)
+            }
+            let view = try LeafPageView(page, number: number)
+            let (index, found) = try view.lowerBound(key, head: head)
             guard found else { return nil }
-            let old = node.values[index]
-            node.size -= node.entrySize(index)
-            node.keys.remove(at: index)
-            node.values.remove(at: index)
-            return old
+            let node = try materialize(ref)
+            return (removeEntry(node, at: index), node)
         }
-        let index = node.childIndex(key)
-        let child = try materialize(node.children[index])
-        node.children[index] = .node(child)
-        return try remove(child, key: key, depth: depth + 1)
+    }
+
+    /// Removes entry `index` of a leaf node; returns its value.
+    private func removeEntry(_ node: Node, at index: Int) -> LeafValue {
+        let old = node.values[index]
+        node.size -= node.entrySize(index)
+        node.keys.remove(at: index)
+        node.values.remove(at: index)
+        return old
     }
 }

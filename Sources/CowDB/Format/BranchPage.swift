@@ -41,21 +41,29 @@ struct BranchPageView {
     let number: PageNumber
     let count: Int
 
-    /// Checks the header fields that every access relies on.
+    /// Checks the header fields that every access relies on (inlined into every descent;
+    /// the error is built out of line).
+    @inline(__always)
     init(_ page: UnsafeRawBufferPointer, number: PageNumber) throws {
-        guard page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue else {
-            throw CowDBError.corruptPage(number, "expected a branch page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
-        }
-        guard page.u32(PageHeader.runLengthOffset) == 1 else {
-            throw CowDBError.corruptPage(number, "branch page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
-        }
         let n = Int(page.u16(PageHeader.countOffset))
-        guard n >= 1, PageHeader.size + 18 * n <= page.count else {
-            throw CowDBError.corruptPage(number, "branch entry count \(n) is zero or does not fit the page", offset: 6)
-        }
+        guard page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue, page.u32(PageHeader.runLengthOffset) == 1,
+              n >= 1, PageHeader.size + 18 * n <= page.count
+        else { throw Self.headerError(page, number: number) }
         self.page = page
         self.number = number
         self.count = n
+    }
+
+    /// The error for a page whose header `init` refused.
+    @inline(never)
+    static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
+        guard page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue else {
+            return CowDBError.corruptPage(number, "expected a branch page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
+        }
+        guard page.u32(PageHeader.runLengthOffset) == 1 else {
+            return CowDBError.corruptPage(number, "branch page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
+        }
+        return CowDBError.corruptPage(number, "branch entry count \(page.u16(PageHeader.countOffset)) is zero or does not fit the page", offset: 6)
     }
 
     /// The head of separator `i`.

@@ -86,21 +86,29 @@ struct LeafPageView {
     let number: PageNumber
     let count: Int
 
-    /// Checks the header fields that every access relies on.
+    /// Checks the header fields that every access relies on (inlined into every descent;
+    /// the error is built out of line).
+    @inline(__always)
     init(_ page: UnsafeRawBufferPointer, number: PageNumber) throws {
-        guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue else {
-            throw CowDBError.corruptPage(number, "expected a leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
-        }
-        guard page.u32(PageHeader.runLengthOffset) == 1 else {
-            throw CowDBError.corruptPage(number, "leaf page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
-        }
         let n = Int(page.u16(PageHeader.countOffset))
-        guard PageHeader.size + 10 * n <= page.count else {
-            throw CowDBError.corruptPage(number, "leaf entry count \(n) does not fit the page", offset: 6)
-        }
+        guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue, page.u32(PageHeader.runLengthOffset) == 1,
+              PageHeader.size + 10 * n <= page.count
+        else { throw Self.headerError(page, number: number) }
         self.page = page
         self.number = number
         self.count = n
+    }
+
+    /// The error for a page whose header `init` refused.
+    @inline(never)
+    static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
+        guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue else {
+            return CowDBError.corruptPage(number, "expected a leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
+        }
+        guard page.u32(PageHeader.runLengthOffset) == 1 else {
+            return CowDBError.corruptPage(number, "leaf page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
+        }
+        return CowDBError.corruptPage(number, "leaf entry count \(page.u16(PageHeader.countOffset)) does not fit the page", offset: 6)
     }
 
     /// Offset of cell `i`, checked so that its fixed header lies inside the page.
@@ -147,6 +155,31 @@ struct LeafPageView {
             throw CowDBError.corruptPage(number, "leaf value \(i) of \(length) bytes runs past the page", offset: cell)
         }
         return .inline(UnsafeRawBufferPointer(rebasing: page[start ..< start + length]))
+    }
+
+    /// The key and stored value of entry `i` (one cell lookup for both; checked like `key` and `value`).
+    @inline(__always)
+    func entry(_ i: Int) throws -> (key: UnsafeRawBufferPointer, value: StoredValue) {
+        let cell = try cellOffset(i)
+        let keyLength = Int(page.u16(cell))
+        let flags = page.u8(cell + 2)
+        let length = Int(page.u32(cell + 3))
+        let start = cell + LeafPage.cellHeaderSize
+        let valueStart = start + keyLength
+        guard valueStart <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf key \(i) of \(keyLength) bytes runs past the page", offset: cell)
+        }
+        let key = UnsafeRawBufferPointer(rebasing: page[start ..< valueStart])
+        if flags & LeafPage.overflowFlag != 0 {
+            guard valueStart + 8 <= page.count else {
+                throw CowDBError.corruptPage(number, "leaf overflow reference \(i) runs past the page", offset: cell)
+            }
+            return (key, .overflow(page: page.u64(valueStart), length: length))
+        }
+        guard valueStart + length <= page.count else {
+            throw CowDBError.corruptPage(number, "leaf value \(i) of \(length) bytes runs past the page", offset: cell)
+        }
+        return (key, .inline(UnsafeRawBufferPointer(rebasing: page[valueStart ..< valueStart + length])))
     }
 
     /// Bytes the page's header and entries take (what `Node.size` would be).

@@ -45,10 +45,10 @@ final class PageAppender: PageSink {
         self.bufferStart = regionStart
         self.mappings = [mapping]
         self.verify = verify
-        buffer = .allocate(byteCount: 64 * store.layout.pageSize, alignment: 4096)
+        buffer = WriteBuffers.take(byteCount: 64 * store.layout.pageSize)
     }
 
-    deinit { buffer.deallocate() }
+    deinit { WriteBuffers.give(buffer) }
 
     func ownsPage(_ page: PageNumber) -> Bool { page >= regionStart && page < tail }
 
@@ -133,4 +133,33 @@ final class PageAppender: PageSink {
 
     /// The newest map (covering every page appended and flushed).
     var currentMapping: MappedRegion { mappings[mappings.count - 1] }
+}
+
+/// Write buffers kept between transactions. Allocating 64 pages per transaction made every
+/// single-key commit map and unmap them (264 KiB with 4 KiB pages); a buffer handed back
+/// here is reused by the next transaction of any database with the same page size.
+private enum WriteBuffers {
+    /// Buffers not in use; a few at most (one per concurrent writer is typical).
+    private static let free = Locked<[UnsafeMutableRawBufferPointer]>([])
+    /// How many idle buffers are kept; more are freed.
+    private static let maximumKept = 4
+
+    /// A page-aligned buffer of `byteCount` bytes, reused when one is free.
+    static func take(byteCount: Int) -> UnsafeMutableRawBufferPointer {
+        let reused = free.withLock { buffers -> UnsafeMutableRawBufferPointer? in
+            guard let index = buffers.firstIndex(where: { $0.count == byteCount }) else { return nil }
+            return buffers.remove(at: index)
+        }
+        return reused ?? .allocate(byteCount: byteCount, alignment: 4096)
+    }
+
+    /// Hands a buffer from `take` back (its contents are not kept).
+    static func give(_ buffer: UnsafeMutableRawBufferPointer) {
+        let kept = free.withLock { buffers -> Bool in
+            guard buffers.count < maximumKept else { return false }
+            buffers.append(buffer)
+            return true
+        }
+        if !kept { buffer.deallocate() }
+    }
 }

@@ -287,6 +287,11 @@ enum FuzzCase {
         for probe in [[UInt8](), [0], [0x80], Array(repeating: 0xFF, count: 64)] where !probe.isEmpty {
             _ = try? keyspace.get(probe)
         }
+        var walked = 0
+        _ = try? keyspace.withEntries(limit: scanLimit) { key, value in walked &+= key.count &+ value.count; return true }
+        if let middle = seen.dropFirst(seen.count / 2).first {
+            _ = try? keyspace.withEntries(from: middle, to: seen.last, limit: 50) { _, _ in true }
+        }
         if let middle = seen.dropFirst(seen.count / 2).first, let ranged = try? keyspace.scan(from: middle, to: seen.last) {
             var iterator = ranged.makeIterator()
             var taken = 0
