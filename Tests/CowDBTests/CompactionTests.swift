@@ -210,14 +210,22 @@ final class CompactionTests: XCTestCase {
             try db.write { try $0.put(b(String(format: "k%05d", i * 7 % 2_000)), b("overwrite \(i)")) }
             if i % 100 == 99 { usleep(50_000) } // let a background compaction finish now and then
         }
-        let deadline = Date().addingTimeInterval(30)
-        while db.automaticCheckRunning.load(ordering: .acquiring), Date() < deadline { usleep(10_000) }
+        /// Waits for the background thread (measurement or compaction) to finish.
+        func waitForIdle() {
+            let deadline = Date().addingTimeInterval(60)
+            while db.automaticCheckRunning.load(ordering: .acquiring), Date() < deadline { usleep(10_000) }
+        }
+        waitForIdle()
+        // Exactly one more check, on a quiet database: it must find the file too large and compact.
+        for i in 600 ..< 650 { try db.write { try $0.put(b(String(format: "k%05d", i * 7 % 2_000)), b("overwrite \(i)")) } }
+        usleep(20_000)
+        waitForIdle()
         let stats = try db.stats()
         XCTAssertGreaterThan(db.store.header.generation, 1, "no automatic compaction ran")
         XCTAssertLessThan(Double(stats.fileBytes), 3.0 * Double(stats.liveBytes) + Double(60 * db.pageSize * 4),
                           "file \(stats.fileBytes) B against live \(stats.liveBytes) B")
-        XCTAssertEqual(db.latestVersion, 601)
-        XCTAssertEqual(try db.read { try $0.get(b(String(format: "k%05d", 599 * 7 % 2_000))) }, b("overwrite 599"))
+        XCTAssertEqual(db.latestVersion, 651)
+        XCTAssertEqual(try db.read { try $0.get(b(String(format: "k%05d", 649 * 7 % 2_000))) }, b("overwrite 649"))
         try db.checkAndClose()
     }
 

@@ -240,10 +240,11 @@ extension Database {
     func considerAutomaticCompaction() {
         guard let automatic = options.automaticCompaction else { return }
         guard commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits) else { return }
-        commitsSinceCheck.store(0, ordering: .relaxed)
+        // A check or compaction still running: try again after the next commit.
         guard compacting.withLock({ !$0 }),
               automaticCheckRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
+        commitsSinceCheck.store(0, ordering: .relaxed)
         let thread = Thread { [self] in
             defer { automaticCheckRunning.store(false, ordering: .releasing) }
             do {
