@@ -1004,6 +1004,57 @@ final class CrashTests: XCTestCase {
         print("lost-history index: \(images) power-cut images")
     }
 
+    /// A power cut tears a `.none` commit record at a sector boundary and leaves the file that
+    /// long (the record's page is partial, its missing tail the zeros it was padded with): the
+    /// next process recovers to version 0, cuts the file and commits another version 1. Whatever
+    /// part of that reaches the disk before a second power cut, the torn commit must not verify
+    /// again (completed by zeros when the file grows): version 1 is the new one or none.
+    func testCommitCutOffAtOpenNeverReturns() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("db")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let first = FaultInjectionStorage()
+        let lost = try Database(path: path, options: Self.options(.none), backend: first)
+        try lost.write { try $0.put(b("lost"), b("value")) }
+        XCTAssertEqual(try lost.versions().map(\.fileLength), [3 * 4096], "a leaf, then the commit record on page 2")
+        var image = first.image(.processCrash)
+        try lost.close()
+        image.files[path + "/data"]!.removeLast(512)
+        image.files[path + "/index"] = []
+
+        let commit: [Mutation] = (0 ..< 3).map { .put(space: "", key: b("new-\($0)"), value: [UInt8](repeating: 9, count: 7_000)) }
+        var expected = State()
+        Self.apply(commit, to: &expected)
+        for durability in [DatabaseOptions.Durability.none, .full] {
+            /// Runs the second process on `backend` until it ends or the backend crashes.
+            func secondProcess(_ backend: FaultInjectionStorage) {
+                do {
+                    let db = try Database(path: path, options: Self.options(durability), backend: backend)
+                    XCTAssertEqual(db.latestVersion, 0, "the torn commit record leaves no version")
+                    try db.write { try Self.apply(commit, to: $0) }
+                    try db.close()
+                } catch {}
+            }
+            let counter = FaultInjectionStorage(image: image)
+            secondProcess(counter)
+            for step in 1 ... counter.counts.steps {
+                let backend = FaultInjectionStorage(image: image)
+                backend.crash(afterStep: step)
+                secondProcess(backend)
+                for seed in 0 ..< UInt64(24) {
+                    let disk = FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false)))
+                    let db = try Database(path: path, options: Self.options(durability), backend: disk)
+                    XCTAssertLessThanOrEqual(db.latestVersion, 1)
+                    if db.latestVersion == 1 {
+                        let state = try db.read(at: 1) { try Self.readState($0).0 }
+                        XCTAssertEqual(state, expected, "\(durability), crash after step \(step), power cut \(seed): version 1 is the commit cut off")
+                    }
+                    try db.close()
+                }
+            }
+        }
+    }
+
     // MARK: Bit flips
 
     static func u32(_ bytes: [UInt8], at offset: Int) -> UInt32 {

@@ -144,8 +144,13 @@ public final class Database: @unchecked Sendable {
                 // sync below really covers them.
                 try Database.rewrite(store, pages: recovered.tailStart ... latest.page, from: mapping)
             }
+            // Always synced, so that the truncation above is durable before anything is
+            // appended: else a power cut can lose it while a later write (or just the new
+            // length) reaches the disk, and a torn commit it cut off (a partial last page whose
+            // missing tail was zeros) verifies again, a version this process replaced. The page
+            // cache of a process that died during its open hides that truncation too.
+            try store.file.sync()
             if recovered.latestIsUnsynced || !lastSynced {
-                try store.file.sync()
                 try Database.markLastRecordSynced(log)
             }
             // A tags file being rewritten when a writer died: the old `tags` stands.
