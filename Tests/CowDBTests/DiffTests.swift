@@ -61,7 +61,7 @@ final class DiffTests: XCTestCase {
                     keys.removeAll()
                 default:
                     for _ in 0 ..< Int.random(in: 1 ... 40, using: &rng) {
-                        if Int.random(in: 0 ..< 3, using: &rng) == 0, let victim = keys.randomElement(using: &rng) {
+                        if Int.random(in: 0 ..< 3, using: &rng) == 0, let victim = keys.sorted(by: { $0.lexicographicallyPrecedes($1) }).randomElement(using: &rng) {
                             try keyspace.delete(victim)
                             keys.remove(victim)
                         } else {
