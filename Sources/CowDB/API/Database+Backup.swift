@@ -168,23 +168,10 @@ extension Database {
     /// A full copy through `NAME.tmp`: written, synced, renamed over `NAME` (after removing
     /// the old index, which would not match), directory synced.
     private func copyWhole(to destination: String, name: String, indexName: String, end: UInt64, from mapping: MappedRegion) throws -> UInt64 {
-        let temporary = destination + "/" + name + ".tmp"
-        let file = try backend.open(temporary, create: true, readOnly: false)
-        let copied: UInt64
-        do {
-            try file.truncate(to: 0)
-            copied = try copyRange(0 ..< end, from: mapping, to: file)
-            try file.sync()
-            file.close()
-        } catch {
-            file.close()
-            try? backend.unlink(temporary)
-            throw error
+        try Database.replaceFile(name, in: destination, backend: backend,
+                                 beforeRename: { try backend.unlink(destination + "/" + indexName) }) { file in
+            try copyRange(0 ..< end, from: mapping, to: file)
         }
-        try backend.unlink(destination + "/" + indexName)
-        try backend.rename(temporary, destination + "/" + name)
-        try backend.syncDirectory(destination)
-        return copied
     }
 
     /// Writes bytes `range` of the mapped file to the same offsets of `file`, in large chunks.

@@ -131,11 +131,23 @@ extension Database {
     /// Replaces `directory/name` with `bytes`: write `name.tmp`, sync it, rename it over
     /// `name`, sync the directory — so the file is always either the old or the new one.
     static func replaceFile(_ name: String, in directory: String, with bytes: [UInt8], backend: any StorageBackend) throws {
+        try replaceFile(name, in: directory, backend: backend) { file in
+            try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+        }
+    }
+
+    /// Replaces `directory/name` with what `write` puts into a fresh `name.tmp` (synced, then
+    /// renamed over `name`, then the directory synced; on failure the temporary file goes).
+    /// `beforeRename` runs between the sync and the rename.
+    @discardableResult
+    static func replaceFile<T>(_ name: String, in directory: String, backend: any StorageBackend,
+                               beforeRename: () throws -> Void = {}, _ write: (any StorageFile) throws -> T) throws -> T {
         let temporary = directory + "/" + name + ".tmp"
         let file = try backend.open(temporary, create: true, readOnly: false)
+        let result: T
         do {
             try file.truncate(to: 0)
-            try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+            result = try write(file)
             try file.sync()
             file.close()
         } catch {
@@ -143,7 +155,9 @@ extension Database {
             try? backend.unlink(temporary)
             throw error
         }
+        try beforeRename()
         try backend.rename(temporary, directory + "/" + name)
         try backend.syncDirectory(directory)
+        return result
     }
 }
