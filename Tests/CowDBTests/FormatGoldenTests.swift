@@ -361,6 +361,51 @@ final class FormatGoldenTests: XCTestCase {
         }
     }
 
+    /// The rollback and compacted flags: bytes 84 and 88; unknown flags and a rollback field
+    /// without its flag (or not below the version) are corruption.
+    func testCommitRecordFlagsGolden() throws {
+        var record = Self.commit
+        record.rolledBackFrom = 3
+        record.compacted = true
+        let (page, _) = Self.commitPage(record)
+        XCTAssertEqual(hex(page[84 ..< 96]), "03000000" + "0300000000000000")
+        try page.withUnsafeBytes { XCTAssertEqual(try CommitRecord.decode($0, pageNumber: 12), record) }
+        XCTAssertTrue(record.follows(2) && record.follows(6) && !record.follows(7))
+        XCTAssertTrue(Self.commit.follows(6) && !Self.commit.follows(5))
+        for (offset, value) in [(84, UInt32(4)), (84, UInt32(0))] {
+            var bad = page
+            bad.withUnsafeMutableBytes { $0.setU32(value, offset) } // unknown flag; a rollback field without its flag
+            bad.withUnsafeBytes { bytes in expectCorrupt(page: 12, offset: nil) { _ = try CommitRecord.decode(bytes, pageNumber: 12) } }
+        }
+        record.rolledBackFrom = 7 // not below the version
+        let (late, _) = Self.commitPage(record)
+        late.withUnsafeBytes { bytes in expectCorrupt(page: 12, offset: nil) { _ = try CommitRecord.decode(bytes, pageNumber: 12) } }
+    }
+
+    // MARK: CURRENT and tags
+
+    func testCurrentFileGolden() throws {
+        let bytes = CurrentFile.encode(generation: 2)
+        XCTAssertEqual(hex(bytes[...]), "436f774355525200" + "0200000000000000" + "0c768224")
+        XCTAssertEqual(try CurrentFile.decode(bytes, path: "CURRENT"), 2)
+        XCTAssertEqual(CurrentFile.dataName(1), "data")
+        XCTAssertEqual(CurrentFile.indexName(1), "index")
+        XCTAssertEqual(CurrentFile.dataName(3), "data.3")
+        XCTAssertEqual(CurrentFile.indexName(3), "index.3")
+        var damaged = bytes
+        damaged[9] ^= 1
+        XCTAssertThrowsError(try CurrentFile.decode(damaged, path: "CURRENT"))
+        XCTAssertThrowsError(try CurrentFile.decode(Array(bytes.prefix(19)), path: "CURRENT"))
+        XCTAssertThrowsError(try CurrentFile.decode(CurrentFile.encode(generation: 0), path: "CURRENT"))
+    }
+
+    func testTagsFileGolden() throws {
+        let bytes = TagFile.encode([Tag(name: "v1", version: 5, createdAtNanoseconds: 7)])
+        XCTAssertEqual(hex(bytes[...]), "436f775461677300" + "01000000" + "01000000" + "0200" + "7631"
+                       + "0500000000000000" + "0700000000000000" + "fc4b7404")
+        XCTAssertEqual(try TagFile.decode(bytes, path: "tags"), [Tag(name: "v1", version: 5, createdAtNanoseconds: 7)])
+    }
+
     /// Links at or past the record's own page, and a page of another kind, are rejected.
     func testCommitRecordRejectsForwardLinks() {
         var forward: [CommitRecord] = []
