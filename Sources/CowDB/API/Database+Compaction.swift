@@ -48,9 +48,17 @@ public struct RetentionPolicy: Sendable, Equatable {
             let since = UInt64(max(0, keepSince.timeIntervalSince1970 * 1e9))
             kept.formUnion(versions.filter { $0.timestampNanoseconds >= since }.map(\.version))
         }
-        let existing = Set(versions.map(\.version))
-        if keepTags { kept.formUnion(tags.map(\.version).filter { existing.contains($0) }) }
-        kept.formUnion(keepVersions.filter { existing.contains($0) })
+        /// Whether `version` exists (versions are sorted: a binary search, no set of them all).
+        func exists(_ version: UInt64) -> Bool {
+            var low = 0, high = versions.count
+            while low < high {
+                let mid = (low + high) / 2
+                if versions[mid].version < version { low = mid + 1 } else { high = mid }
+            }
+            return low < versions.count && versions[low].version == version
+        }
+        if keepTags { kept.formUnion(tags.map(\.version).filter(exists)) }
+        kept.formUnion(keepVersions.filter(exists))
         return kept.sorted()
     }
 }
