@@ -232,4 +232,21 @@ final class CompactionTests: XCTestCase {
     func testAutomaticCompactionIsOffByDefault() throws {
         XCTAssertNil(DatabaseOptions().automaticCompaction)
     }
+
+    func testCompactingAnEmptyDatabaseChangesNothing() throws {
+        let directory = TemporaryDirectory()
+        let db = try Database(path: directory.path("empty"))
+        let report = try db.compact(keeping: .latestOnly)
+        XCTAssertEqual(report.generation, 1)
+        XCTAssertEqual(report.versionsKept, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory.path("empty") + "/CURRENT"))
+        try db.write { try $0.put(b("k"), b("v")) }
+        XCTAssertEqual(db.latestVersion, 1)
+        var readOnly = DatabaseOptions()
+        readOnly.readOnly = true
+        let reader = try Database(path: directory.path("empty"), options: readOnly)
+        XCTAssertThrowsError(try reader.compact()) { XCTAssertEqual($0 as? CowDBError, .readOnly) }
+        try reader.close()
+        try db.checkAndClose()
+    }
 }

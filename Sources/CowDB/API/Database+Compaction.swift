@@ -98,6 +98,12 @@ extension Database {
 
         let generation = store.header.generation
         let versions = try self.versions()
+        guard !versions.isEmpty else {
+            // Nothing committed: nothing to keep or drop, and no new generation.
+            let bytes = UInt64(store.layout.pageSize)
+            return CompactionReport(versionsBefore: 0, versionsKept: 0, versionsCarriedOver: 0, bytesBefore: bytes, bytesAfter: bytes,
+                                    generation: generation, seconds: monotonicSeconds() - started)
+        }
         let kept = policy.select(from: versions, tags: try readTags())
         let bytesBefore = versions.last?.fileLength ?? UInt64(store.layout.pageSize)
         var targetOptions = options
