@@ -105,6 +105,12 @@ extension Database {
                                     generation: generation, seconds: monotonicSeconds() - started)
         }
         let kept = policy.select(from: versions, tags: try readTags())
+        let trace = ProcessInfo.processInfo.environment["COWDB_COMPACTION_TRACE"] != nil
+        /// With COWDB_COMPACTION_TRACE set: the time since the start at each step, on stderr.
+        func mark(_ step: String) {
+            if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, monotonicSeconds() - started).utf8)) }
+        }
+        mark("\(versions.count) versions listed, \(kept.count) kept")
         let bytesBefore = versions.last?.fileLength ?? UInt64(store.layout.pageSize)
         var targetOptions = options
         targetOptions.durability = .none
@@ -129,6 +135,7 @@ extension Database {
             previous = version
         }
 
+        mark("kept versions copied")
         // 2. Catch up with what the writer committed meanwhile, without stopping it, until
         //    little is left.
         var carried = 0
@@ -163,6 +170,7 @@ extension Database {
                 previous = version
                 carried += 1
             }
+            mark("caught up (\(carried) carried over)")
             try target.store.file.sync()
             try Database.markLastRecordSynced(target.log)
             try target.close()
@@ -173,6 +181,7 @@ extension Database {
             switched = true
             do {
                 try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation + 1), backend: backend)
+                mark("synced and switched")
                 try adoptGeneration(generation + 1)
             } catch {
                 state.withLock { $0.poisoned = "compaction failed while switching generations (\(error)); reopen the database" }
