@@ -40,25 +40,35 @@ public struct RetentionPolicy: Sendable, Equatable {
 
     /// The versions of `versions` (oldest first) this policy keeps.
     func select(from versions: [VersionInfo], tags: [Tag]) -> [UInt64] {
-        guard let latest = versions.last else { return [] }
-        if keepAll { return versions.map(\.version) }
-        var kept: Set<UInt64> = [latest.version]
-        if let keepLast { kept.formUnion(versions.suffix(max(0, keepLast)).map(\.version)) }
-        if let keepSince {
-            let since = UInt64(max(0, keepSince.timeIntervalSince1970 * 1e9))
-            kept.formUnion(versions.filter { $0.timestampNanoseconds >= since }.map(\.version))
-        }
-        /// Whether `version` exists (versions are sorted: a binary search, no set of them all).
-        func exists(_ version: UInt64) -> Bool {
-            var low = 0, high = versions.count
+        // Array accessors cannot throw.
+        try! select(count: versions.count, version: { versions[$0].version }, timestamp: { versions[$0].timestampNanoseconds }, tags: tags)
+    }
+
+    /// The versions this policy keeps among `count` versions in increasing order, read through
+    /// accessors by position: only the positions it needs are read (the newest N, a binary
+    /// search for the time, one for each tag), never the whole list unless `keepAll`.
+    func select(count: Int, version: (Int) throws -> UInt64, timestamp: (Int) throws -> UInt64, tags: [Tag]) throws -> [UInt64] {
+        guard count > 0 else { return [] }
+        if keepAll { return try (0 ..< count).map(version) }
+        var kept: Set<UInt64> = [try version(count - 1)]
+        if let keepLast { for i in max(0, count - keepLast) ..< count { kept.insert(try version(i)) } }
+        /// The first position whose value is at least `target` (values increase with the position).
+        func firstAtLeast(_ target: UInt64, _ value: (Int) throws -> UInt64) throws -> Int {
+            var low = 0, high = count
             while low < high {
                 let mid = (low + high) / 2
-                if versions[mid].version < version { low = mid + 1 } else { high = mid }
+                if try value(mid) < target { low = mid + 1 } else { high = mid }
             }
-            return low < versions.count && versions[low].version == version
+            return low
         }
-        if keepTags { kept.formUnion(tags.map(\.version).filter(exists)) }
-        kept.formUnion(keepVersions.filter(exists))
+        if let keepSince {
+            let since = UInt64(max(0, keepSince.timeIntervalSince1970 * 1e9))
+            for i in try firstAtLeast(since, timestamp) ..< count { kept.insert(try version(i)) }
+        }
+        for wanted in (keepTags ? tags.map(\.version) : []) + keepVersions {
+            let i = try firstAtLeast(wanted, version)
+            if i < count, try version(i) == wanted { kept.insert(wanted) }
+        }
         return kept.sorted()
     }
 }
@@ -97,21 +107,27 @@ extension Database {
         defer { compacting.withLock { $0 = false } }
 
         let generation = store.header.generation
-        let versions = try self.versions()
-        guard !versions.isEmpty else {
+        // The versions to keep, read from the index by position (no list of every version).
+        let tags = try readTags()
+        let (versionCount, kept, bytesBefore) = try state.withLock { _ -> (Int, [UInt64], UInt64) in
+            let log = self.log
+            let kept = try policy.select(count: log.count, version: { try log.record($0).version },
+                                         timestamp: { try log.record($0).timestamp }, tags: tags)
+            let last = try log.last()
+            return (log.count, kept, ((last?.commitPage ?? 0) + 1) * UInt64(store.layout.pageSize))
+        }
+        guard versionCount > 0 else {
             // Nothing committed: nothing to keep or drop, and no new generation.
             let bytes = UInt64(store.layout.pageSize)
             return CompactionReport(versionsBefore: 0, versionsKept: 0, versionsCarriedOver: 0, bytesBefore: bytes, bytesAfter: bytes,
                                     generation: generation, seconds: monotonicSeconds() - started)
         }
-        let kept = policy.select(from: versions, tags: try readTags())
         let trace = ProcessInfo.processInfo.environment["COWDB_COMPACTION_TRACE"] != nil
         /// With COWDB_COMPACTION_TRACE set: the time since the start at each step, on stderr.
         func mark(_ step: String) {
             if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, monotonicSeconds() - started).utf8)) }
         }
-        mark("\(versions.count) versions listed, \(kept.count) kept")
-        let bytesBefore = versions.last?.fileLength ?? UInt64(store.layout.pageSize)
+        mark("\(versionCount) versions, \(kept.count) kept")
         var targetOptions = options
         targetOptions.durability = .none
         targetOptions.readOnly = false
@@ -191,7 +207,7 @@ extension Database {
                 try? backend.unlink(path + "/" + name)
             }
             let after = try self.versions()
-            return CompactionReport(versionsBefore: versions.count + carried, versionsKept: after.count,
+            return CompactionReport(versionsBefore: versionCount + carried, versionsKept: after.count,
                                     versionsCarriedOver: carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
                                     bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
                                     generation: generation + 1, seconds: monotonicSeconds() - started)
