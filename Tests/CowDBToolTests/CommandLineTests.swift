@@ -77,6 +77,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.text.contains("read at version 1: apple=red"), result.text)
         XCTAssertTrue(result.text.contains("VERSION=3\nformat=print\ntype=btree\n"), result.text)
         XCTAssertTrue(result.text.contains("database=stock\n"), result.text)
+        XCTAssertTrue(result.text.contains("  added ") && result.text.contains("  changed apple: red → green"), result.text)
+        XCTAssertTrue(result.text.contains("version 5: rollback to version 1") && result.text.contains("version 6: rollback to version 4"), result.text)
         assertSuccess(try ToolRunner.cowdb(["check", dir.path("demo"), "--all-versions"]))
     }
 

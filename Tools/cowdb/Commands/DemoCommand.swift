@@ -49,6 +49,22 @@ struct DemoCommand: ParsableCommand {
         for info in try db.versions().suffix(6) {
             print("  \(info.version)  \(Timestamps.iso8601(nanoseconds: info.timestampNanoseconds))  entries \(info.entryCount)  appended \(info.appendedBytes) B")
         }
+        // History: a diff that skips shared pages, a tag, a rollback and its undo.
+        let latest = db.latestVersion
+        print("diff \(start + 1) → \(latest) (cowdb diff \(path) \(start + 1) latest):")
+        try db.diff(from: start + 1, to: latest) { changes in
+            for change in changes {
+                let old = change.oldValue.map { ByteEscaping.printable($0) } ?? "-"
+                let new = change.newValue.map { ByteEscaping.printable($0) } ?? "-"
+                print("  \(change.change.rawValue) \(ByteEscaping.printable(change.key)): \(old) → \(new)")
+            }
+        }
+        try db.tag("demo", version: latest)
+        print("tagged version \(latest) as \"demo\" (cowdb tags \(path))")
+        let rolled = try db.rollback(to: start + 1)
+        print("version \(rolled): rollback to version \(start + 1) — one commit record, nothing copied")
+        let undone = try db.rollback(to: latest)
+        print("version \(undone): rollback to version \(latest) (cowdb rollback \(path) --tag demo) undoes it")
         print("dump of version \(db.latestVersion) (cowdb dump \(path) -a -p):")
         try dump(db)
         print("next: cowdb dump \(path) -a --version \(start + 1), cowdb stat \(path) -a, cowdb check \(path) --all-versions")
