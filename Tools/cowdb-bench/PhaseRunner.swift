@@ -231,29 +231,41 @@ struct PhaseRunner<E: Engine> {
 
 // MARK: Read loops
 
-/// Gets the `j`-th random pick for every `j` in `picks`, 1,000 per read transaction (opened by
-/// `transaction`); returns the byte sum of every value. A missing key is an error.
+/// Runs `perPick` for every `j` in `picks`, 1,000 per read transaction (opened by
+/// `transaction`); returns the sum of what it returned.
+func inReadTransactions<Reader: EngineReader>(_ picks: Range<Int>,
+                                              transaction: ((inout Reader) throws -> UInt64) throws -> UInt64,
+                                              _ perPick: (Int, inout Reader) throws -> UInt64) throws -> UInt64 {
+    // Both closures are only called during this function (the compiler cannot see that one
+    // is called inside the other without this).
+    try withoutActuallyEscaping(perPick) { perPick in
+        var sum: UInt64 = 0
+        var j = picks.lowerBound
+        while j < picks.upperBound {
+            let end = min(j + 1000, picks.upperBound)
+            sum &+= try transaction { reader in
+                var partial: UInt64 = 0
+                for pick in j ..< end { partial &+= try perPick(pick, &reader) }
+                return partial
+            }
+            j = end
+        }
+        return sum
+    }
+}
+
+/// Gets the `j`-th random pick for every `j` in `picks`, 1,000 per read transaction; returns
+/// the byte sum of every value. A missing key is an error.
 func randomGets<Reader: EngineReader>(_ data: Dataset, _ picks: Range<Int>,
                                       transaction: ((inout Reader) throws -> UInt64) throws -> UInt64) throws -> UInt64 {
     var buffers = PairBuffers()
-    var sum: UInt64 = 0
-    var j = picks.lowerBound
-    while j < picks.upperBound {
-        let end = min(j + 1000, picks.upperBound)
-        sum &+= try transaction { reader in
-            var partial: UInt64 = 0
-            for pick in j ..< end {
-                buffers.loadKey(data.pick(pick, stream: 1), from: data)
-                guard let valueSum = try reader.get(buffers.key) else {
-                    throw EngineError(description: "key of pair \(data.pick(pick, stream: 1)) not found")
-                }
-                partial &+= valueSum
-            }
-            return partial
+    return try inReadTransactions(picks, transaction: transaction) { pick, reader in
+        buffers.loadKey(data.pick(pick, stream: 1), from: data)
+        guard let valueSum = try reader.get(buffers.key) else {
+            throw EngineError(description: "key of pair \(data.pick(pick, stream: 1)) not found")
         }
-        j = end
+        return valueSum
     }
-    return sum
 }
 
 /// Reads 10 entries from each random start key for every `j` in `picks`, 1,000 ranges per read
@@ -261,21 +273,10 @@ func randomGets<Reader: EngineReader>(_ data: Dataset, _ picks: Range<Int>,
 func rangeReads<Reader: EngineReader>(_ data: Dataset, _ picks: Range<Int>,
                                       transaction: ((inout Reader) throws -> UInt64) throws -> UInt64) throws -> UInt64 {
     var buffers = PairBuffers()
-    var sum: UInt64 = 0
-    var j = picks.lowerBound
-    while j < picks.upperBound {
-        let end = min(j + 1000, picks.upperBound)
-        sum &+= try transaction { reader in
-            var partial: UInt64 = 0
-            for pick in j ..< end {
-                buffers.loadKey(data.pick(pick, stream: 2), from: data)
-                partial &+= try reader.range(from: buffers.key, count: 10)
-            }
-            return partial
-        }
-        j = end
+    return try inReadTransactions(picks, transaction: transaction) { pick, reader in
+        buffers.loadKey(data.pick(pick, stream: 2), from: data)
+        return try reader.range(from: buffers.key, count: 10)
     }
-    return sum
 }
 
 /// Runs `body(first, 0)` and `body(second, 1)` on two threads at once; returns the sum of

@@ -57,13 +57,7 @@ struct BranchPageView {
     /// The error for a page whose header `init` refused.
     @inline(never)
     static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
-        guard page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue else {
-            return CowDBError.corruptPage(number, "expected a branch page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
-        }
-        guard page.u32(PageHeader.runLengthOffset) == 1 else {
-            return CowDBError.corruptPage(number, "branch page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
-        }
-        return CowDBError.corruptPage(number, "branch entry count \(page.u16(PageHeader.countOffset)) is zero or does not fit the page", offset: 6)
+        PageHeader.singlePageError(page, number: number, expected: .branch, countProblem: "is zero or does not fit the page")
     }
 
     /// The head of separator `i`.

@@ -102,13 +102,7 @@ struct LeafPageView {
     /// The error for a page whose header `init` refused.
     @inline(never)
     static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
-        guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue else {
-            return CowDBError.corruptPage(number, "expected a leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
-        }
-        guard page.u32(PageHeader.runLengthOffset) == 1 else {
-            return CowDBError.corruptPage(number, "leaf page has run length \(page.u32(PageHeader.runLengthOffset)), not 1", offset: PageHeader.runLengthOffset)
-        }
-        return CowDBError.corruptPage(number, "leaf entry count \(page.u16(PageHeader.countOffset)) does not fit the page", offset: 6)
+        PageHeader.singlePageError(page, number: number, expected: .leaf, countProblem: "does not fit the page")
     }
 
     /// Offset of cell `i`, checked so that its fixed header lies inside the page.

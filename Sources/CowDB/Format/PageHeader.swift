@@ -63,4 +63,18 @@ enum PageHeader {
     static func verify(_ run: UnsafeRawBufferPointer, pageNumber: PageNumber) -> Bool {
         run.u32(checksumOffset) == computeChecksum(run, pageNumber: pageNumber)
     }
+
+    /// The error for a one-page branch or leaf whose header did not check out: the wrong kind,
+    /// a run length other than 1, or else its entry count (`countProblem` says how).
+    @inline(never)
+    static func singlePageError(_ page: UnsafeRawBufferPointer, number: PageNumber, expected kind: PageKind, countProblem: String) -> CowDBError {
+        let name = kind == .branch ? "branch" : "leaf"
+        guard page.u8(kindOffset) == kind.rawValue else {
+            return CowDBError.corruptPage(number, "expected a \(name) page, found kind \(page.u8(kindOffset))", offset: kindOffset)
+        }
+        guard page.u32(runLengthOffset) == 1 else {
+            return CowDBError.corruptPage(number, "\(name) page has run length \(page.u32(runLengthOffset)), not 1", offset: runLengthOffset)
+        }
+        return CowDBError.corruptPage(number, "\(name) entry count \(page.u16(countOffset)) \(countProblem)", offset: countOffset)
+    }
 }
