@@ -122,7 +122,7 @@ final class FormatGoldenTests: XCTestCase {
     /// The checksum covers the page number and bytes [4, end): a page copied elsewhere fails.
     func testPageChecksumBindsPageNumberAndWholeRun() {
         var page = [UInt8](repeating: 0, count: Self.pageSize)
-        page.withUnsafeMutableBytes { LeafPage.encode(keys: [Array("k".utf8)], values: [.inline([1, 2, 3])], into: $0) }
+        page.withUnsafeMutableBytes { makeLeafNode([(Array("k".utf8), .inline([1, 2, 3]))]).encode(into: $0) }
         let stored = page.withUnsafeMutableBytes { PageHeader.seal($0, pageNumber: 5) }
         page.withUnsafeBytes { bytes in
             XCTAssertEqual(bytes.u32(0), stored)
@@ -152,8 +152,8 @@ final class FormatGoldenTests: XCTestCase {
     static func leafPage() -> [UInt8] {
         var page = [UInt8](repeating: 0, count: pageSize)
         page.withUnsafeMutableBytes { bytes in
-            LeafPage.encode(keys: [Array("apple".utf8), Array("banana-split".utf8)],
-                            values: [.inline(Array("red".utf8)), .overflow(page: 3, length: 5000)], into: bytes)
+            makeLeafNode([(Array("apple".utf8), .inline(Array("red".utf8))),
+                          (Array("banana-split".utf8), .overflow(page: 3, length: 5000))]).encode(into: bytes)
             PageHeader.seal(bytes, pageNumber: 5)
         }
         return page
@@ -182,8 +182,8 @@ final class FormatGoldenTests: XCTestCase {
         }
         // Node.load reads back what the writer held.
         let node = try page.withUnsafeBytes { try Node.load($0, number: 5) }
-        XCTAssertEqual(node.keys, [Array("apple".utf8), Array("banana-split".utf8)])
-        XCTAssertEqual(node.values, [.inline(Array("red".utf8)), .overflow(page: 3, length: 5000)])
+        XCTAssertEqual(node.testKeys, [Array("apple".utf8), Array("banana-split".utf8)])
+        XCTAssertEqual(node.testValues, [.inline(Array("red".utf8)), .overflow(page: 3, length: 5000)])
         XCTAssertEqual(node.size, 16 + LeafPage.entrySize(keyLength: 5, inlineValueLength: 3) + LeafPage.entrySize(keyLength: 12, inlineValueLength: 8))
         XCTAssertEqual(node.size, 78) // the encoder packs the cells: the last one ends at byte 78
     }
@@ -238,10 +238,10 @@ final class FormatGoldenTests: XCTestCase {
         """
 
     /// Page 10: separators "", "b", "cat" over children 2, 5, 7.
-    static func branchPage(children: [PageNumber] = [2, 5, 7], firstKey: [UInt8] = []) -> [UInt8] {
+    static func branchPage(children: [PageNumber] = [2, 5, 7]) -> [UInt8] {
         var page = [UInt8](repeating: 0, count: pageSize)
         page.withUnsafeMutableBytes { bytes in
-            BranchPage.encode(keys: [firstKey, Array("b".utf8), Array("cat".utf8)], children: children, into: bytes)
+            makeBranchNode([[], Array("b".utf8), Array("cat".utf8)], children: children).encode(into: bytes)
             PageHeader.seal(bytes, pageNumber: 10)
         }
         return page
@@ -251,7 +251,13 @@ final class FormatGoldenTests: XCTestCase {
         let page = Self.branchPage()
         XCTAssertEqual(hex(page[0 ..< 80]), compact(Self.branchHex))
         XCTAssertTrue(page[80...].allSatisfy { $0 == 0 })
-        XCTAssertEqual(Self.branchPage(firstKey: Array("ignored".utf8)), page, "separator 0 is always written empty")
+        // Removing child 0 makes separator 1 the new separator 0, which is written empty.
+        let shrunk = makeBranchNode([[], Array("a".utf8), Array("b".utf8), Array("cat".utf8)], children: [1, 2, 5, 7])
+        shrunk.remove(at: 0)
+        XCTAssertEqual(shrunk.size, 80)
+        var rewritten = [UInt8](repeating: 0, count: Self.pageSize)
+        rewritten.withUnsafeMutableBytes { shrunk.encode(into: $0); PageHeader.seal($0, pageNumber: 10) }
+        XCTAssertEqual(rewritten, page, "separator 0 is always written empty")
         try page.withUnsafeBytes { bytes in
             let view = try BranchPageView(bytes, number: 10)
             XCTAssertEqual(view.count, 3)
@@ -263,7 +269,7 @@ final class FormatGoldenTests: XCTestCase {
             }
         }
         let node = try page.withUnsafeBytes { try Node.load($0, number: 10) }
-        XCTAssertEqual(node.keys, [[], Array("b".utf8), Array("cat".utf8)])
+        XCTAssertEqual(node.testKeys, [[], Array("b".utf8), Array("cat".utf8)])
         XCTAssertEqual(node.size, 80) // header + 3 × 20 + 0 + 1 + 3
     }
 
@@ -504,7 +510,7 @@ final class FormatGoldenTests: XCTestCase {
         XCTAssertTrue(large.valueIsInline(keyLength: 8, valueLength: 16355))
         XCTAssertFalse(large.valueIsInline(keyLength: 8, valueLength: 16356))
         // The widest entries still fit four to a page.
-        XCTAssertLessThanOrEqual(LeafPage.entrySize(keyLength: Self.layout.maxKeySize, value: .overflow(page: 1, length: 1 << 30)), Self.layout.maxEntrySize)
+        XCTAssertLessThanOrEqual(LeafPage.entrySize(keyLength: Self.layout.maxKeySize, inlineValueLength: 8), Self.layout.maxEntrySize)
         XCTAssertLessThanOrEqual(BranchPage.entrySize(keyLength: Self.layout.maxKeySize), Self.layout.maxEntrySize)
         // Overflow runs: ⌈(16 + L) / pageSize⌉ pages.
         XCTAssertEqual(Self.layout.overflowRunLength(valueLength: 4080), 1)

@@ -70,10 +70,9 @@ extension ReadTransaction {
                 }
             case let .node(node):
                 for index in start ..< node.count {
-                    let keep = try node.keys[index].withUnsafeBytes { key in
-                        try BTree.withBytes(of: .dirty(node.values[index]), pages: pages) { value in
-                            try walk.step(key: key, head: keyHead(key), value: value, storedKey: false, body)
-                        }
+                    let key = node.key(index)
+                    let keep = try BTree.withBytes(of: .dirty(node, index: index), pages: pages) { value in
+                        try walk.step(key: key, head: keyHead(key), value: value, storedKey: false, body)
                     }
                     guard keep else { return }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")

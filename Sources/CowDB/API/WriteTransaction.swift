@@ -43,7 +43,7 @@ public final class WriteTransaction: ReadTransaction {
         ensureOpen()
         try Keyspace.validate(name: name)
         if (try? tree(name)) != nil { throw CowDBError.keyspaceExists(name) }
-        try changeCatalog { catalog in _ = try mutator.put(&catalog, key: Array(name.utf8), value: .inline(Self.catalogValue(root: 0, count: 0))) }
+        try changeCatalog { catalog in try putCatalogEntry(&catalog, name: Array(name.utf8), root: 0, count: 0) }
         var tree = TreeState(rootPage: 0, count: 0)
         tree.changed = true
         named[Array(name.utf8)] = tree
@@ -62,35 +62,30 @@ public final class WriteTransaction: ReadTransaction {
     public func dropKeyspace(_ name: String) throws {
         ensureOpen()
         let tree = try tree(name)
-        try changeCatalog { catalog in _ = try mutator.delete(&catalog, key: Array(name.utf8)) }
+        try changeCatalog { catalog in _ = try Array(name.utf8).withUnsafeBytes { try mutator.delete(&catalog, key: $0) } }
         named[Array(name.utf8)] = nil
         totalCount &-= tree.count // wrapping: a damaged count must not trap; check() reports it
     }
 
     // MARK: Changes
 
-    /// An array holding exactly `bytes` (a caller's array may carry a large spare capacity,
-    /// which the transaction would otherwise keep alive in its nodes).
-    private func exact(_ bytes: [UInt8]) -> [UInt8] {
-        bytes.capacity > bytes.count + 32 ? bytes.withUnsafeBufferPointer { Array($0) } : bytes
-    }
-
     func put(_ key: [UInt8], _ value: [UInt8], in name: String?) throws {
-        let key = exact(key), value = exact(value)
         try prepareWrite(key: key, value: value)
-        let stored = try store(key: key, value: value)
-        try change(name) { tree in
-            if try mutator.put(&tree, key: key, value: stored) == nil { totalCount &+= 1 }
+        let run = try storeOverflow(key: key, value: value)
+        try key.withUnsafeBytes { key in
+            try value.withUnsafeBytes { bytes in
+                let stored: StoredValue = run.map { .overflow(page: $0, length: bytes.count) } ?? .inline(bytes)
+                try change(name) { tree in
+                    if try !mutator.put(&tree, key: key, value: stored) { totalCount &+= 1 }
+                }
+            }
         }
     }
 
     func insert(_ key: [UInt8], _ value: [UInt8], in name: String?) throws -> Bool {
-        let key = exact(key), value = exact(value)
         try prepareWrite(key: key, value: value)
         if try find(key, in: name) != nil { return false }
-        let stored = try store(key: key, value: value)
-        try change(name) { tree in _ = try mutator.put(&tree, key: key, value: stored) }
-        totalCount &+= 1
+        try put(key, value, in: name)
         return true
     }
 
@@ -99,7 +94,7 @@ public final class WriteTransaction: ReadTransaction {
         try Keyspace.validate(key: key, layout: pages.layout)
         try spillIfOverBudget()
         var removed = false
-        try change(name) { tree in removed = try mutator.delete(&tree, key: key) != nil }
+        try change(name) { tree in removed = try key.withUnsafeBytes { try mutator.delete(&tree, key: $0) } }
         if removed { totalCount &-= 1 }
         return removed
     }
@@ -114,10 +109,11 @@ public final class WriteTransaction: ReadTransaction {
         try spillIfOverBudget()
     }
 
-    /// The leaf form of a value: inline, or written now as an overflow run.
-    private func store(key: [UInt8], value: [UInt8]) throws -> LeafValue {
+    /// Writes a value too large for its leaf as an overflow run now; returns the run's first
+    /// page, or nil when the value stays inline.
+    private func storeOverflow(key: [UInt8], value: [UInt8]) throws -> PageNumber? {
         let layout = pages.layout
-        if layout.valueIsInline(keyLength: key.count, valueLength: value.count) { return .inline(value) }
+        if layout.valueIsInline(keyLength: key.count, valueLength: value.count) { return nil }
         let runLength = layout.overflowRunLength(valueLength: value.count)
         let first = try value.withUnsafeBytes { bytes in
             try appender.append(runLength: runLength) { OverflowPage.encode(value: bytes, runLength: runLength, into: $0) }
@@ -125,7 +121,13 @@ public final class WriteTransaction: ReadTransaction {
         try appender.flush()
         mutator.pages = try appender.reader()
         pages = mutator.pages
-        return .overflow(page: first, length: value.count)
+        return first
+    }
+
+    /// Points the catalog entry of keyspace `name` at `root`.
+    private func putCatalogEntry(_ catalog: inout TreeState, name: [UInt8], root: PageNumber, count: UInt64) throws {
+        let value = Self.catalogValue(root: root, count: count)
+        _ = try name.withUnsafeBytes { key in try value.withUnsafeBytes { try mutator.put(&catalog, key: key, value: .inline($0)) } }
     }
 
     /// Runs `body` on keyspace `name`'s tree and keeps the result.
@@ -185,7 +187,7 @@ public final class WriteTransaction: ReadTransaction {
             guard var tree = named[name], tree.changed else { continue }
             try mutator.rebalance(&tree)
             let root = try mutator.write(&tree)
-            _ = try mutator.put(&catalog, key: name, value: .inline(Self.catalogValue(root: root, count: tree.count)))
+            try putCatalogEntry(&catalog, name: name, root: root, count: tree.count)
             tree.changed = false
             named[name] = tree
         }

@@ -24,8 +24,8 @@ struct TreeState {
 enum FoundValue {
     /// In a written leaf page (`leafPage` bounds the overflow run it may point to).
     case stored(StoredValue, leafPage: PageNumber)
-    /// In a node changed by this transaction.
-    case dirty(LeafValue)
+    /// In a node changed by this transaction: its entry `index` (the node keeps the bytes alive).
+    case dirty(Node, index: Int)
 }
 
 /// B-tree algorithms; stateless, over a `PageReader` (and a `PageSink` when writing).
@@ -70,7 +70,7 @@ enum BTree {
             case let .node(node):
                 if node.isLeaf {
                     let (index, found) = node.lowerBound(key)
-                    return found ? .dirty(node.values[index]) : nil
+                    return found ? .dirty(node, index: index) : nil
                 }
                 ref = node.children[node.childIndex(key)]
             }
@@ -85,10 +85,11 @@ enum BTree {
             return try body(bytes)
         case let .stored(.overflow(page, length), leaf):
             return try body(try OverflowPage.value(in: pages, page: page, length: length, below: leaf))
-        case let .dirty(.inline(bytes)):
-            return try bytes.withUnsafeBytes { try body($0) }
-        case let .dirty(.overflow(page, length)):
-            return try body(try OverflowPage.value(in: pages, page: page, length: length, below: pages.limit))
+        case let .dirty(node, index):
+            switch node.value(index) {
+            case let .inline(bytes): return try withExtendedLifetime(node) { try body(bytes) }
+            case let .overflow(page, length): return try body(try OverflowPage.value(in: pages, page: page, length: length, below: pages.limit))
+            }
         }
     }
 }

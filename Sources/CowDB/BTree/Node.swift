@@ -1,6 +1,20 @@
-// An in-memory, deserialized node of a B-tree being changed by a write transaction (bbolt's
-// `node`). A write transaction copies each page it changes into a Node once, changes it in
-// memory, and writes it back once, at commit (or earlier, when the dirty budget spills it).
+// An in-memory node of a B-tree being changed by a write transaction (bbolt's `node`). A write
+// transaction copies each page it changes into a Node once, changes it in memory, and writes
+// it back once, at commit (or earlier, when the dirty budget spills it).
+//
+// A node keeps its entries the way the page does, so loading and writing are copies:
+//
+//   heads   [UInt64] × capacity   head of each key (native order), in key order
+//   cells   [UInt32] × capacity   offset of each entry's cell in the arena, in key order
+//   arena   bytes                 cells in the page's cell encoding, in the order they were
+//                                 added; a replaced or removed cell is garbage until the
+//                                 arena is compacted (when it would otherwise grow)
+//
+//   leaf cell:    keyLength u16 | flags u8 | valueLength u32 | key | value or run page (u64 LE)
+//   branch cell:  keyLength u16 | key
+//
+// Three allocations per node, none per entry: an insert is a binary search over the heads,
+// two `memmove`s of the tables and one cell copy; writing a page is a `memcpy` per cell.
 
 /// A reference to a child: a written page, or a node changed in this transaction.
 enum NodeRef {
@@ -12,79 +26,359 @@ enum NodeRef {
 ///
 /// Its mutable properties opt out of dynamic exclusivity checks (`@exclusivity(unchecked)`):
 /// they are reached only by the write transaction's own code, one access at a time, and the
-/// checks (a `swift_beginAccess` per property access, since the compiler cannot prove
-/// across `TreeMutator` that accesses never overlap) cost about a fifth of a bulk load.
+/// checks (a `swift_beginAccess` per property access) cost about a fifth of a bulk load.
 final class Node {
     /// Leaf (keys → values) or branch (separators → children).
     let isLeaf: Bool
-    /// Keys in order; for branches, keys[0] is unused (empty) and keys[i] is the smallest key of child i.
-    @exclusivity(unchecked) var keys: [[UInt8]]
-    /// Leaf values, parallel to `keys`.
-    @exclusivity(unchecked) var values: [LeafValue]
-    /// Branch children, parallel to `keys`.
-    @exclusivity(unchecked) var children: [NodeRef]
+    /// Entries in the node.
+    @exclusivity(unchecked) private(set) var count = 0
     /// Bytes the node takes when written (header + entries).
-    @exclusivity(unchecked) var size: Int
+    @exclusivity(unchecked) private(set) var size = PageHeader.size
+    /// Branch children, parallel to the entries (separator 0 is empty and stands for
+    /// "everything below separator 1"); empty for leaves.
+    @exclusivity(unchecked) var children: [NodeRef] = []
     /// A page this transaction wrote for this node earlier (spill), which it may overwrite; 0 if none.
     @exclusivity(unchecked) var reusablePage: PageNumber = 0
 
-    init(leafKeys keys: [[UInt8]], values: [LeafValue]) {
-        isLeaf = true
-        self.keys = keys
-        self.values = values
-        children = []
-        size = PageHeader.size
-        for i in 0 ..< keys.count { size += LeafPage.entrySize(keyLength: keys[i].count, value: values[i]) }
+    @exclusivity(unchecked) private var heads: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) private var cells: UnsafeMutablePointer<UInt32>
+    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private var arena: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var arenaCapacity: Int
+    @exclusivity(unchecked) private var arenaUsed = 0
+    /// Bytes of the arena held by replaced or removed cells.
+    @exclusivity(unchecked) private var garbage = 0
+
+    /// Bytes of a cell before its key.
+    private var cellHeaderSize: Int { isLeaf ? LeafPage.cellHeaderSize : 2 }
+
+    /// An empty node with room for `capacity` entries and `arenaCapacity` bytes of cells
+    /// (both grow on demand; a page's worth avoids growing).
+    init(isLeaf: Bool, capacity: Int = 16, arenaCapacity: Int) {
+        self.isLeaf = isLeaf
+        self.capacity = max(capacity, 4)
+        self.arenaCapacity = max(arenaCapacity, 64)
+        heads = .allocate(capacity: self.capacity)
+        cells = .allocate(capacity: self.capacity)
+        arena = .allocate(byteCount: self.arenaCapacity, alignment: 8)
     }
 
-    init(branchKeys keys: [[UInt8]], children: [NodeRef]) {
-        isLeaf = false
-        self.keys = keys
-        self.values = []
-        self.children = children
-        size = PageHeader.size
-        for i in 0 ..< keys.count { size += BranchPage.entrySize(keyLength: i == 0 ? 0 : keys[i].count) }
+    deinit {
+        heads.deallocate()
+        cells.deallocate()
+        arena.deallocate()
     }
 
-    /// Entries in the node.
-    var count: Int { keys.count }
+    // MARK: Entries
 
-    /// Bytes entry `i` takes.
-    func entrySize(_ i: Int) -> Int {
-        isLeaf ? LeafPage.entrySize(keyLength: keys[i].count, value: values[i])
-            : BranchPage.entrySize(keyLength: i == 0 ? 0 : keys[i].count)
+    /// The bytes of the cell of entry `i`.
+    @inline(__always)
+    private func cell(_ i: Int) -> UnsafeMutableRawPointer { arena + Int(cells[i]) }
+
+    /// Key `i` (a view into the node, valid until the node changes).
+    @inline(__always)
+    func key(_ i: Int) -> UnsafeRawBufferPointer {
+        let cell = cell(i)
+        let length = Int(UInt16(littleEndian: cell.loadUnaligned(as: UInt16.self)))
+        return UnsafeRawBufferPointer(start: cell + cellHeaderSize, count: length)
     }
 
-    /// Copies a written page into a node.
+    /// The value of leaf entry `i` (inline bytes are a view into the node, valid until it changes).
+    @inline(__always)
+    func value(_ i: Int) -> StoredValue {
+        let cell = cell(i)
+        let keyLength = Int(UInt16(littleEndian: cell.loadUnaligned(as: UInt16.self)))
+        let length = Int(UInt32(littleEndian: cell.loadUnaligned(fromByteOffset: 3, as: UInt32.self)))
+        let start = cell + LeafPage.cellHeaderSize + keyLength
+        if cell.load(fromByteOffset: 2, as: UInt8.self) & LeafPage.overflowFlag != 0 {
+            return .overflow(page: UInt64(littleEndian: start.loadUnaligned(as: UInt64.self)), length: length)
+        }
+        return .inline(UnsafeRawBufferPointer(start: start, count: length))
+    }
+
+    /// Bytes of the cell of entry `i`.
+    @inline(__always)
+    private func cellSize(_ i: Int) -> Int {
+        let cell = cell(i)
+        let keyLength = Int(UInt16(littleEndian: cell.loadUnaligned(as: UInt16.self)))
+        guard isLeaf else { return 2 + keyLength }
+        if cell.load(fromByteOffset: 2, as: UInt8.self) & LeafPage.overflowFlag != 0 { return LeafPage.cellHeaderSize + keyLength + 8 }
+        return LeafPage.cellHeaderSize + keyLength + Int(UInt32(littleEndian: cell.loadUnaligned(fromByteOffset: 3, as: UInt32.self)))
+    }
+
+    /// Bytes entry `i` takes in the page (head, slot fields and cell).
+    @inline(__always)
+    func entrySize(_ i: Int) -> Int { (isLeaf ? 10 : 18) + cellSize(i) }
+
+    /// Whether a leaf points to an overflow run at or above `page` (readers check that a
+    /// leaf's runs precede it, so such a leaf cannot be rewritten at `page`).
+    func hasOverflow(atOrAbove page: PageNumber) -> Bool {
+        for i in 0 ..< count {
+            if case let .overflow(first, _) = value(i), first >= page { return true }
+        }
+        return false
+    }
+
+    // MARK: Search
+
+    /// First index whose key is ≥ `key` (leaves), and whether it is equal.
+    @inline(__always)
+    func lowerBound(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+        // Heads (first 8 bytes as a number) decide most comparisons without a `memcmp` call.
+        let head = keyHead(key)
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) >> 1
+            let other = heads[mid]
+            let order = other == head ? compareBytes(self.key(mid), key) : (other < head ? -1 : 1)
+            if order < 0 { low = mid + 1 } else if order > 0 { high = mid } else { return (mid, true) }
+        }
+        return (low, false)
+    }
+
+    /// Index of the child whose range holds `key` (branches).
+    @inline(__always)
+    func childIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        let head = keyHead(key) // as in lowerBound
+        var low = 1, high = count
+        while low < high {
+            let mid = (low + high) >> 1
+            let other = heads[mid]
+            let lessOrEqual = other == head ? compareBytes(self.key(mid), key) <= 0 : other < head
+            if lessOrEqual { low = mid + 1 } else { high = mid }
+        }
+        return low - 1
+    }
+
+    // MARK: Changes
+    //
+    // Bytes passed in must not point into this node's own arena (adding a cell may move it).
+
+    /// Inserts a leaf entry at `index`.
+    func insert(at index: Int, key: UnsafeRawBufferPointer, value: StoredValue) {
+        let cell = writeLeafCell(key: key, value: value)
+        makeRoom(at: index)
+        cells[index] = cell
+        heads[index] = keyHead(key)
+        size += entrySize(index)
+    }
+
+    /// Replaces the value of leaf entry `index` (whose key is `key`).
+    func replaceValue(at index: Int, key: UnsafeRawBufferPointer, value: StoredValue) {
+        let old = entrySize(index)
+        if case let .inline(bytes) = value, case let .inline(current) = self.value(index), current.count == bytes.count {
+            if bytes.count > 0 { UnsafeMutableRawPointer(mutating: current.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            return
+        }
+        let oldCell = cellSize(index)
+        cells[index] = writeLeafCell(key: key, value: value) // the key, and so the head, stay
+        garbage += oldCell
+        size += entrySize(index) - old
+    }
+
+    /// Inserts a branch entry at `index`.
+    func insert(at index: Int, key: UnsafeRawBufferPointer, child: NodeRef) {
+        let cell = writeBranchCell(key: key)
+        makeRoom(at: index)
+        cells[index] = cell
+        heads[index] = keyHead(key)
+        children.insert(child, at: index)
+        size += entrySize(index)
+    }
+
+    /// Replaces separator `index` of a branch.
+    func setSeparator(_ index: Int, _ key: UnsafeRawBufferPointer) {
+        let oldCell = cellSize(index)
+        cells[index] = writeBranchCell(key: key)
+        heads[index] = keyHead(key)
+        garbage += oldCell
+        size += cellSize(index) - oldCell
+    }
+
+    /// Removes entry `index` (and its child); a branch's new entry 0 loses its separator.
+    func remove(at index: Int) {
+        size -= entrySize(index)
+        garbage += cellSize(index)
+        (heads + index).update(from: heads + index + 1, count: count - index - 1)
+        (cells + index).update(from: cells + index + 1, count: count - index - 1)
+        count -= 1
+        if !isLeaf {
+            children.remove(at: index)
+            if index == 0, count > 0 { setSeparator(0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        }
+    }
+
+    /// Moves entries [at, count) to a new node of the same kind; returns the separator between
+    /// the two (for leaves the shortest prefix of the right node's first key above the left
+    /// node's last key; for branches the moved first separator, which the new node drops).
+    func cut(at index: Int) -> (separator: [UInt8], right: Node) {
+        let right = Node(isLeaf: isLeaf, capacity: count - index + 8, arenaCapacity: arenaCapacity)
+        let separator: [UInt8]
+        if isLeaf {
+            for i in index ..< count { right.appendCopy(of: self, entry: i, key: key(i)) }
+            separator = Self.shortestSeparator(after: key(index - 1), upTo: key(index))
+        } else {
+            separator = Array(key(index))
+            right.appendCopy(of: self, entry: index, key: UnsafeRawBufferPointer(start: nil, count: 0))
+            for i in index + 1 ..< count { right.appendCopy(of: self, entry: i, key: key(i)) }
+            right.children = Array(children[index...])
+            children.removeSubrange(index...)
+        }
+        for i in index ..< count { garbage += cellSize(i) }
+        size -= right.size - PageHeader.size + (isLeaf ? 0 : separator.count)
+        count = index
+        compact()
+        return (separator, right)
+    }
+
+    /// Moves all entries of `right` (this node's right neighbour) onto the end of this node;
+    /// for branches `separator` becomes the key of right's first child.
+    func append(_ right: Node, separator: UnsafeRawBufferPointer) {
+        for i in 0 ..< right.count {
+            appendCopy(of: right, entry: i, key: !isLeaf && i == 0 ? separator : right.key(i))
+        }
+        if !isLeaf { children += right.children }
+    }
+
+    /// The shortest prefix of `upper` that is greater than `lower` (suffix truncation).
+    private static func shortestSeparator(after lower: UnsafeRawBufferPointer, upTo upper: UnsafeRawBufferPointer) -> [UInt8] {
+        var common = 0
+        while common < lower.count, common < upper.count, lower[common] == upper[common] { common += 1 }
+        return Array(upper[0 ..< min(upper.count, common + 1)])
+    }
+
+    // MARK: Storage
+
+    /// Opens a gap in the tables at `index`.
+    @inline(__always)
+    private func makeRoom(at index: Int) {
+        if count == capacity { growTables(to: capacity * 2) }
+        (heads + index + 1).update(from: heads + index, count: count - index)
+        (cells + index + 1).update(from: cells + index, count: count - index)
+        count += 1
+    }
+
+    /// Reallocates the tables with room for `newCapacity` entries.
+    private func growTables(to newCapacity: Int) {
+        let newHeads = UnsafeMutablePointer<UInt64>.allocate(capacity: newCapacity)
+        let newCells = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity)
+        newHeads.update(from: heads, count: count)
+        newCells.update(from: cells, count: count)
+        heads.deallocate()
+        cells.deallocate()
+        heads = newHeads
+        cells = newCells
+        capacity = newCapacity
+    }
+
+    /// Reserves `bytes` at the end of the arena; returns their offset. Compacts the arena
+    /// when garbage would make room, else grows it.
+    @inline(__always)
+    private func reserve(_ bytes: Int) -> Int {
+        if arenaUsed + bytes > arenaCapacity {
+            if garbage >= bytes { compact() }
+            if arenaUsed + bytes > arenaCapacity { moveArena(capacity: max(arenaCapacity * 2, arenaUsed + bytes)) }
+        }
+        let offset = arenaUsed
+        arenaUsed += bytes
+        return offset
+    }
+
+    /// Copies the live cells, in entry order, into a fresh arena without garbage.
+    private func compact() {
+        guard garbage > 0 else { return }
+        moveArena(capacity: arenaCapacity)
+    }
+
+    /// Moves the live cells into a new arena of `capacity` bytes.
+    private func moveArena(capacity newCapacity: Int) {
+        let newArena = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+        var used = 0
+        for i in 0 ..< count {
+            let size = cellSize(i)
+            (newArena + used).copyMemory(from: cell(i), byteCount: size)
+            cells[i] = UInt32(used)
+            used += size
+        }
+        arena.deallocate()
+        arena = newArena
+        arenaCapacity = newCapacity
+        arenaUsed = used
+        garbage = 0
+    }
+
+    /// Writes a new leaf cell into the arena; returns its offset. (Reserving may move the
+    /// arena, so every table entry must name a live cell while this runs.)
+    @inline(__always)
+    private func writeLeafCell(key: UnsafeRawBufferPointer, value: StoredValue) -> UInt32 {
+        let valueBytes: Int
+        switch value {
+        case let .inline(bytes): valueBytes = bytes.count
+        case .overflow: valueBytes = 8
+        }
+        let offset = reserve(LeafPage.cellHeaderSize + key.count + valueBytes)
+        let cell = arena + offset
+        cell.storeBytes(of: UInt16(key.count).littleEndian, as: UInt16.self)
+        if key.count > 0 { (cell + LeafPage.cellHeaderSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        let start = cell + LeafPage.cellHeaderSize + key.count
+        switch value {
+        case let .inline(bytes):
+            cell.storeBytes(of: 0, toByteOffset: 2, as: UInt8.self)
+            cell.storeBytes(of: UInt32(bytes.count).littleEndian, toByteOffset: 3, as: UInt32.self)
+            if bytes.count > 0 { start.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        case let .overflow(page, length):
+            cell.storeBytes(of: LeafPage.overflowFlag, toByteOffset: 2, as: UInt8.self)
+            cell.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 3, as: UInt32.self)
+            start.storeBytes(of: page.littleEndian, as: UInt64.self)
+        }
+        return UInt32(offset)
+    }
+
+    /// Writes a new branch cell into the arena; returns its offset (as `writeLeafCell`).
+    @inline(__always)
+    private func writeBranchCell(key: UnsafeRawBufferPointer) -> UInt32 {
+        let offset = reserve(2 + key.count)
+        let cell = arena + offset
+        cell.storeBytes(of: UInt16(key.count).littleEndian, as: UInt16.self)
+        if key.count > 0 { (cell + 2).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        return UInt32(offset)
+    }
+
+    /// Appends a copy of `other`'s entry `i` (for branches, with `key` as its separator).
+    private func appendCopy(of other: Node, entry i: Int, key: UnsafeRawBufferPointer) {
+        if isLeaf {
+            insert(at: count, key: key, value: other.value(i))
+        } else {
+            let cell = writeBranchCell(key: key)
+            makeRoom(at: count)
+            cells[count - 1] = cell
+            heads[count - 1] = keyHead(key)
+            size += entrySize(count - 1)
+        }
+    }
+
+    // MARK: Pages
+
+    /// Copies a written page into a node, checking every offset and length against the page.
     static func load(_ page: UnsafeRawBufferPointer, number: PageNumber) throws -> Node {
         switch page.u8(PageHeader.kindOffset) {
         case PageKind.leaf.rawValue:
             let view = try LeafPageView(page, number: number)
-            var keys: [[UInt8]] = []
-            var values: [LeafValue] = []
-            keys.reserveCapacity(view.count + 1)
-            values.reserveCapacity(view.count + 1)
+            let node = Node(isLeaf: true, capacity: view.count + 8, arenaCapacity: page.count)
             for i in 0 ..< view.count {
-                keys.append(Array(try view.key(i)))
-                switch try view.value(i) {
-                case let .inline(bytes): values.append(.inline(Array(bytes)))
-                case let .overflow(page, length): values.append(.overflow(page: page, length: length))
-                }
+                let (key, value) = try view.entry(i)
+                node.insert(at: i, key: key, value: value)
             }
-            let node = Node(leafKeys: keys, values: values)
             guard node.size <= page.count else { throw CowDBError.corruptPage(number, "leaf entries overlap: they need \(node.size) bytes") }
             return node
         case PageKind.branch.rawValue:
             let view = try BranchPageView(page, number: number)
-            var keys: [[UInt8]] = []
-            var children: [NodeRef] = []
-            keys.reserveCapacity(view.count + 1)
-            children.reserveCapacity(view.count + 1)
+            let node = Node(isLeaf: false, capacity: view.count + 8, arenaCapacity: page.count / 2)
+            node.children.reserveCapacity(view.count + 8)
             for i in 0 ..< view.count {
-                keys.append(i == 0 ? [] : Array(try view.key(i)))
-                children.append(.page(try view.child(i)))
+                let key = i == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : try view.key(i)
+                node.insert(at: i, key: key, child: .page(try view.child(i)))
             }
-            let node = Node(branchKeys: keys, children: children)
             guard node.size <= page.count else { throw CowDBError.corruptPage(number, "branch entries overlap: they need \(node.size) bytes") }
             return node
         default:
@@ -92,34 +386,23 @@ final class Node {
         }
     }
 
-    /// First index whose key is ≥ `key` (leaves), and whether it is equal.
-    func lowerBound(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
-        // Heads (first 8 bytes as a number) decide most comparisons without a `memcmp` call.
-        let head = keyHead(key)
-        var low = 0, high = keys.count
-        while low < high {
-            let mid = (low + high) >> 1
-            let order = keys[mid].withUnsafeBytes { bytes -> Int in
-                let other = keyHead(bytes)
-                return other == head ? compareBytes(bytes, key) : (other < head ? -1 : 1)
+    /// Writes the node as a page into `page` (zeroed by the caller; the node must fit).
+    /// A branch's children must all be written.
+    func encode(into page: UnsafeMutableRawBufferPointer) {
+        let n = count
+        PageHeader.write(page, kind: isLeaf ? .leaf : .branch, count: n, runLength: 1)
+        let slots = isLeaf ? PageHeader.size + 8 * n : PageHeader.size + 16 * n
+        var at = slots + 2 * n
+        for i in 0 ..< n {
+            page.storeBytes(of: heads[i].bigEndian, toByteOffset: PageHeader.size + 8 * i, as: UInt64.self)
+            if !isLeaf {
+                guard case let .page(child) = children[i] else { preconditionFailure("child not written") }
+                page.setU64(child, PageHeader.size + 8 * n + 8 * i)
             }
-            if order < 0 { low = mid + 1 } else if order > 0 { high = mid } else { return (mid, true) }
+            page.setU16(UInt16(at), slots + 2 * i)
+            let size = cellSize(i)
+            page.setBytes(UnsafeRawBufferPointer(start: cell(i), count: size), at)
+            at += size
         }
-        return (low, false)
-    }
-
-    /// Index of the child whose range holds `key` (branches).
-    func childIndex(_ key: UnsafeRawBufferPointer) -> Int {
-        let head = keyHead(key) // as in lowerBound
-        var low = 1, high = keys.count
-        while low < high {
-            let mid = (low + high) >> 1
-            let lessOrEqual = keys[mid].withUnsafeBytes { bytes -> Bool in
-                let other = keyHead(bytes)
-                return other == head ? compareBytes(bytes, key) <= 0 : other < head
-            }
-            if lessOrEqual { low = mid + 1 } else { high = mid }
-        }
-        return low - 1
     }
 }

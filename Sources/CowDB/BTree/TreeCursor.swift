@@ -94,7 +94,7 @@ struct TreeCursor {
         let top = stack[stack.count - 1]
         switch top.level {
         case let .leafPage(view): return try body(try view.key(top.index))
-        case let .node(node): return try node.keys[top.index].withUnsafeBytes { try body($0) }
+        case let .node(node): return try withExtendedLifetime(node) { try body(node.key(top.index)) }
         case .branchPage: preconditionFailure("cursor not on a leaf")
         }
     }
@@ -102,7 +102,7 @@ struct TreeCursor {
     /// The current key, copied.
     func keyArray() throws -> [UInt8] {
         let top = stack[stack.count - 1]
-        if case let .node(node) = top.level { return node.keys[top.index] }
+        if case let .node(node) = top.level { return Array(node.key(top.index)) }
         return try withKey { Array($0) }
     }
 
@@ -111,7 +111,7 @@ struct TreeCursor {
         let top = stack[stack.count - 1]
         switch top.level {
         case let .leafPage(view): return .stored(try view.value(top.index), leafPage: view.number)
-        case let .node(node): return .dirty(node.values[top.index])
+        case let .node(node): return .dirty(node, index: top.index)
         case .branchPage: preconditionFailure("cursor not on a leaf")
         }
     }

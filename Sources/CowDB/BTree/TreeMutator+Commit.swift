@@ -13,7 +13,10 @@ extension TreeMutator {
     func rebalance(_ tree: inout TreeState) throws {
         guard case let .node(root)? = tree.root else { return }
         if let (separator, right) = try rebalance(root, depth: 1) {
-            tree.root = .node(Node(branchKeys: [[], separator], children: [.node(root), .node(right)]))
+            let newRoot = newNode(isLeaf: false)
+            newRoot.insert(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: .node(root))
+            separator.withUnsafeBytes { newRoot.insert(at: 1, key: $0, child: .node(right)) }
+            tree.root = .node(newRoot)
         }
         while true {
             guard case let .node(node)? = tree.root else { break }
@@ -35,9 +38,7 @@ extension TreeMutator {
         var j = 0
         while j < node.count {
             if case let .node(child) = node.children[j], let (separator, right) = try rebalance(child, depth: depth + 1) {
-                node.keys.insert(separator, at: j + 1)
-                node.children.insert(.node(right), at: j + 1)
-                node.size += BranchPage.entrySize(keyLength: separator.count)
+                separator.withUnsafeBytes { node.insert(at: j + 1, key: $0, child: .node(right)) }
                 j += 2
             } else {
                 j += 1
@@ -61,7 +62,7 @@ extension TreeMutator {
                 continue
             }
             if child.count == 0 {
-                removeEntry(node, at: i)
+                node.remove(at: i)
                 continue
             }
             if child.size >= half || node.count == 1 { i += 1; continue }
@@ -69,53 +70,26 @@ extension TreeMutator {
             let right = left + 1
             let leftNode = try materialize(node.children[left])
             let rightNode = try materialize(node.children[right])
-            let separator = node.keys[right]
+            let separator = node.key(right)
             let separatorCost = leftNode.isLeaf ? 0 : separator.count
             if leftNode.size + rightNode.size - PageHeader.size + separatorCost <= layout.pageSize {
-                append(rightNode, to: leftNode, separator: separator)
+                leftNode.append(rightNode, separator: separator)
                 node.children[left] = .node(leftNode)
-                removeEntry(node, at: right)
+                node.remove(at: right)
                 i = left
             } else if child.size < layout.pageSize / 4 {
-                append(rightNode, to: leftNode, separator: separator)
+                leftNode.append(rightNode, separator: separator)
                 let at = midpoint(leftNode)
                 let (newSeparator, newRight) = cut(leftNode, at: at)
                 node.children[left] = .node(leftNode)
                 node.children[right] = .node(newRight)
-                node.size += newSeparator.count - separator.count
-                node.keys[right] = newSeparator
+                newSeparator.withUnsafeBytes { node.setSeparator(right, $0) }
                 i = right + 1
             } else {
                 i += 1
             }
         }
         return node.size > layout.pageSize ? cut(node, at: midpoint(node)) : nil
-    }
-
-    /// Removes entry `i` of a branch; removing entry 0 makes entry 1 the new first child.
-    private func removeEntry(_ node: Node, at i: Int) {
-        node.size -= node.entrySize(i)
-        node.keys.remove(at: i)
-        node.children.remove(at: i)
-        if i == 0, node.count > 0 {
-            node.size -= node.keys[0].count
-            node.keys[0] = []
-        }
-    }
-
-    /// Moves all of `right` onto the end of `left` (its left neighbour).
-    private func append(_ right: Node, to left: Node, separator: [UInt8]) {
-        if left.isLeaf {
-            left.keys += right.keys
-            left.values += right.values
-            left.size += right.size - PageHeader.size
-        } else {
-            var keys = right.keys
-            keys[0] = separator
-            left.keys += keys
-            left.children += right.children
-            left.size += right.size - PageHeader.size + separator.count
-        }
     }
 
     // MARK: Write
@@ -139,29 +113,12 @@ extension TreeMutator {
                 if case let .node(child) = node.children[i] { node.children[i] = .page(try write(child)) }
             }
         }
-        let fill: (UnsafeMutableRawBufferPointer) -> Void = { page in
-            if node.isLeaf {
-                LeafPage.encode(keys: node.keys, values: node.values, into: page)
-            } else {
-                BranchPage.encode(keys: node.keys, children: node.children.map {
-                    guard case let .page(number) = $0 else { preconditionFailure("child not written") }
-                    return number
-                }, into: page)
-            }
-        }
         precondition(node.size <= layout.pageSize, "node larger than a page at write")
-        if node.reusablePage != 0, node.isLeaf, overflowsBelow(node, node.reusablePage) {
-            try sink.rewrite(node.reusablePage, fill)
+        if node.reusablePage != 0, node.isLeaf, !node.hasOverflow(atOrAbove: node.reusablePage) {
+            try sink.rewrite(node.reusablePage) { node.encode(into: $0) }
             return node.reusablePage
         }
-        return try sink.append(runLength: 1, fill)
-    }
-
-    /// Whether every overflow run a leaf points to lies below `page` (readers check that a
-    /// leaf's runs precede it, so a leaf that gained a newer run cannot reuse an older page).
-    private func overflowsBelow(_ leaf: Node, _ page: PageNumber) -> Bool {
-        for case let .overflow(first, _) in leaf.values where first >= page { return false }
-        return true
+        return try sink.append(runLength: 1) { node.encode(into: $0) }
     }
 
     /// Writes the changed leaves under a branch and points the branch at their pages.

@@ -34,60 +34,63 @@ final class TreeMutator {
 
     // MARK: Insert
 
-    /// Puts `key` → `value` (replacing any value); returns the value it replaced.
-    func put(_ tree: inout TreeState, key: [UInt8], value: LeafValue) throws -> LeafValue? {
+    /// A new, empty node with a page's worth of room.
+    func newNode(isLeaf: Bool) -> Node {
+        dirtyNodes += 1
+        return Node(isLeaf: isLeaf, arenaCapacity: layout.pageSize)
+    }
+
+    /// A new root over two children.
+    private func newRoot(_ left: Node, _ separator: [UInt8], _ right: Node) -> Node {
+        let root = newNode(isLeaf: false)
+        root.insert(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: .node(left))
+        separator.withUnsafeBytes { root.insert(at: 1, key: $0, child: .node(right)) }
+        return root
+    }
+
+    /// Puts `key` → `value` (replacing any value); returns whether it replaced one. The
+    /// bytes are copied into the tree.
+    func put(_ tree: inout TreeState, key: UnsafeRawBufferPointer, value: StoredValue) throws -> Bool {
         mutations &+= 1
         tree.changed = true
         guard let root = tree.root else {
-            tree.root = .node(Node(leafKeys: [key], values: [value]))
+            let node = newNode(isLeaf: true)
+            node.insert(at: 0, key: key, value: value)
+            tree.root = .node(node)
             if tree.countsEntries { tree.count &+= 1 }
-            dirtyNodes += 1
-            return nil
+            return false
         }
         let node = try materialize(root)
         tree.root = .node(node)
-        let result = try key.withUnsafeBytes { try insert(node, key: key, keyBytes: $0, value: value, rightmost: true, leftmost: true, depth: 1) }
+        let result = try insert(node, key: key, value: value, rightmost: true, leftmost: true, depth: 1)
         if let (separator, right) = result.split {
-            tree.root = .node(Node(branchKeys: [[], separator], children: [.node(node), .node(right)]))
-            dirtyNodes += 1
+            tree.root = .node(newRoot(node, separator, right))
         }
-        if result.old == nil, tree.countsEntries { tree.count &+= 1 } // wrapping: a damaged count must not trap
-        return result.old
+        if !result.replaced, tree.countsEntries { tree.count &+= 1 } // wrapping: a damaged count must not trap
+        return result.replaced
     }
 
-    /// Recursive insert into `node`; returns the replaced value and the split-off right node.
-    private func insert(_ node: Node, key: [UInt8], keyBytes: UnsafeRawBufferPointer, value: LeafValue,
-                        rightmost: Bool, leftmost: Bool, depth: Int) throws -> (old: LeafValue?, split: ([UInt8], Node)?) {
+    /// Recursive insert into `node`; returns whether a value was replaced, and the split-off right node.
+    private func insert(_ node: Node, key: UnsafeRawBufferPointer, value: StoredValue,
+                        rightmost: Bool, leftmost: Bool, depth: Int) throws -> (replaced: Bool, split: ([UInt8], Node)?) {
         guard depth <= PageLayout.maxDepth else {
             throw CowDBError.corrupt(page: nil, offset: nil, reason: "tree deeper than \(PageLayout.maxDepth) levels")
         }
         if node.isLeaf {
-            let (index, found) = node.lowerBound(keyBytes)
-            var old: LeafValue?
-            if found {
-                old = node.values[index]
-                node.size += LeafPage.entrySize(keyLength: key.count, value: value) - node.entrySize(index)
-                node.values[index] = value
-            } else {
-                node.keys.insert(key, at: index)
-                node.values.insert(value, at: index)
-                node.size += LeafPage.entrySize(keyLength: key.count, value: value)
-            }
-            guard node.size > layout.pageSize else { return (old, nil) }
-            return (old, split(node, changedAt: index, rightmost: rightmost, leftmost: leftmost))
+            let (index, found) = node.lowerBound(key)
+            if found { node.replaceValue(at: index, key: key, value: value) } else { node.insert(at: index, key: key, value: value) }
+            guard node.size > layout.pageSize else { return (found, nil) }
+            return (found, split(node, changedAt: index, rightmost: rightmost, leftmost: leftmost))
         }
-        let index = node.childIndex(keyBytes)
+        let index = node.childIndex(key)
         let child = try materialize(node.children[index])
         node.children[index] = .node(child)
-        let result = try insert(child, key: key, keyBytes: keyBytes, value: value,
+        let result = try insert(child, key: key, value: value,
                                 rightmost: rightmost && index == node.count - 1, leftmost: leftmost && index == 0, depth: depth + 1)
-        guard let (separator, right) = result.split else { return (result.old, nil) }
-        node.keys.insert(separator, at: index + 1)
-        node.children.insert(.node(right), at: index + 1)
-        node.size += BranchPage.entrySize(keyLength: separator.count)
-        dirtyNodes += 1
-        guard node.size > layout.pageSize else { return (result.old, nil) }
-        return (result.old, split(node, changedAt: index + 1, rightmost: rightmost, leftmost: leftmost))
+        guard let (separator, right) = result.split else { return (result.replaced, nil) }
+        separator.withUnsafeBytes { node.insert(at: index + 1, key: $0, child: .node(right)) }
+        guard node.size > layout.pageSize else { return (result.replaced, nil) }
+        return (result.replaced, split(node, changedAt: index + 1, rightmost: rightmost, leftmost: leftmost))
     }
 
     /// Splits an overfull node in two; `node` keeps the left part. Appends at the right edge
@@ -115,51 +118,29 @@ final class TreeMutator {
 
     /// Moves entries [at, count) of `node` to a new right node; returns the separator and it.
     func cut(_ node: Node, at: Int) -> ([UInt8], Node) {
-        if node.isLeaf {
-            let right = Node(leafKeys: Array(node.keys[at...]), values: Array(node.values[at...]))
-            node.keys.removeSubrange(at...)
-            node.values.removeSubrange(at...)
-            node.size -= right.size - PageHeader.size
-            dirtyNodes += 1
-            return (shortestSeparator(after: node.keys[node.count - 1], upTo: right.keys[0]), right)
-        }
-        var rightKeys = Array(node.keys[at...])
-        let separator = rightKeys[0]
-        rightKeys[0] = []
-        let right = Node(branchKeys: rightKeys, children: Array(node.children[at...]))
-        node.keys.removeSubrange(at...)
-        node.children.removeSubrange(at...)
-        node.size = Node(branchKeys: node.keys, children: []).size
         dirtyNodes += 1
+        let (separator, right) = node.cut(at: at)
         return (separator, right)
-    }
-
-    /// The shortest prefix of `upper` that is greater than `lower` (suffix truncation).
-    private func shortestSeparator(after lower: [UInt8], upTo upper: [UInt8]) -> [UInt8] {
-        var common = 0
-        while common < lower.count, common < upper.count, lower[common] == upper[common] { common += 1 }
-        return Array(upper[0 ..< min(upper.count, common + 1)])
     }
 
     // MARK: Delete
 
-    /// Removes `key`; returns its value, or nil (and changes nothing) when absent.
-    func delete(_ tree: inout TreeState, key: [UInt8]) throws -> LeafValue? {
-        guard let root = tree.root else { return nil }
-        let removed = try key.withUnsafeBytes { try remove(root, key: $0, head: keyHead($0), depth: 1) }
-        guard let (old, node) = removed else { return nil }
+    /// Removes `key`; returns whether it was present (when absent, nothing changes).
+    func delete(_ tree: inout TreeState, key: UnsafeRawBufferPointer) throws -> Bool {
+        guard let root = tree.root else { return false }
+        guard let node = try remove(root, key: key, head: keyHead(key), depth: 1) else { return false }
         mutations &+= 1
         tree.changed = true
         tree.root = .node(node)
         if tree.countsEntries { tree.count &-= 1 } // wrapping: a damaged count must not trap
-        return old
+        return true
     }
 
     /// Recursive removal in one descent: written pages are searched through zero-copy views
     /// and materialized only on the way back up, once the key was found, so a missing key
-    /// changes nothing. Returns the removed value and the node now standing for `ref`.
+    /// changes nothing. Returns the node now standing for `ref` (nil: key not found).
     /// Underfull nodes are left for `rebalance`.
-    private func remove(_ ref: NodeRef, key: UnsafeRawBufferPointer, head: UInt64, depth: Int) throws -> (LeafValue, Node)? {
+    private func remove(_ ref: NodeRef, key: UnsafeRawBufferPointer, head: UInt64, depth: Int) throws -> Node? {
         guard depth <= PageLayout.maxDepth else {
             throw CowDBError.corrupt(page: nil, offset: nil, reason: "tree deeper than \(PageLayout.maxDepth) levels")
         }
@@ -167,37 +148,31 @@ final class TreeMutator {
         case let .node(node):
             if node.isLeaf {
                 let (index, found) = node.lowerBound(key)
-                return found ? (removeEntry(node, at: index), node) : nil
+                guard found else { return nil }
+                node.remove(at: index)
+                return node
             }
             let index = node.childIndex(key)
-            guard let (old, child) = try remove(node.children[index], key: key, head: head, depth: depth + 1) else { return nil }
+            guard let child = try remove(node.children[index], key: key, head: head, depth: depth + 1) else { return nil }
             node.children[index] = .node(child)
-            return (old, node)
+            return node
         case let .page(number):
             let page = try pages.page(number)
             if page.u8(PageHeader.kindOffset) == PageKind.branch.rawValue {
                 let view = try BranchPageView(page, number: number)
                 let index = try view.childIndex(key, head: head)
-                guard let (old, child) = try remove(.page(try view.child(index)), key: key, head: head, depth: depth + 1) else { return nil }
+                guard let child = try remove(.page(try view.child(index)), key: key, head: head, depth: depth + 1) else { return nil }
                 // The node decodes the same page, so its child `index` is the one descended into.
                 let node = try materialize(ref)
                 node.children[index] = .node(child)
-                return (old, node)
+                return node
             }
             let view = try LeafPageView(page, number: number)
             let (index, found) = try view.lowerBound(key, head: head)
             guard found else { return nil }
             let node = try materialize(ref)
-            return (removeEntry(node, at: index), node)
+            node.remove(at: index)
+            return node
         }
-    }
-
-    /// Removes entry `index` of a leaf node; returns its value.
-    private func removeEntry(_ node: Node, at index: Int) -> LeafValue {
-        let old = node.values[index]
-        node.size -= node.entrySize(index)
-        node.keys.remove(at: index)
-        node.values.remove(at: index)
-        return old
     }
 }

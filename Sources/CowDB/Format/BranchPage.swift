@@ -10,29 +10,11 @@
 // Separator 0 is empty and stands for "everything below separator 1". Every child's page
 // number is below its parent's: pages are only appended, children before parents.
 
-/// Encoding and zero-copy decoding of branch pages.
+/// Sizes of branch entries (the writer's encoder is `Node.encode`), and zero-copy decoding below.
 enum BranchPage {
     /// Bytes an entry takes (head + child + offset + cell).
     @inline(__always)
     static func entrySize(keyLength: Int) -> Int { 8 + 8 + 2 + 2 + keyLength }
-
-    /// Writes a branch page (keys[0] is written empty) into `page` (zeroed by caller).
-    static func encode(keys: [[UInt8]], children: [PageNumber], into page: UnsafeMutableRawBufferPointer) {
-        let n = keys.count
-        PageHeader.write(page, kind: .branch, count: n, runLength: 1)
-        var cell = PageHeader.size + 18 * n
-        for i in 0 ..< n {
-            let key: [UInt8] = i == 0 ? [] : keys[i]
-            key.withUnsafeBytes { k in
-                page.storeBytes(of: keyHead(k).bigEndian, toByteOffset: PageHeader.size + 8 * i, as: UInt64.self)
-                page.setU64(children[i], PageHeader.size + 8 * n + 8 * i)
-                page.setU16(UInt16(cell), PageHeader.size + 16 * n + 2 * i)
-                page.setU16(UInt16(k.count), cell)
-                page.setBytes(k, cell + 2)
-            }
-            cell += 2 + key.count
-        }
-    }
 }
 
 /// A read-only view of a branch page in mapped memory, bounds-checked like `LeafPageView`.

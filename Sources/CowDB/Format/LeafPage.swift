@@ -14,23 +14,8 @@
 //
 // Binary search walks the contiguous heads array and reads a full key only when heads tie.
 
-/// The value of a leaf entry as a writer holds it.
-enum LeafValue: Equatable {
-    /// Bytes stored in the leaf cell.
-    case inline([UInt8])
-    /// Bytes stored in an overflow run starting at `page`.
-    case overflow(page: PageNumber, length: Int)
-
-    /// Length of the value in bytes.
-    var length: Int {
-        switch self {
-        case let .inline(bytes): return bytes.count
-        case let .overflow(_, length): return length
-        }
-    }
-}
-
-/// Encoding and zero-copy decoding of leaf pages.
+/// Sizes of leaf entries (the writer's encoder is `Node.encode`, which keeps cells in this
+/// encoding), and zero-copy decoding below.
 enum LeafPage {
     static let cellHeaderSize = 7
     static let overflowFlag: UInt8 = 1
@@ -39,43 +24,6 @@ enum LeafPage {
     @inline(__always)
     static func entrySize(keyLength: Int, inlineValueLength: Int) -> Int {
         8 + 2 + cellHeaderSize + keyLength + inlineValueLength
-    }
-
-    /// Bytes an entry takes for a given stored value.
-    @inline(__always)
-    static func entrySize(keyLength: Int, value: LeafValue) -> Int {
-        switch value {
-        case let .inline(bytes): return entrySize(keyLength: keyLength, inlineValueLength: bytes.count)
-        case .overflow: return entrySize(keyLength: keyLength, inlineValueLength: 8)
-        }
-    }
-
-    /// Writes a leaf page holding `keys`/`values` (which must fit) into `page` (zeroed by caller).
-    static func encode(keys: [[UInt8]], values: [LeafValue], into page: UnsafeMutableRawBufferPointer) {
-        let n = keys.count
-        PageHeader.write(page, kind: .leaf, count: n, runLength: 1)
-        var cell = PageHeader.size + 10 * n
-        for i in 0 ..< n {
-            let key = keys[i]
-            key.withUnsafeBytes { k in
-                page.storeBytes(of: keyHead(k).bigEndian, toByteOffset: PageHeader.size + 8 * i, as: UInt64.self)
-                page.setU16(UInt16(cell), PageHeader.size + 8 * n + 2 * i)
-                page.setU16(UInt16(k.count), cell)
-                page.setBytes(k, cell + cellHeaderSize)
-            }
-            switch values[i] {
-            case let .inline(bytes):
-                page.setU8(0, cell + 2)
-                page.setU32(UInt32(bytes.count), cell + 3)
-                bytes.withUnsafeBytes { page.setBytes($0, cell + cellHeaderSize + key.count) }
-                cell += cellHeaderSize + key.count + bytes.count
-            case let .overflow(first, length):
-                page.setU8(overflowFlag, cell + 2)
-                page.setU32(UInt32(length), cell + 3)
-                page.setU64(first, cell + cellHeaderSize + key.count)
-                cell += cellHeaderSize + key.count + 8
-            }
-        }
     }
 }
 
