@@ -13,8 +13,9 @@
 //   leaf cell:    keyLength u16 | flags u8 | valueLength u32 | key | value or run page (u64 LE)
 //   branch cell:  keyLength u16 | key
 //
-// Three allocations per node, none per entry: an insert is a binary search over the heads,
-// two `memmove`s of the tables and one cell copy; writing a page is a `memcpy` per cell.
+// The three live in one allocation per node (none per entry): an insert is a binary search
+// over the heads, two `memmove`s of the tables and one cell copy; writing a page is a
+// `memcpy` per cell.
 
 /// A reference to a child: a written page, or a node changed in this transaction.
 enum NodeRef {
@@ -40,6 +41,8 @@ final class Node {
     /// A page this transaction wrote for this node earlier (spill), which it may overwrite; 0 if none.
     @exclusivity(unchecked) var reusablePage: PageNumber = 0
 
+    /// The one allocation holding heads, cells and arena.
+    @exclusivity(unchecked) private var block: UnsafeMutableRawPointer
     @exclusivity(unchecked) private var heads: UnsafeMutablePointer<UInt64>
     @exclusivity(unchecked) private var cells: UnsafeMutablePointer<UInt32>
     @exclusivity(unchecked) private var capacity: Int
@@ -56,17 +59,20 @@ final class Node {
     /// (both grow on demand; a page's worth avoids growing).
     init(isLeaf: Bool, capacity: Int = 16, arenaCapacity: Int) {
         self.isLeaf = isLeaf
-        self.capacity = max(capacity, 4)
+        self.capacity = (max(capacity, 4) + 1) & ~1 // even, so the arena starts 8-byte aligned
         self.arenaCapacity = max(arenaCapacity, 64)
-        heads = .allocate(capacity: self.capacity)
-        cells = .allocate(capacity: self.capacity)
-        arena = .allocate(byteCount: self.arenaCapacity, alignment: 8)
+        (block, heads, cells, arena) = Self.allocate(capacity: self.capacity, arenaCapacity: self.arenaCapacity)
     }
 
-    deinit {
-        heads.deallocate()
-        cells.deallocate()
-        arena.deallocate()
+    deinit { block.deallocate() }
+
+    /// A block for `capacity` entries (even) and `arenaCapacity` bytes of cells, carved up.
+    private static func allocate(capacity: Int, arenaCapacity: Int)
+        -> (UnsafeMutableRawPointer, UnsafeMutablePointer<UInt64>, UnsafeMutablePointer<UInt32>, UnsafeMutableRawPointer) {
+        let block = UnsafeMutableRawPointer.allocate(byteCount: 12 * capacity + arenaCapacity, alignment: 8)
+        let heads = block.bindMemory(to: UInt64.self, capacity: capacity)
+        let cells = (block + 8 * capacity).bindMemory(to: UInt32.self, capacity: capacity)
+        return (block, heads, cells, block + 12 * capacity)
     }
 
     // MARK: Entries
@@ -156,6 +162,7 @@ final class Node {
 
     /// Inserts a leaf entry at `index`.
     func insert(at index: Int, key: UnsafeRawBufferPointer, value: StoredValue) {
+        reserveEntry()
         let cell = writeLeafCell(key: key, value: value)
         makeRoom(at: index)
         cells[index] = cell
@@ -171,13 +178,15 @@ final class Node {
             return
         }
         let oldCell = cellSize(index)
-        cells[index] = writeLeafCell(key: key, value: value) // the key, and so the head, stay
+        let cell = writeLeafCell(key: key, value: value) // (first: writing may move the tables)
+        cells[index] = cell // the key, and so the head, stay
         garbage += oldCell
         size += entrySize(index) - old
     }
 
     /// Inserts a branch entry at `index`.
     func insert(at index: Int, key: UnsafeRawBufferPointer, child: NodeRef) {
+        reserveEntry()
         let cell = writeBranchCell(key: key)
         makeRoom(at: index)
         cells[index] = cell
@@ -189,7 +198,8 @@ final class Node {
     /// Replaces separator `index` of a branch.
     func setSeparator(_ index: Int, _ key: UnsafeRawBufferPointer) {
         let oldCell = cellSize(index)
-        cells[index] = writeBranchCell(key: key)
+        let cell = writeBranchCell(key: key) // (first: writing may move the tables)
+        cells[index] = cell
         heads[index] = keyHead(key)
         garbage += oldCell
         size += cellSize(index) - oldCell
@@ -249,26 +259,19 @@ final class Node {
 
     // MARK: Storage
 
-    /// Opens a gap in the tables at `index`.
+    /// Makes room in the tables for one more entry (before its cell is written: growing
+    /// moves only the cells the tables name).
+    @inline(__always)
+    private func reserveEntry() {
+        if count == capacity { reallocate(capacity: capacity * 2, arenaCapacity: arenaCapacity) }
+    }
+
+    /// Opens a gap in the tables at `index` (after `reserveEntry`).
     @inline(__always)
     private func makeRoom(at index: Int) {
-        if count == capacity { growTables(to: capacity * 2) }
         (heads + index + 1).update(from: heads + index, count: count - index)
         (cells + index + 1).update(from: cells + index, count: count - index)
         count += 1
-    }
-
-    /// Reallocates the tables with room for `newCapacity` entries.
-    private func growTables(to newCapacity: Int) {
-        let newHeads = UnsafeMutablePointer<UInt64>.allocate(capacity: newCapacity)
-        let newCells = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity)
-        newHeads.update(from: heads, count: count)
-        newCells.update(from: cells, count: count)
-        heads.deallocate()
-        cells.deallocate()
-        heads = newHeads
-        cells = newCells
-        capacity = newCapacity
     }
 
     /// Reserves `bytes` at the end of the arena; returns their offset. Compacts the arena
@@ -287,22 +290,29 @@ final class Node {
     /// Copies the live cells, in entry order, into a fresh arena without garbage.
     private func compact() {
         guard garbage > 0 else { return }
-        moveArena(capacity: arenaCapacity)
+        reallocate(capacity: capacity, arenaCapacity: arenaCapacity)
     }
 
-    /// Moves the live cells into a new arena of `capacity` bytes.
+    /// Moves the tables and the live cells (compacted, in entry order) into a new block.
     private func moveArena(capacity newCapacity: Int) {
-        let newArena = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+        reallocate(capacity: capacity, arenaCapacity: newCapacity)
+    }
+
+    /// Moves everything into a new block of the given capacities (which must hold it).
+    private func reallocate(capacity newCapacity: Int, arenaCapacity newArenaCapacity: Int) {
+        let (newBlock, newHeads, newCells, newArena) = Self.allocate(capacity: newCapacity, arenaCapacity: newArenaCapacity)
+        newHeads.update(from: heads, count: count)
         var used = 0
         for i in 0 ..< count {
             let size = cellSize(i)
             (newArena + used).copyMemory(from: cell(i), byteCount: size)
-            cells[i] = UInt32(used)
+            newCells[i] = UInt32(used)
             used += size
         }
-        arena.deallocate()
-        arena = newArena
-        arenaCapacity = newCapacity
+        block.deallocate()
+        (block, heads, cells, arena) = (newBlock, newHeads, newCells, newArena)
+        capacity = newCapacity
+        arenaCapacity = newArenaCapacity
         arenaUsed = used
         garbage = 0
     }
@@ -349,6 +359,7 @@ final class Node {
         if isLeaf {
             insert(at: count, key: key, value: other.value(i))
         } else {
+            reserveEntry()
             let cell = writeBranchCell(key: key)
             makeRoom(at: count)
             cells[count - 1] = cell
