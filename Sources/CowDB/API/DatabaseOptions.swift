@@ -22,8 +22,10 @@ public struct DatabaseOptions: Sendable {
     /// in another process as they land.
     public var readOnly = false
     /// Bytes of changed pages a write transaction keeps in memory before it writes finished
-    /// leaves to the file early (so a transaction of any size runs in bounded memory).
-    public var dirtyPageBudget = 64 << 20
+    /// leaves to the file early (so a transaction of any size runs in bounded memory). The
+    /// default, 512 MiB, is LMDB's own limit (131,071 dirty pages of 4 KiB before it spills):
+    /// a transaction that changes less than that writes each changed page exactly once.
+    public var dirtyPageBudget = 512 << 20
     /// Verify the checksum of every page a read touches (off: checksums are verified at open
     /// for the tail, by `check()`; bounds checks are always on).
     public var verifyOnRead = false
