@@ -222,10 +222,13 @@ extension Database {
         guard let previous else {
             try target.write(forced: forced) { out in
                 try read(at: version) { source in
-                    for entry in try source.scan() { try out.put(entry.key, entry.value) }
-                    for name in try source.keyspaces() {
-                        let keyspace = try out.createKeyspace(name)
-                        for entry in try source.keyspace(name).scan() { try keyspace.put(entry.key, entry.value) }
+                    // Zero-copy from the map into the new tree, in key order (so pages fill up).
+                    for name in [nil] + (try source.keyspaces()) {
+                        if let name { _ = try out.createKeyspace(name) }
+                        try source.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
+                            try out.put(key, value, in: name)
+                            return true
+                        }
                     }
                 }
             }

@@ -64,8 +64,13 @@ public final class Keyspace {
 
     /// Checks a key against the limits of the database's page size.
     static func validate(key: [UInt8], layout: PageLayout) throws {
-        guard !key.isEmpty else { throw CowDBError.emptyKey }
-        guard key.count <= layout.maxKeySize else { throw CowDBError.keyTooLarge(size: key.count, maximum: layout.maxKeySize) }
+        try validate(keyLength: key.count, layout: layout)
+    }
+
+    /// Checks the length of a key: 1 byte to the page size's maximum.
+    static func validate(keyLength: Int, layout: PageLayout) throws {
+        guard keyLength > 0 else { throw CowDBError.emptyKey }
+        guard keyLength <= layout.maxKeySize else { throw CowDBError.keyTooLarge(size: keyLength, maximum: layout.maxKeySize) }
     }
 
     /// Checks a keyspace name: 1–255 bytes, no NUL, newline or carriage return (names appear in dump headers).

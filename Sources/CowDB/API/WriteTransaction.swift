@@ -70,20 +70,21 @@ public final class WriteTransaction: ReadTransaction {
     // MARK: Changes
 
     func put(_ key: [UInt8], _ value: [UInt8], in name: String?) throws {
-        try prepareWrite(key: key, value: value)
-        let run = try storeOverflow(key: key, value: value)
-        try key.withUnsafeBytes { key in
-            try value.withUnsafeBytes { bytes in
-                let stored: StoredValue = run.map { .overflow(page: $0, length: bytes.count) } ?? .inline(bytes)
-                try change(name) { tree in
-                    if try !mutator.put(&tree, key: key, value: stored) { totalCount &+= 1 }
-                }
-            }
+        try key.withUnsafeBytes { key in try value.withUnsafeBytes { value in try put(key, value, in: name) } }
+    }
+
+    /// `put` of bytes the caller holds (copied into the tree): the path of copies that
+    /// already have their bytes in a map, such as compaction's.
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, in name: String?) throws {
+        try prepareWrite(keyLength: key.count, valueLength: value.count)
+        let stored: StoredValue = try storeOverflow(key: key, value: value).map { .overflow(page: $0, length: value.count) } ?? .inline(value)
+        try change(name) { tree in
+            if try !mutator.put(&tree, key: key, value: stored) { totalCount &+= 1 }
         }
     }
 
     func insert(_ key: [UInt8], _ value: [UInt8], in name: String?) throws -> Bool {
-        try prepareWrite(key: key, value: value)
+        try prepareWrite(keyLength: key.count, valueLength: value.count)
         if try find(key, in: name) != nil { return false }
         try put(key, value, in: name)
         return true
@@ -100,24 +101,22 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     /// Validates a write and keeps the dirty budget.
-    private func prepareWrite(key: [UInt8], value: [UInt8]) throws {
+    private func prepareWrite(keyLength: Int, valueLength: Int) throws {
         ensureOpen()
-        try Keyspace.validate(key: key, layout: pages.layout)
-        guard value.count <= PageLayout.maxValueSize else {
-            throw CowDBError.valueTooLarge(size: value.count, maximum: PageLayout.maxValueSize)
+        try Keyspace.validate(keyLength: keyLength, layout: pages.layout)
+        guard valueLength <= PageLayout.maxValueSize else {
+            throw CowDBError.valueTooLarge(size: valueLength, maximum: PageLayout.maxValueSize)
         }
         try spillIfOverBudget()
     }
 
     /// Writes a value too large for its leaf as an overflow run now; returns the run's first
     /// page, or nil when the value stays inline.
-    private func storeOverflow(key: [UInt8], value: [UInt8]) throws -> PageNumber? {
+    private func storeOverflow(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> PageNumber? {
         let layout = pages.layout
         if layout.valueIsInline(keyLength: key.count, valueLength: value.count) { return nil }
         let runLength = layout.overflowRunLength(valueLength: value.count)
-        let first = try value.withUnsafeBytes { bytes in
-            try appender.append(runLength: runLength) { OverflowPage.encode(value: bytes, runLength: runLength, into: $0) }
-        }
+        let first = try appender.append(runLength: runLength) { OverflowPage.encode(value: value, runLength: runLength, into: $0) }
         try appender.flush()
         mutator.pages = try appender.reader()
         pages = mutator.pages

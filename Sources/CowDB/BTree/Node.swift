@@ -378,7 +378,7 @@ final class Node {
             let node = Node(isLeaf: true, capacity: view.count + 8, arenaCapacity: page.count)
             for i in 0 ..< view.count {
                 let (key, value) = try view.entry(i)
-                node.insert(at: i, key: key, value: value)
+                node.appendLoaded(cell: node.writeLeafCell(key: key, value: value), key: key)
             }
             guard node.size <= page.count else { throw CowDBError.corruptPage(number, "leaf entries overlap: they need \(node.size) bytes") }
             return node
@@ -388,13 +388,25 @@ final class Node {
             node.children.reserveCapacity(view.count + 8)
             for i in 0 ..< view.count {
                 let key = i == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : try view.key(i)
-                node.insert(at: i, key: key, child: .page(try view.child(i)))
+                node.children.append(.page(try view.child(i)))
+                node.appendLoaded(cell: node.writeBranchCell(key: key), key: key)
             }
             guard node.size <= page.count else { throw CowDBError.corruptPage(number, "branch entries overlap: they need \(node.size) bytes") }
             return node
         default:
             throw CowDBError.corruptPage(number, "expected a branch or leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
         }
+    }
+
+    /// Appends an entry whose cell was just written, while loading (the tables were sized
+    /// for the page's entries, so nothing moves).
+    @inline(__always)
+    private func appendLoaded(cell: UInt32, key: UnsafeRawBufferPointer) {
+        precondition(count < capacity)
+        cells[count] = cell
+        heads[count] = keyHead(key)
+        count += 1
+        size += entrySize(count - 1)
     }
 
     /// Writes the node as a page into `page` (zeroed by the caller; the node must fit).
