@@ -251,7 +251,7 @@ final class Node {
     }
 
     /// The shortest prefix of `upper` that is greater than `lower` (suffix truncation).
-    private static func shortestSeparator(after lower: UnsafeRawBufferPointer, upTo upper: UnsafeRawBufferPointer) -> [UInt8] {
+    static func shortestSeparator(after lower: UnsafeRawBufferPointer, upTo upper: UnsafeRawBufferPointer) -> [UInt8] {
         var common = 0
         while common < lower.count, common < upper.count, lower[common] == upper[common] { common += 1 }
         return Array(upper[0 ..< min(upper.count, common + 1)])
