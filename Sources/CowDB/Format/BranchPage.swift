@@ -64,6 +64,13 @@ struct BranchPageView {
     @inline(__always)
     func head(_ i: Int) -> UInt64 { page.head(PageHeader.size + 8 * i) }
 
+    /// Starts loading every cache line of the heads at once, so that the misses of
+    /// `childIndex` overlap instead of following one another (see `LeafPageView`).
+    @inline(__always)
+    func prefetchSearchArea() {
+        prefetchLines(page, upTo: PageHeader.size + 8 * count)
+    }
+
     /// The page number of child `i`, checked to lie below this page (which rules out cycles).
     @inline(__always)
     func child(_ i: Int) throws -> PageNumber {

@@ -119,6 +119,15 @@ struct LeafPageView {
     @inline(__always)
     func head(_ i: Int) -> UInt64 { page.head(PageHeader.size + 8 * i) }
 
+    /// Starts loading every cache line `lowerBound` may read before the cell it ends at (the
+    /// heads and the cell offsets), all at once: their misses then overlap instead of
+    /// following one another down the binary search. The first line, which holds the page
+    /// header, is loaded already.
+    @inline(__always)
+    func prefetchSearchArea() {
+        prefetchLines(page, upTo: PageHeader.size + 10 * count)
+    }
+
     /// The key bytes of entry `i` (a view into the page).
     @inline(__always)
     func key(_ i: Int) throws -> UnsafeRawBufferPointer {
