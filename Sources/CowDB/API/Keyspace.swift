@@ -20,7 +20,7 @@ public final class Keyspace {
     }
 
     /// Whether `key` is present.
-    public func contains(_ key: [UInt8]) throws -> Bool { try transaction.find(key, in: name) != nil }
+    public func contains(_ key: [UInt8]) throws -> Bool { try transaction.contains(key, in: name) }
 
     /// Entries in `[from, to)` (either bound optional), ascending or descending.
     public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> ScanSequence {
