@@ -62,10 +62,17 @@ public final class Keyspace {
         return write
     }
 
-    /// Checks a key against the limits of the database's page size.
+    /// Checks a key against the limits of the database's page size (inlined into every get;
+    /// the error is built out of line).
+    @inline(__always)
     static func validate(key: [UInt8], layout: PageLayout) throws {
-        guard !key.isEmpty else { throw CowDBError.emptyKey }
-        guard key.count <= layout.maxKeySize else { throw CowDBError.keyTooLarge(size: key.count, maximum: layout.maxKeySize) }
+        guard !key.isEmpty, key.count <= layout.maxKeySize else { throw keyError(key, layout: layout) }
+    }
+
+    /// The error for a key that `validate` refused.
+    @inline(never)
+    static func keyError(_ key: [UInt8], layout: PageLayout) -> CowDBError {
+        key.isEmpty ? .emptyKey : .keyTooLarge(size: key.count, maximum: layout.maxKeySize)
     }
 
     /// Checks a keyspace name: 1–255 bytes, no NUL, newline or carriage return (names appear in dump headers).
