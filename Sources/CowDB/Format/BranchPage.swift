@@ -109,12 +109,18 @@ struct BranchPageView {
         }
         // `low` is the first separator whose head is ≥ `head`; all before it are below `key`.
         guard low < count, self.head(low) == head else { return low &- 1 }
-        // Heads tie: compare full keys from there (separators with a greater head are greater).
-        high = count
+        return try childIndexPastTie(key, head: head, from: low)
+    }
+
+    /// The rest of `childIndex` when separators from `from` on share `key`'s head: a binary
+    /// search of `[from, count)` on full keys (separators with a greater head are greater).
+    /// Out of line, so that the common path stays small enough to inline.
+    @inline(never)
+    func childIndexPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> Int {
+        var low = from, high = count
         while low < high {
             let mid = (low &+ high) &>> 1
-            let h = self.head(mid)
-            let lessOrEqual = h > head ? false : compareBytes(try self.key(mid), key) <= 0
+            let lessOrEqual = self.head(mid) > head ? false : compareBytes(try self.key(mid), key) <= 0
             if lessOrEqual { low = mid &+ 1 } else { high = mid }
         }
         return low &- 1

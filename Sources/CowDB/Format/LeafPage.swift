@@ -213,8 +213,15 @@ struct LeafPageView {
         // Heads tie: usually `low` holds the key itself (or the next key) and one compare settles it.
         let first = compareBytes(try self.key(low), key)
         if first >= 0 { return (low, first == 0) }
-        low &+= 1
-        high = count
+        return try lowerBoundPastTie(key, head: head, from: low &+ 1)
+    }
+
+    /// The rest of `lowerBound` when several keys share `key`'s head and the first of them is
+    /// below `key`: a binary search of `[from, count)` on full keys (kept out of line, so that
+    /// the common path stays small enough to inline).
+    @inline(never)
+    func lowerBoundPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> (index: Int, found: Bool) {
+        var low = from, high = count
         while low < high {
             let mid = (low &+ high) &>> 1
             let order = self.head(mid) > head ? 1 : compareBytes(try self.key(mid), key)
