@@ -28,6 +28,12 @@ static inline void cowdb_atomic_fence(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/// Hints the CPU to start loading the cache line holding `address` (a read, kept in every
+/// cache level). Only a hint: it never faults, whatever the address.
+static inline void cowdb_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+
 /// `F_OFD_SETLK` (Linux ≥ 3.15): open-file-description locks; glibc hides it without _GNU_SOURCE.
 #define COWDB_F_OFD_SETLK 37
 

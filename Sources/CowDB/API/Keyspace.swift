@@ -20,7 +20,7 @@ public final class Keyspace {
     }
 
     /// Whether `key` is present.
-    public func contains(_ key: [UInt8]) throws -> Bool { try transaction.find(key, in: name) != nil }
+    public func contains(_ key: [UInt8]) throws -> Bool { try transaction.contains(key, in: name) }
 
     /// Entries in `[from, to)` (either bound optional), ascending or descending.
     public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> ScanSequence {
@@ -62,15 +62,23 @@ public final class Keyspace {
         return write
     }
 
-    /// Checks a key against the limits of the database's page size.
+    /// Checks a key against the limits of the database's page size (inlined into every get;
+    /// the error is built out of line).
+    @inline(__always)
     static func validate(key: [UInt8], layout: PageLayout) throws {
         try validate(keyLength: key.count, layout: layout)
     }
 
     /// Checks the length of a key: 1 byte to the page size's maximum.
+    @inline(__always)
     static func validate(keyLength: Int, layout: PageLayout) throws {
-        guard keyLength > 0 else { throw CowDBError.emptyKey }
-        guard keyLength <= layout.maxKeySize else { throw CowDBError.keyTooLarge(size: keyLength, maximum: layout.maxKeySize) }
+        guard keyLength > 0, keyLength <= layout.maxKeySize else { throw keyError(keyLength: keyLength, layout: layout) }
+    }
+
+    /// The error for a key length that `validate` refused.
+    @inline(never)
+    static func keyError(keyLength: Int, layout: PageLayout) -> CowDBError {
+        keyLength == 0 ? .emptyKey : .keyTooLarge(size: keyLength, maximum: layout.maxKeySize)
     }
 
     /// Checks a keyspace name: 1–255 bytes, no NUL, newline or carriage return (names appear in dump headers).

@@ -71,7 +71,7 @@ public class ReadTransaction {
     }
 
     /// Whether `key` is present in the default keyspace.
-    public func contains(_ key: [UInt8]) throws -> Bool { try find(key, in: nil) != nil }
+    public func contains(_ key: [UInt8]) throws -> Bool { try contains(key, in: nil) }
 
     /// Entries in `[from, to)` of the default keyspace (either bound optional), ascending or descending.
     public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> ScanSequence {
@@ -140,21 +140,28 @@ public class ReadTransaction {
         }
     }
 
+    /// The bytes of the value under `key` in the committed default tree this read transaction
+    /// reads (a view into the map, valid until the transaction ends), or nil when absent.
+    /// The hot path of `get`, `withValue` and `contains` on a read transaction: it reads through
+    /// constants (`source`), without the exclusivity checks and reference counting of the
+    /// mutable `pages` and `defaultTree`, and is not generic, so it is compiled once, specialized.
+    /// Only for a transaction that is not writable (whose default tree may hold changed nodes).
+    final func committedValue(for key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+        ensureOpen()
+        let pages = source.pages
+        try Keyspace.validate(key: key, layout: pages.layout)
+        guard let root = source.commit?.record.defaultRoot, root != 0 else { return nil }
+        let found = try key.withUnsafeBytes { try BTree.findStored(rootPage: root, key: $0, pages: pages) }
+        guard let (value, leaf) = found else { return nil }
+        switch value {
+        case let .inline(bytes): return bytes
+        case let .overflow(page, length): return try OverflowPage.value(in: pages, page: page, length: length, below: leaf)
+        }
+    }
+
     /// Finds `key` in keyspace `name`.
     func find(_ key: [UInt8], in name: String?) throws -> FoundValue? {
         ensureOpen()
-        if name == nil, !isWritable {
-            // The hot path: a read transaction's default tree is the committed one, so it is
-            // read through constants (`source`), without the exclusivity checks and reference
-            // counting of the mutable `pages` and `defaultTree`.
-            let pages = source.pages
-            try Keyspace.validate(key: key, layout: pages.layout)
-            guard let root = source.commit?.record.defaultRoot, root != 0 else { return nil }
-            return try key.withUnsafeBytes { bytes -> FoundValue? in
-                guard let (value, leaf) = try BTree.findStored(rootPage: root, key: bytes, pages: pages) else { return nil }
-                return .stored(value, leafPage: leaf)
-            }
-        }
         try Keyspace.validate(key: key, layout: pages.layout)
         let tree = try tree(name)
         return try key.withUnsafeBytes { bytes -> FoundValue? in
@@ -166,14 +173,26 @@ public class ReadTransaction {
         }
     }
 
+    /// Whether `key` is present in keyspace `name`.
+    func contains(_ key: [UInt8], in name: String?) throws -> Bool {
+        if name == nil, !isWritable { return try committedValue(for: key) != nil }
+        return try find(key, in: name) != nil
+    }
+
     func get(_ key: [UInt8], in name: String?) throws -> [UInt8]? {
+        if name == nil, !isWritable { return try committedValue(for: key).map { Array($0) } }
         guard let found = try find(key, in: name) else { return nil }
         return try BTree.withBytes(of: found, pages: pages) { Array($0) }
     }
 
+    @inline(__always)
     func withValue<R>(for key: [UInt8], in name: String?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        if name == nil, !isWritable {
+            guard let bytes = try committedValue(for: key) else { return nil }
+            return try body(bytes)
+        }
         guard let found = try find(key, in: name) else { return nil }
-        return try BTree.withBytes(of: found, pages: isWritable ? pages : source.pages, body)
+        return try BTree.withBytes(of: found, pages: pages, body)
     }
 
     func scan(in name: String?, from: [UInt8]?, to: [UInt8]?, reverse: Bool) throws -> ScanSequence {

@@ -45,9 +45,11 @@ enum BTree {
             let kind = page.u8(PageHeader.kindOffset)
             if kind == PageKind.branch.rawValue {
                 let branch = try BranchPageView(page, number: number)
+                branch.prefetchSearchArea()
                 number = try branch.child(try branch.childIndex(key, head: head))
             } else {
                 let leaf = try LeafPageView(page, number: number)
+                leaf.prefetchSearchArea()
                 let (index, found) = try leaf.lowerBound(key, head: head)
                 return found ? (try leaf.value(index), number) : nil
             }

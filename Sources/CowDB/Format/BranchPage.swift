@@ -44,7 +44,14 @@ struct BranchPageView {
 
     /// The head of separator `i`.
     @inline(__always)
-    func head(_ i: Int) -> UInt64 { page.head(PageHeader.size + 8 * i) }
+    func head(_ i: Int) -> UInt64 { page.head(PageHeader.size &+ 8 &* i) }
+
+    /// Starts loading every cache line of the heads at once, so that the misses of
+    /// `childIndex` overlap instead of following one another (see `LeafPageView`).
+    @inline(__always)
+    func prefetchSearchArea() {
+        prefetchLines(page, upTo: PageHeader.size + 8 * count)
+    }
 
     /// The page number of child `i`, checked to lie below this page (which rules out cycles).
     @inline(__always)
@@ -72,16 +79,32 @@ struct BranchPageView {
     }
 
     /// Index of the child whose range holds `key`: the last i ≥ 1 with separator ≤ key, else 0.
+    ///
+    /// As in `LeafPageView.lowerBound`: a search over heads alone, then full keys compared only
+    /// among separators whose head equals `head` (indices stay below `count` < 65,536: no overflow).
     @inline(__always)
     func childIndex(_ key: UnsafeRawBufferPointer, head: UInt64) throws -> Int {
         var low = 1, high = count
         while low < high {
-            let mid = (low + high) >> 1
-            let h = self.head(mid)
-            let lessOrEqual: Bool
-            if h < head { lessOrEqual = true } else if h > head { lessOrEqual = false } else { lessOrEqual = compareBytes(try self.key(mid), key) <= 0 }
-            if lessOrEqual { low = mid + 1 } else { high = mid }
+            let mid = (low &+ high) &>> 1
+            if self.head(mid) < head { low = mid &+ 1 } else { high = mid }
         }
-        return low - 1
+        // `low` is the first separator whose head is ≥ `head`; all before it are below `key`.
+        guard low < count, self.head(low) == head else { return low &- 1 }
+        return try childIndexPastTie(key, head: head, from: low)
+    }
+
+    /// The rest of `childIndex` when separators from `from` on share `key`'s head: a binary
+    /// search of `[from, count)` on full keys (separators with a greater head are greater).
+    /// Out of line, so that the common path stays small enough to inline.
+    @inline(never)
+    func childIndexPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> Int {
+        var low = from, high = count
+        while low < high {
+            let mid = (low &+ high) &>> 1
+            let lessOrEqual = self.head(mid) > head ? false : compareBytes(try self.key(mid), key) <= 0
+            if lessOrEqual { low = mid &+ 1 } else { high = mid }
+        }
+        return low &- 1
     }
 }

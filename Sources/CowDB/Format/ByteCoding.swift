@@ -52,6 +52,19 @@ func compareBytes(_ a: [UInt8], _ b: [UInt8]) -> Int {
     a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareBytes(pa, pb) } }
 }
 
+/// Hints the CPU to load the cache lines of `bytes[64 ..< end]` (clamped to the buffer), which
+/// must start on a cache-line boundary, as pages do. A hint only: it reads nothing and never faults.
+@inline(__always)
+func prefetchLines(_ bytes: UnsafeRawBufferPointer, upTo end: Int) {
+    guard let base = bytes.baseAddress else { return }
+    let end = Swift.min(end, bytes.count)
+    var offset = 64
+    while offset < end {
+        cowdb_prefetch(base + offset)
+        offset &+= 64
+    }
+}
+
 /// CRC-32C of a buffer, continuing from `seed`.
 @inline(__always)
 func crc32c(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32 {

@@ -65,7 +65,16 @@ struct LeafPageView {
 
     /// The head of entry `i`.
     @inline(__always)
-    func head(_ i: Int) -> UInt64 { page.head(PageHeader.size + 8 * i) }
+    func head(_ i: Int) -> UInt64 { page.head(PageHeader.size &+ 8 &* i) }
+
+    /// Starts loading every cache line `lowerBound` may read before the cell it ends at (the
+    /// heads and the cell offsets), all at once: their misses then overlap instead of
+    /// following one another down the binary search. The first line, which holds the page
+    /// header, is loaded already.
+    @inline(__always)
+    func prefetchSearchArea() {
+        prefetchLines(page, upTo: PageHeader.size + 10 * count)
+    }
 
     /// The key bytes of entry `i` (a view into the page).
     @inline(__always)
@@ -136,15 +145,35 @@ struct LeafPageView {
     }
 
     /// First index whose key is ≥ `key`, and whether it is equal.
+    ///
+    /// Heads order keys by their first 8 bytes, so a search over heads alone finds the first
+    /// entry whose head is ≥ `head`; full keys are compared only among the entries whose head
+    /// equals it. (Indices stay below `count` < 65,536, so the index arithmetic cannot
+    /// overflow and wraps unchecked.)
     @inline(__always)
     func lowerBound(_ key: UnsafeRawBufferPointer, head: UInt64) throws -> (index: Int, found: Bool) {
         var low = 0, high = count
         while low < high {
-            let mid = (low + high) >> 1
-            let h = self.head(mid)
-            let order: Int
-            if h < head { order = -1 } else if h > head { order = 1 } else { order = compareBytes(try self.key(mid), key) }
-            if order < 0 { low = mid + 1 } else if order > 0 { high = mid } else { return (mid, true) }
+            let mid = (low &+ high) &>> 1
+            if self.head(mid) < head { low = mid &+ 1 } else { high = mid }
+        }
+        guard low < count, self.head(low) == head else { return (low, false) }
+        // Heads tie: usually `low` holds the key itself (or the next key) and one compare settles it.
+        let first = compareBytes(try self.key(low), key)
+        if first >= 0 { return (low, first == 0) }
+        return try lowerBoundPastTie(key, head: head, from: low &+ 1)
+    }
+
+    /// The rest of `lowerBound` when several keys share `key`'s head and the first of them is
+    /// below `key`: a binary search of `[from, count)` on full keys (kept out of line, so that
+    /// the common path stays small enough to inline).
+    @inline(never)
+    func lowerBoundPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> (index: Int, found: Bool) {
+        var low = from, high = count
+        while low < high {
+            let mid = (low &+ high) &>> 1
+            let order = self.head(mid) > head ? 1 : compareBytes(try self.key(mid), key)
+            if order < 0 { low = mid &+ 1 } else if order > 0 { high = mid } else { return (mid, true) }
         }
         return (low, false)
     }
