@@ -60,8 +60,11 @@ final class TreeMutator {
             if tree.countsEntries { tree.count &+= 1 }
             return false
         }
-        let node = try materialize(root)
-        tree.root = .node(node)
+        let node: Node
+        if case let .node(existing) = root { node = existing } else {
+            node = try materialize(root)
+            tree.root = .node(node)
+        }
         let result = try insert(node, key: key, value: value, rightmost: true, leftmost: true, depth: 1)
         if let (separator, right) = result.split {
             tree.root = .node(newRoot(node, separator, right))
@@ -83,8 +86,13 @@ final class TreeMutator {
             return (found, split(node, changedAt: index, rightmost: rightmost, leftmost: leftmost))
         }
         let index = node.childIndex(key)
-        let child = try materialize(node.children[index])
-        node.children[index] = .node(child)
+        // Stored back only when newly materialized: rewriting an array element costs a
+        // uniqueness check, a retain and a release on every level of every insert.
+        let child: Node
+        if case let .node(existing) = node.children[index] { child = existing } else {
+            child = try materialize(node.children[index])
+            node.children[index] = .node(child)
+        }
         let result = try insert(child, key: key, value: value,
                                 rightmost: rightmost && index == node.count - 1, leftmost: leftmost && index == 0, depth: depth + 1)
         guard let (separator, right) = result.split else { return (result.replaced, nil) }
