@@ -110,6 +110,22 @@ final class NodeTests: XCTestCase {
         XCTAssertEqual(node.size, PageHeader.size + 4 * 20 + 3 + 3 + 3)
     }
 
+    /// A hostile leaf whose entry is larger than a quarter page (writers never make one: a split
+    /// could then leave a half larger than a page) is refused when loaded, not copied.
+    func testLoadRefusesEntriesLargerThanAQuarterPage() throws {
+        let node = makeLeafNode([(Array("k".utf8), .inline([UInt8](repeating: 7, count: 2000)))])
+        var page = [UInt8](repeating: 0, count: 4096)
+        page.withUnsafeMutableBytes { node.encode(into: $0); PageHeader.seal($0, pageNumber: 9) }
+        XCTAssertThrowsError(try page.withUnsafeBytes { try Node.load($0, number: 9) }) { error in
+            guard case CowDBError.corrupt(page: 9, _, _) = error else { return XCTFail("expected corrupt at page 9, got \(error)") }
+        }
+        // Within the limit it loads.
+        let fits = makeLeafNode([(Array("k".utf8), .inline([UInt8](repeating: 7, count: 990)))])
+        page = [UInt8](repeating: 0, count: 4096)
+        page.withUnsafeMutableBytes { fits.encode(into: $0) }
+        XCTAssertEqual(try page.withUnsafeBytes { try Node.load($0, number: 9) }.size, fits.size)
+    }
+
     /// Calls `body` with the engine's form of a test value.
     private func withStored(_ value: TestLeafValue, _ body: (StoredValue) -> Void) {
         switch value {

@@ -29,6 +29,8 @@ extension ReadTransaction {
         ensureOpen()
         precondition(limit >= 0, "CowDB: withEntries limit must not be negative")
         guard limit > 0 else { return }
+        openViews += 1
+        defer { openViews -= 1 }
         let root = try tree(name).root
         var walk = EntryWalk(to: to, limit: limit)
         if case let .page(rootPage)? = root {

@@ -25,6 +25,9 @@ public class ReadTransaction {
     /// which are different names on disk, as the same).
     var named: [[UInt8]: TreeState] = [:]
     var isOpen = true
+    /// `withValue`/`withEntries` closures running now: while one runs, the transaction must
+    /// not change (its bytes may live in a changed node, which a change can move or free).
+    var openViews = 0
     /// An error met where a throw was impossible (inside a scan's iterator); rethrown when
     /// the closure returns.
     var pendingError: (any Error)?
@@ -65,7 +68,8 @@ public class ReadTransaction {
     public func get(_ key: [UInt8]) throws -> [UInt8]? { try get(key, in: nil) }
 
     /// Calls `body` with the bytes of the value under `key` without copying them (they point
-    /// into the map and are valid only inside `body`); nil when the key is absent.
+    /// into the map, or into the write transaction's changed node, and are valid only inside
+    /// `body`); nil when the key is absent. `body` must not change the transaction (that traps).
     public func withValue<R>(for key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try withValue(for: key, in: nil, body)
     }
@@ -192,6 +196,8 @@ public class ReadTransaction {
             return try body(bytes)
         }
         guard let found = try find(key, in: name) else { return nil }
+        openViews += 1
+        defer { openViews -= 1 }
         return try BTree.withBytes(of: found, pages: pages, body)
     }
 

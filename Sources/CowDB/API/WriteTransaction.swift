@@ -41,6 +41,7 @@ public final class WriteTransaction: ReadTransaction {
     /// Creates a named keyspace; throws `keyspaceExists` if it exists.
     public func createKeyspace(_ name: String) throws -> Keyspace {
         ensureOpen()
+        ensureNoViews()
         try Keyspace.validate(name: name)
         if (try? tree(name)) != nil { throw CowDBError.keyspaceExists(name) }
         try changeCatalog { catalog in try putCatalogEntry(&catalog, name: Array(name.utf8), root: 0, count: 0) }
@@ -61,6 +62,7 @@ public final class WriteTransaction: ReadTransaction {
     /// Removes a named keyspace and all its entries (earlier versions keep them).
     public func dropKeyspace(_ name: String) throws {
         ensureOpen()
+        ensureNoViews()
         let tree = try tree(name)
         try changeCatalog { catalog in _ = try Array(name.utf8).withUnsafeBytes { try mutator.delete(&catalog, key: $0) } }
         named[Array(name.utf8)] = nil
@@ -68,6 +70,13 @@ public final class WriteTransaction: ReadTransaction {
     }
 
     // MARK: Changes
+
+    /// Traps when a change is attempted inside a `withValue` or `withEntries` closure of this
+    /// transaction: the bytes handed to the closure may live in a changed node, which the
+    /// change could move or free under them.
+    private func ensureNoViews() {
+        precondition(openViews == 0, "CowDB: the transaction changed inside withValue or withEntries (collect the changes and make them after the closure)")
+    }
 
     func put(_ key: [UInt8], _ value: [UInt8], in name: String?) throws {
         try key.withUnsafeBytes { key in try value.withUnsafeBytes { value in try put(key, value, in: name) } }
@@ -92,6 +101,7 @@ public final class WriteTransaction: ReadTransaction {
 
     func delete(_ key: [UInt8], in name: String?) throws -> Bool {
         ensureOpen()
+        ensureNoViews()
         try Keyspace.validate(key: key, layout: pages.layout)
         try spillIfOverBudget()
         var removed = false
@@ -103,6 +113,7 @@ public final class WriteTransaction: ReadTransaction {
     /// Validates a write and keeps the dirty budget.
     private func prepareWrite(keyLength: Int, valueLength: Int) throws {
         ensureOpen()
+        ensureNoViews()
         try Keyspace.validate(keyLength: keyLength, layout: pages.layout)
         guard valueLength <= PageLayout.maxValueSize else {
             throw CowDBError.valueTooLarge(size: valueLength, maximum: PageLayout.maxValueSize)

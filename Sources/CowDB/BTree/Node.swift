@@ -244,6 +244,7 @@ final class Node {
     /// Moves all entries of `right` (this node's right neighbour) onto the end of this node;
     /// for branches `separator` becomes the key of right's first child.
     func append(_ right: Node, separator: UnsafeRawBufferPointer) {
+        precondition(isLeaf == right.isLeaf, "CowDB: appending a node of the other kind")
         for i in 0 ..< right.count {
             appendCopy(of: right, entry: i, key: !isLeaf && i == 0 ? separator : right.key(i))
         }
@@ -376,8 +377,19 @@ final class Node {
         case PageKind.leaf.rawValue:
             let view = try LeafPageView(page, number: number)
             let node = Node(isLeaf: true, capacity: view.count + 8, arenaCapacity: page.count)
+            let maxEntrySize = PageLayout(pageSize: page.count).maxEntrySize
             for i in 0 ..< view.count {
                 let (key, value) = try view.entry(i)
+                let entrySize: Int
+                switch value {
+                case let .inline(bytes): entrySize = LeafPage.entrySize(keyLength: key.count, inlineValueLength: bytes.count)
+                case .overflow: entrySize = LeafPage.entrySize(keyLength: key.count, inlineValueLength: 8)
+                }
+                // Writers keep every entry within a quarter page (so splits always have room)
+                // and the entries within the page; refuse before copying more than a page.
+                guard entrySize <= maxEntrySize, node.size + entrySize <= page.count else {
+                    throw CowDBError.corruptPage(number, "leaf entry \(i) of \(entrySize) bytes does not fit (entries overlap or exceed a quarter page)")
+                }
                 node.appendLoaded(cell: node.writeLeafCell(key: key, value: value), key: key)
             }
             guard node.size <= page.count else { throw CowDBError.corruptPage(number, "leaf entries overlap: they need \(node.size) bytes") }
@@ -386,8 +398,12 @@ final class Node {
             let view = try BranchPageView(page, number: number)
             let node = Node(isLeaf: false, capacity: view.count + 8, arenaCapacity: page.count / 2)
             node.children.reserveCapacity(view.count + 8)
+            let maxKeySize = PageLayout(pageSize: page.count).maxKeySize
             for i in 0 ..< view.count {
                 let key = i == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : try view.key(i)
+                guard key.count <= maxKeySize, node.size + BranchPage.entrySize(keyLength: key.count) <= page.count else {
+                    throw CowDBError.corruptPage(number, "branch separator \(i) of \(key.count) bytes does not fit (entries overlap or exceed the key limit)")
+                }
                 node.children.append(.page(try view.child(i)))
                 node.appendLoaded(cell: node.writeBranchCell(key: key), key: key)
             }

@@ -71,6 +71,11 @@ extension TreeMutator {
             let right = left + 1
             let leftNode = try materialize(node.children[left])
             let rightNode = try materialize(node.children[right])
+            guard leftNode.isLeaf == rightNode.isLeaf else {
+                // Only a damaged or hostile file puts a leaf beside a branch; merging them
+                // would read one kind of cell as the other.
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "a leaf and a branch are siblings under one branch")
+            }
             let separator = node.key(right)
             let separatorCost = leftNode.isLeaf ? 0 : separator.count
             if leftNode.size + rightNode.size - PageHeader.size + separatorCost <= layout.pageSize {
@@ -103,7 +108,7 @@ extension TreeMutator {
         let target = layout.pageSize - layout.pageSize / 16
         var i = 0
         while i + 1 < node.count {
-            guard case let .node(left) = node.children[i], left.isLeaf, case let .node(right) = node.children[i + 1] else { i += 1; continue }
+            guard case let .node(left) = node.children[i], left.isLeaf, case let .node(right) = node.children[i + 1], right.isLeaf else { i += 1; continue }
             var moved = false
             while right.count > 0, left.size + right.entrySize(0) <= target {
                 left.insert(at: left.count, key: right.key(0), value: right.value(0))
