@@ -103,6 +103,25 @@ final class ConcurrencyTests: XCTestCase {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// A change inside `withValue` or `withEntries` of a write transaction traps (the bytes
+    /// handed to the closure may live in a changed node that the change would move or free);
+    /// the committed database is untouched.
+    func testChangingAWriteTransactionInsideAViewTraps() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("views")
+        try Database(path: path).close()
+        for kind in ["value", "entries"] {
+            let (process, pipe) = try helper(["change-in-view", path, kind])
+            process.waitUntilExit()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal, "\(kind): \(output)")
+            XCTAssertFalse(output.contains("no trap"), kind)
+        }
+        let db = try Database(path: path)
+        XCTAssertEqual(db.latestVersion, 0)
+        try db.checkAndClose()
+    }
+
     func testSecondWriterProcessIsLockedThenWaits() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("procs")

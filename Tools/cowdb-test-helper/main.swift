@@ -5,6 +5,8 @@
 //   verify DB SECS [STOP]  open read-only, read for SECS seconds (or until the file STOP exists)
 //                          checking that "n" equals the version at the latest and at random
 //                          older versions; print "ok READS"
+//   change-in-view DB KIND  put inside a write transaction's withValue (KIND value) or
+//                          withEntries (KIND entries) of a changed key: must trap
 import CowDB
 import Foundation
 
@@ -19,6 +21,20 @@ let path = arguments[2]
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 do {
     switch arguments[1] {
+    case "change-in-view":
+        let db = try Database(path: path)
+        try db.write { txn in
+            try txn.put(Array("a".utf8), [UInt8](repeating: 1, count: 100)) // "a" now lives in a changed node
+            if arguments[3] == "entries" {
+                try txn.withEntries { _, _ in
+                    try txn.put(Array("b".utf8), [2])
+                    return true
+                }
+            } else {
+                _ = try txn.withValue(for: Array("a".utf8)) { _ in try txn.put(Array("b".utf8), [2]) }
+            }
+        }
+        say("no trap")
     case "hold":
         let db = try Database(path: path)
         say("ready")
