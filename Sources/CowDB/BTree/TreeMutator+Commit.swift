@@ -13,10 +13,7 @@ extension TreeMutator {
     func rebalance(_ tree: inout TreeState) throws {
         guard case let .node(root)? = tree.root else { return }
         if let (separator, right) = try rebalance(root, depth: 1) {
-            let newRoot = newNode(isLeaf: false)
-            newRoot.insert(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: .node(root))
-            separator.withUnsafeBytes { newRoot.insert(at: 1, key: $0, child: .node(right)) }
-            tree.root = .node(newRoot)
+            tree.root = .node(newRoot(root, separator, right))
         }
         while true {
             guard case let .node(node)? = tree.root else { break }

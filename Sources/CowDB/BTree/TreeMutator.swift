@@ -41,7 +41,7 @@ final class TreeMutator {
     }
 
     /// A new root over two children.
-    private func newRoot(_ left: Node, _ separator: [UInt8], _ right: Node) -> Node {
+    func newRoot(_ left: Node, _ separator: [UInt8], _ right: Node) -> Node {
         let root = newNode(isLeaf: false)
         root.insert(at: 0, key: UnsafeRawBufferPointer(start: nil, count: 0), child: .node(left))
         separator.withUnsafeBytes { root.insert(at: 1, key: $0, child: .node(right)) }
