@@ -86,6 +86,11 @@ public final class WriteTransaction: ReadTransaction {
     /// already have their bytes in a map, such as compaction's.
     func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, in name: String?) throws {
         try prepareWrite(keyLength: key.count, valueLength: value.count)
+        try store(key, value, in: name)
+    }
+
+    /// The body of `put`, after `prepareWrite`.
+    private func store(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, in name: String?) throws {
         let stored: StoredValue = try storeOverflow(key: key, value: value).map { .overflow(page: $0, length: value.count) } ?? .inline(value)
         try change(name) { tree in
             if try !mutator.put(&tree, key: key, value: stored) { totalCount &+= 1 }
@@ -95,7 +100,7 @@ public final class WriteTransaction: ReadTransaction {
     func insert(_ key: [UInt8], _ value: [UInt8], in name: String?) throws -> Bool {
         try prepareWrite(keyLength: key.count, valueLength: value.count)
         if try find(key, in: name) != nil { return false }
-        try put(key, value, in: name)
+        try key.withUnsafeBytes { key in try value.withUnsafeBytes { value in try store(key, value, in: name) } }
         return true
     }
 

@@ -281,7 +281,7 @@ final class Node {
     private func reserve(_ bytes: Int) -> Int {
         if arenaUsed + bytes > arenaCapacity {
             if garbage >= bytes { compact() }
-            if arenaUsed + bytes > arenaCapacity { moveArena(capacity: max(arenaCapacity * 2, arenaUsed + bytes)) }
+            if arenaUsed + bytes > arenaCapacity { reallocate(capacity: capacity, arenaCapacity: max(arenaCapacity * 2, arenaUsed + bytes)) }
         }
         let offset = arenaUsed
         arenaUsed += bytes
@@ -292,11 +292,6 @@ final class Node {
     private func compact() {
         guard garbage > 0 else { return }
         reallocate(capacity: capacity, arenaCapacity: arenaCapacity)
-    }
-
-    /// Moves the tables and the live cells (compacted, in entry order) into a new block.
-    private func moveArena(capacity newCapacity: Int) {
-        reallocate(capacity: capacity, arenaCapacity: newCapacity)
     }
 
     /// Moves everything into a new block of the given capacities (which must hold it).
@@ -392,7 +387,6 @@ final class Node {
                 }
                 node.appendLoaded(cell: node.writeLeafCell(key: key, value: value), key: key)
             }
-            guard node.size <= page.count else { throw CowDBError.corruptPage(number, "leaf entries overlap: they need \(node.size) bytes") }
             return node
         case PageKind.branch.rawValue:
             let view = try BranchPageView(page, number: number)
@@ -407,7 +401,6 @@ final class Node {
                 node.children.append(.page(try view.child(i)))
                 node.appendLoaded(cell: node.writeBranchCell(key: key), key: key)
             }
-            guard node.size <= page.count else { throw CowDBError.corruptPage(number, "branch entries overlap: they need \(node.size) bytes") }
             return node
         default:
             throw CowDBError.corruptPage(number, "expected a branch or leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
