@@ -13,21 +13,32 @@ final class BenchSmokeTests: XCTestCase {
     /// Workloads only CowDB runs.
     static let cowdbOnly = ["old_version_reads", "open_with_history", "bytes_per_commit", "diff", "compaction"]
     /// Workloads whose checksum is the byte sum of the same random gets.
-    static let sameGets = ["random_reads", "random_reads_warm", "random_reads_2_threads", "old_version_reads"]
+    static let sameGets = ["random_reads", "random_reads_warm", "random_reads_2_threads"]
+    /// Workloads measured more than once, and how many times (the defaults: 5 write rounds, 3 read repeats).
+    static let repeated = ["individual_writes": 5, "batch_writes": 5, "random_reads_warm": 3, "random_range_reads": 3,
+                           "random_reads_2_threads": 3, "old_version_reads": 3]
 
     func testSmallRunHasEveryRowAndEnginesAgree() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.benchPath), "cowdb-bench not found at \(Self.benchPath)")
         let scratch = TemporaryDirectory()
         let jsonPath = scratch.path("bench.json")
         let result = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "200", "--batch-writes", "20",
-                                                         "--dir", scratch.url.path, "--json", jsonPath])
+                                                         "--dir", scratch.url.path, "--json", jsonPath, "--order", "sqlite,cowdb,lmdb"])
         XCTAssertEqual(result.status, 0, "cowdb-bench failed: \(result.errors)")
         XCTAssertTrue(result.text.contains("| workload"), "no table in: \(result.text)")
+        XCTAssertTrue(result.text.contains("engine order: sqlite, cowdb, lmdb"), "no engine order in: \(result.text)")
+        // The engines ran in that order: every phase of one before any of the next.
+        let started = ["SQLite: load", "CowDB: load", "LMDB: load"].map { result.errors.range(of: $0)?.lowerBound }
+        XCTAssertFalse(started.contains(nil), "phases missing from: \(result.errors)")
+        XCTAssertEqual(started.compactMap { $0 }, started.compactMap { $0 }.sorted(), "engines ran out of order: \(result.errors)")
+        XCTAssertLessThan(result.errors.range(of: "SQLite: remove")?.lowerBound ?? result.errors.endIndex,
+                          started[1] ?? result.errors.startIndex)
         XCTAssertTrue(result.text.contains("fdatasync"), "no sync latency in: \(result.text)")
 
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as? [String: Any]
         let report = try XCTUnwrap(object)
         XCTAssertEqual(report["scale"] as? Int, 2000)
+        XCTAssertEqual(report["order"] as? [String], ["sqlite", "cowdb", "lmdb"])
         XCTAssertFalse((report["machine"] as? String ?? "").isEmpty)
         let rows = try XCTUnwrap(report["results"] as? [[String: Any]])
         func row(_ workload: String, _ engine: String) -> [String: Any]? {
@@ -42,7 +53,7 @@ final class BenchSmokeTests: XCTestCase {
                     continue
                 }
                 // Every field is present, null when it does not apply.
-                for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes"] {
+                for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits"] {
                     XCTAssertNotNil(r[field], "\(workload) / \(engine) lacks \(field)")
                 }
                 if workload.hasPrefix("size_") || workload == "bytes_per_commit" {
@@ -57,7 +68,15 @@ final class BenchSmokeTests: XCTestCase {
                 }
             }
             XCTAssertNil(row("old_version_reads", engine == "cowdb" ? "none" : engine), "\(engine) cannot read old versions")
+            checkSpreads(row, engine)
+            XCTAssertEqual(number(row("individual_writes", engine), "commits"), 200, engine)
+            XCTAssertEqual(number(row("batch_writes", engine), "commits"), 20, engine)
         }
+        XCTAssertEqual(number(row("bytes_per_commit", "cowdb"), "commits"), 200)
+        XCTAssertGreaterThanOrEqual(number(row("open_with_history", "cowdb"), "commits") ?? 0, 200, "the commits opened")
+        XCTAssertTrue(result.text.contains("open with history of 2"), "no commit count in the target: \(result.text)")
+        XCTAssertTrue(result.text.contains("≤ 5 for 100 changed keys at N = 1,000,000"), "no diff target in: \(result.text)")
+        XCTAssertTrue(result.text.contains("1.25 × LMDB's"), "no memory target in: \(result.text)")
 
         // The same reads give the same bytes in every engine (and in every read workload).
         let sums = rows.compactMap { r -> (String, String, UInt64)? in
@@ -71,5 +90,46 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(rangeSums.count, 1, "range reads differ: \(sums)")
         XCTAssertEqual(sums.filter { $0.0 == "random_range_reads" }.count, 3)
         XCTAssertEqual(Set(sums.filter { $0.0 == "removals" }.map(\.2)), [1000], "each engine removes half of the 2,000 keys")
+        // Gets at the old version return values of their own (checked by the bench against its workload).
+        let oldSum = sums.first { $0.0 == "old_version_reads" }?.2
+        XCTAssertNotNil(oldSum)
+        XCTAssertNotEqual(oldSum, getSums.first, "the old version must hold other values than the latest")
+    }
+
+    /// Checks `spread` of every row measured more than once: min ≤ median ≤ max, the number of
+    /// runs, and the headline (the fastest read run; durable commits: all rounds' total) within it.
+    private func checkSpreads(_ row: (String, String) -> [String: Any]?, _ engine: String) {
+        for (workload, runs) in Self.repeated where engine == "cowdb" || workload != "old_version_reads" {
+            guard let r = row(workload, engine), let spread = r["spread"] as? [String: Any],
+                  let low = (spread["min"] as? NSNumber)?.doubleValue, let middle = (spread["median"] as? NSNumber)?.doubleValue,
+                  let high = (spread["max"] as? NSNumber)?.doubleValue, let figure = (r["ops_per_second"] as? NSNumber)?.doubleValue else {
+                XCTFail("\(workload) / \(engine) has no spread")
+                continue
+            }
+            XCTAssertEqual(spread["runs"] as? Int, runs, "\(workload) / \(engine)")
+            XCTAssertTrue(0 < low && low <= middle && middle <= high, "\(workload) / \(engine): \(spread)")
+            if workload.hasSuffix("_writes") {
+                XCTAssertTrue(low * 0.999 <= figure && figure <= high * 1.001, "\(workload) / \(engine): \(figure) outside \(spread)")
+            } else {
+                XCTAssertEqual(figure, high, accuracy: high * 1e-9, "\(workload) / \(engine) reports the fastest run")
+            }
+        }
+        XCTAssertTrue(row("removals", engine)?["spread"] is NSNull, "removals run once")
+    }
+
+    /// A read at the wrong version (a hidden test flag reads the latest instead of the old
+    /// version) must fail the run: the bench knows from its own workload what the old version holds.
+    func testWrongVersionReadFailsTheRun() throws {
+        let scratch = TemporaryDirectory()
+        let result = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "50", "--batch-writes", "5",
+                                                         "--dir", scratch.url.path, "--engines", "cowdb",
+                                                         "--workloads", "old_version_reads", "--misread-old-version"])
+        XCTAssertNotEqual(result.status, 0, "a wrong-version read passed: \(result.text)")
+        XCTAssertTrue(result.errors.contains("another version's values"), "no version error in: \(result.errors)")
+
+        let honest = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "50", "--batch-writes", "5",
+                                                         "--dir", scratch.url.path, "--engines", "cowdb", "--workloads", "old_version_reads"])
+        XCTAssertEqual(honest.status, 0, "cowdb-bench failed: \(honest.errors)")
+        XCTAssertTrue(honest.errors.contains("is version"), "no checked byte sum in: \(honest.errors)")
     }
 }

@@ -1,6 +1,7 @@
 // CowDB through its public API: gets through the zero-copy `withValue`, range reads through
 // the zero-copy `withEntries`.
 import CowDB
+import Foundation
 
 /// A CowDB database with the default options: one `fdatasync` per commit.
 final class CowDBEngine: Engine {
@@ -57,8 +58,31 @@ final class CowDBEngine: Engine {
         }
     }
 
-    /// The data file's length at the latest version.
-    func fileLength() throws -> UInt64 { try database.versions().last?.fileLength ?? 0 }
+    /// The bytes the database has written: the data file's length at the latest version plus
+    /// the length of the index file(s) (`index`, `index.G`: one 64-byte record per commit).
+    func bytesWritten() throws -> UInt64 {
+        let data = try database.versions().last?.fileLength ?? 0
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var index: UInt64 = 0
+        for name in names where name == "index" || name.hasPrefix("index.") {
+            var info = stat()
+            if stat(directory + "/" + name, &info) == 0 { index += UInt64(info.st_size) }
+        }
+        return data + index
+    }
+
+    /// Writes pairs `pairs` of `data` in one transaction, each value with its first 8 bytes
+    /// replaced by `stamp` (little-endian): an overwrite that differs from the loaded value.
+    func overwrite(_ pairs: some Sequence<Int>, of data: Dataset, stamp: UInt64) throws {
+        var buffers = PairBuffers()
+        try database.write { txn in
+            for i in pairs {
+                buffers.load(i, from: data)
+                buffers.stamp(stamp)
+                try txn.put(buffers.key, buffers.value)
+            }
+        }
+    }
 
     func handleForAnotherThread() throws -> CowDBEngine { self }
 

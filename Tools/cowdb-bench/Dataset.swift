@@ -77,6 +77,12 @@ struct PairBuffers {
         key.withUnsafeMutableBytes { data.key(i, into: $0) }
         value.withUnsafeMutableBytes { data.value(i, into: $0) }
     }
+
+    /// Replaces the value's first 8 bytes with `stamp` (little-endian).
+    @inline(__always)
+    mutating func stamp(_ stamp: UInt64) {
+        value.withUnsafeMutableBytes { $0.storeBytes(of: stamp.littleEndian, toByteOffset: 0, as: UInt64.self) }
+    }
 }
 
 /// The sum of every byte of `bytes`: how each read touches all it returns; the sums are

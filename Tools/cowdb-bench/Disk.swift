@@ -29,6 +29,14 @@ enum Disk {
         }
     }
 
+    /// Writes every dirty page of the system to disk (`sync`), then drops the page cache of
+    /// every file below `path`: what one engine wrote neither stays cached nor is still being
+    /// written back while the next engine runs.
+    static func flushAndDropCache(under path: String) {
+        sync()
+        dropCache(under: path)
+    }
+
     /// The type of the filesystem holding `path` and its source, e.g. "ext4 (/dev/vda)": the
     /// entry of /proc/self/mountinfo with the longest mount point containing `path` (what
     /// `statfs`'s `f_type` names, without a table of magic numbers).

@@ -12,7 +12,7 @@ struct PhaseRunner<E: Engine> {
     /// This process's memory sampler.
     let sampler: MemorySampler
     /// The measurements so far.
-    private(set) var results: [Measurement] = []
+    var results: [Measurement] = []
 
     /// A runner for `directory`.
     init(plan: Plan, directory: String, sampler: MemorySampler) {
@@ -22,7 +22,7 @@ struct PhaseRunner<E: Engine> {
     }
 
     /// The engine's name in the JSON.
-    private var engineName: String {
+    var engineName: String {
         E.self == CowDBEngine.self ? EngineKind.cowdb.rawValue : E.self == LMDBEngine.self ? EngineKind.lmdb.rawValue : EngineKind.sqlite.rawValue
     }
 
@@ -32,6 +32,7 @@ struct PhaseRunner<E: Engine> {
         case .load: try load()
         case .write: try writeMore()
         case .read: try readAll()
+        case .oldVersion: try oldVersionReads()
         case .remove: try removeHalf()
         case .history: try history()
         case .compaction: try historyToCompact()
@@ -49,33 +50,32 @@ struct PhaseRunner<E: Engine> {
         record(.sizeAfterLoad, bytes: Disk.footprint(of: directory))
     }
 
-    /// Single-pair durable commits of new pairs, then batch commits of new pairs.
+    /// Single-pair durable commits of new pairs, then batch commits of new pairs, each timed
+    /// in `writeRounds` rounds; CowDB's bytes appended (data and index) per single-pair commit.
     private mutating func writeMore() throws {
         let data = plan.data, n = plan.scale
         let engine = try E(directory: directory)
-        let lengthBefore = try (engine as? CowDBEngine)?.fileLength()
+        let bytesBefore = try (engine as? CowDBEngine)?.bytesWritten()
         let single = n ..< n + plan.individualWrites
-        try timed(.individualWrites, operations: single.count) {
-            for i in single { try engine.write(i ..< i + 1, of: data) }
-            return nil
+        try timedRounds(.individualWrites, commits: single, operationsPerCommit: 1) { commits in
+            for i in commits { try engine.write(i ..< i + 1, of: data) }
         }
-        if let cowdb = engine as? CowDBEngine, let lengthBefore {
-            let appended = try cowdb.fileLength() - lengthBefore
-            record(.bytesPerCommit, bytes: appended / UInt64(max(1, single.count)))
+        if let cowdb = engine as? CowDBEngine, let bytesBefore {
+            let appended = try cowdb.bytesWritten() - bytesBefore
+            record(.bytesPerCommit, bytes: appended / UInt64(max(1, single.count)), commits: single.count)
         }
-        let batches = single.upperBound, batchCount = plan.batchWrites, batchSize = plan.batchSize
-        try timed(.batchWrites, operations: batchCount * batchSize) {
-            for b in 0 ..< batchCount {
+        let batches = single.upperBound, batchSize = plan.batchSize
+        try timedRounds(.batchWrites, commits: 0 ..< plan.batchWrites, operationsPerCommit: batchSize) { commits in
+            for b in commits {
                 let start = batches + b * batchSize
                 try engine.write(start ..< start + batchSize, of: data)
             }
-            return nil
         }
         try engine.close()
     }
 
-    /// Random gets cold (page cache dropped, fresh open) and warm, range reads, gets from two
-    /// threads, and CowDB's gets at a version 1,000 commits old.
+    /// Random gets cold (page cache dropped, fresh open) and warm, range reads, and gets from
+    /// two threads.
     private mutating func readAll() throws {
         let data = plan.data, n = plan.scale
         Disk.dropCache(under: directory)
@@ -92,12 +92,6 @@ struct PhaseRunner<E: Engine> {
             }
         }
         if other !== engine { try other.close() }
-
-        if let cowdb = engine as? CowDBEngine {
-            let latest = cowdb.database.latestVersion
-            let old = latest > 1000 ? latest - 1000 : 1
-            try timed(.oldVersionReads, operations: n, repeats: repeats) { try randomGets(data, 0 ..< n) { try cowdb.read(at: old, $0) } }
-        }
         try engine.close()
     }
 
@@ -122,16 +116,18 @@ struct PhaseRunner<E: Engine> {
         try built.close()
 
         sampler.reset()
-        var opens: [Double] = []
+        var opens: [Double] = [], commits = 0
         for _ in 0 ..< 5 {
             var opened: CowDBEngine?
             opens.append(try Clock.measure { opened = try CowDBEngine(directory: directory) })
+            commits = Int(try opened?.database.versions().count ?? 0) // the versions the open found
             try opened?.close()
         }
         let median = opens.sorted()[2]
         results.append(Measurement(workload: .openWithHistory, engine: engineName, seconds: median, operationsPerSecond: nil,
-                                   bytes: Disk.footprint(of: directory), peakRSSAnonBytes: sampler.peakBytes(), checksum: nil))
-        log(.openWithHistory, String(format: "%.2f ms (median of 5) with %d commits", median * 1000, plan.historyCommits))
+                                   bytes: Disk.footprint(of: directory), peakRSSAnonBytes: sampler.peakBytes(), checksum: nil,
+                                   commits: commits))
+        log(.openWithHistory, String(format: "%.2f ms (median of 5) with %d commits", median * 1000, commits))
     }
 
     /// CowDB only: N/10 pairs loaded, then N single-pair overwrite commits (no syncs) — at the
@@ -198,33 +194,60 @@ struct PhaseRunner<E: Engine> {
 
     /// Times `body` (which returns a checksum of what it read, or nil) and records the row:
     /// the fastest of `repeats` runs (reads only: they leave the store as it was), which
-    /// must all return the same checksum.
-    private mutating func timed(_ workload: Workload, operations: Int, repeats: Int = 1, _ body: () throws -> UInt64?) throws {
+    /// must all return the same checksum, with the spread of all runs when there are several.
+    @discardableResult
+    mutating func timed(_ workload: Workload, operations: Int, repeats: Int = 1, _ body: () throws -> UInt64?) throws -> UInt64? {
         sampler.reset()
-        var seconds = Double.infinity, checksum: UInt64?
+        var times: [Double] = [], checksum: UInt64?
         for run in 0 ..< max(1, repeats) {
             let start = Clock.now()
             let sum = try body()
-            seconds = min(seconds, Clock.now() - start)
+            times.append(Clock.now() - start)
             if run > 0, sum != checksum { throw EngineError(description: "\(workload.rawValue) read different bytes on run \(run + 1)") }
             checksum = sum
         }
-        let peak = sampler.peakBytes()
+        let seconds = times.min() ?? 0, peak = sampler.peakBytes()
+        let spread = times.count > 1 ? Measurement.Spread(times.map { Double(operations) / $0 }) : nil
         results.append(Measurement(workload: workload, engine: engineName, seconds: seconds,
                                    operationsPerSecond: Double(operations) / seconds, bytes: nil,
-                                   peakRSSAnonBytes: peak, checksum: checksum))
-        log(workload, String(format: "%.3f s, %.0f ops/s, peak anon %.1f MiB", seconds, Double(operations) / seconds, Double(peak) / 1048576))
+                                   peakRSSAnonBytes: peak, checksum: checksum, spread: spread))
+        log(workload, String(format: "%.3f s, %.0f ops/s, peak anon %.1f MiB", seconds, Double(operations) / seconds, Double(peak) / 1048576)
+            + (spread.map { String(format: "; runs %.0f / %.0f / %.0f", $0.min, $0.median, $0.max) } ?? ""))
+        return checksum
+    }
+
+    /// Times durable commits `commits` in `plan.writeRounds` consecutive rounds (`body` makes
+    /// the commits it is given) and records the row: every commit's operations over the total
+    /// time, with the spread of the rounds.
+    private mutating func timedRounds(_ workload: Workload, commits: Range<Int>, operationsPerCommit: Int,
+                                      _ body: (Range<Int>) throws -> Void) throws {
+        sampler.reset()
+        let rounds = max(1, min(plan.writeRounds, commits.count))
+        var rates: [Double] = [], total = 0.0
+        for round in 0 ..< rounds {
+            let part = commits.lowerBound + commits.count * round / rounds ..< commits.lowerBound + commits.count * (round + 1) / rounds
+            let seconds = try Clock.measure { try body(part) }
+            total += seconds
+            rates.append(Double(part.count * operationsPerCommit) / seconds)
+        }
+        let operations = commits.count * operationsPerCommit, peak = sampler.peakBytes()
+        let spread = Measurement.Spread(rates)
+        results.append(Measurement(workload: workload, engine: engineName, seconds: total,
+                                   operationsPerSecond: Double(operations) / total, bytes: nil, peakRSSAnonBytes: peak,
+                                   checksum: nil, spread: spread, commits: commits.count))
+        log(workload, String(format: "%d commits in %.3f s, %.0f ops/s (rounds %.0f / %.0f / %.0f), peak anon %.1f MiB", commits.count, total,
+                             Double(operations) / total, spread.min, spread.median, spread.max, Double(peak) / 1048576))
     }
 
     /// Records a row that is a size.
-    private mutating func record(_ workload: Workload, bytes: UInt64) {
+    private mutating func record(_ workload: Workload, bytes: UInt64, commits: Int? = nil) {
         results.append(Measurement(workload: workload, engine: engineName, seconds: nil, operationsPerSecond: nil,
-                                   bytes: bytes, peakRSSAnonBytes: nil, checksum: nil))
+                                   bytes: bytes, peakRSSAnonBytes: nil, checksum: nil, commits: commits))
         log(workload, "\(bytes) bytes")
     }
 
     /// One progress line on standard error.
-    private func log(_ workload: Workload, _ text: String) {
+    func log(_ workload: Workload, _ text: String) {
         FileHandle.standardError.write(Data("  \(engineName) \(workload.rawValue): \(text)\n".utf8))
     }
 }

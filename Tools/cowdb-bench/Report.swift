@@ -18,11 +18,52 @@ struct Measurement: Codable, Sendable {
     /// Byte sum of everything read (or, for removals, how many keys existed): equal across
     /// engines when they return the same data.
     var checksum: UInt64?
+    /// The operations per second of each repeat (fastest, median, slowest), when the row was
+    /// measured more than once.
+    var spread: Spread?
+    /// The commits the row is about: made (durable-commit rows, `bytes_per_commit`) or in the
+    /// database opened (`open_with_history`).
+    var commits: Int?
+
+    /// A row; `spread` and `commits` only where they apply.
+    init(workload: Workload, engine: String, seconds: Double?, operationsPerSecond: Double?, bytes: UInt64?,
+         peakRSSAnonBytes: UInt64?, checksum: UInt64?, spread: Spread? = nil, commits: Int? = nil) {
+        self.workload = workload
+        self.engine = engine
+        self.seconds = seconds
+        self.operationsPerSecond = operationsPerSecond
+        self.bytes = bytes
+        self.peakRSSAnonBytes = peakRSSAnonBytes
+        self.checksum = checksum
+        self.spread = spread
+        self.commits = commits
+    }
 
     enum CodingKeys: String, CodingKey {
-        case workload, engine, seconds, bytes, checksum
+        case workload, engine, seconds, bytes, checksum, spread, commits
         case operationsPerSecond = "ops_per_second"
         case peakRSSAnonBytes = "peak_rss_anon_bytes"
+    }
+
+    /// A row's figure per repeat: `{"min", "median", "max", "runs"}` in operations per second.
+    struct Spread: Codable, Sendable {
+        /// The slowest repeat.
+        var min: Double
+        /// The median repeat (the lower middle one for an even count).
+        var median: Double
+        /// The fastest repeat.
+        var max: Double
+        /// How many repeats.
+        var runs: Int
+
+        /// The spread of `rates` (operations per second, at least one).
+        init(_ rates: [Double]) {
+            let sorted = rates.sorted()
+            min = sorted.first ?? 0
+            median = sorted.isEmpty ? 0 : sorted[(sorted.count - 1) / 2]
+            max = sorted.last ?? 0
+            runs = sorted.count
+        }
     }
 
     /// Encodes every field, nil ones as null (the synthesized encoder would leave them out).
@@ -35,6 +76,8 @@ struct Measurement: Codable, Sendable {
         try container.encode(bytes, forKey: .bytes)
         try container.encode(peakRSSAnonBytes, forKey: .peakRSSAnonBytes)
         try container.encode(checksum, forKey: .checksum)
+        try container.encode(spread, forKey: .spread)
+        try container.encode(commits, forKey: .commits)
     }
 }
 
@@ -42,6 +85,8 @@ struct Measurement: Codable, Sendable {
 struct Report: Codable, Sendable {
     /// N.
     var scale: Int
+    /// The engines in the order they ran.
+    var order: [String]
     /// The machine, the filesystem and its sync latency.
     var machine: String
     /// Every measurement.
@@ -97,7 +142,20 @@ struct Report: Codable, Sendable {
             }
             memory.append(cells)
         }
-        return Report.render(lines) + "\n" + Report.render(memory)
+        return Report.render(lines) + "\n" + Report.render(memory) + spreadTable(engines: engines)
+    }
+
+    /// The rows measured more than once: each engine's slowest, median and fastest repeat.
+    private func spreadTable(engines: [EngineKind]) -> String {
+        var rows: [[String]] = [["spread over repeats", "runs"] + engines.map { "\($0.title) min / median / max" }]
+        for workload in Workload.allCases {
+            let spreads = engines.map { find(workload, $0)?.spread }
+            guard let runs = spreads.compactMap({ $0?.runs }).max() else { continue }
+            var cells = [workload.rawValue + " (\(workload.unit))", "\(runs)"]
+            cells += spreads.map { s in s.map { String(format: "%.0f / %.0f / %.0f", $0.min, $0.median, $0.max) } ?? "–" }
+            rows.append(cells)
+        }
+        return rows.count > 1 ? "\n" + Report.render(rows) : ""
     }
 
     /// CowDB/LMDB for a row, oriented so that > 1 means CowDB is better.
@@ -114,56 +172,6 @@ struct Report: Codable, Sendable {
             guard let a = c.seconds, let b = l.seconds, a > 0 else { return nil }
             return b / a
         }
-    }
-
-    /// The issue's targets, each with the figure reached and whether it is met (only those
-    /// whose rows were run).
-    func targets(dirtyPageBudget: Int) -> String {
-        var lines: [String] = []
-        func add(_ name: String, _ value: Double?, _ goal: String, format: String = "%.2f", _ met: (Double) -> Bool) {
-            guard let value else { return }
-            lines.append("\(met(value) ? "met    " : "MISSED ") \(name): \(String(format: format, value)) (target \(goal))")
-        }
-        func ops(_ w: Workload, _ e: EngineKind) -> Double? { find(w, e)?.operationsPerSecond }
-        add("random gets warm, CowDB/LMDB", ratio(.randomReadsWarm), "≥ 1.5") { $0 >= 1.5 }
-        add("random range reads, CowDB/LMDB", ratio(.randomRangeReads), "≥ 1.2") { $0 >= 1.2 }
-        if let old = ops(.oldVersionReads, .cowdb), let warm = ops(.randomReadsWarm, .cowdb) {
-            add("gets 1,000 commits old / CowDB warm gets", old / warm, "≥ 0.95") { $0 >= 0.95 }
-        }
-        add("bulk load, CowDB/LMDB", ratio(.bulkLoad), "≥ 1.0") { $0 >= 1.0 }
-        add("individual durable commits, CowDB/LMDB", ratio(.individualWrites), "≥ 1.5") { $0 >= 1.5 }
-        add("batch commits, CowDB/LMDB", ratio(.batchWrites), "≥ 1.0") { $0 >= 1.0 }
-        add("removals, CowDB/LMDB", ratio(.removals), "≥ 1.0") { $0 >= 1.0 }
-        if let c2 = ops(.randomReads2Threads, .cowdb), let c1 = ops(.randomReadsWarm, .cowdb),
-           let l2 = ops(.randomReads2Threads, .lmdb), let l1 = ops(.randomReadsWarm, .lmdb) {
-            add("2-thread/1-thread scaling, CowDB's over LMDB's", (c2 / c1) / (l2 / l1), "≥ 0.95") { $0 >= 0.95 }
-        }
-        if let c = find(.sizeAfterLoad, .cowdb)?.bytes, let l = find(.sizeAfterLoad, .lmdb)?.bytes, l > 0 {
-            add("size after bulk load, CowDB/LMDB", Double(c) / Double(l), "≤ 1.2") { $0 <= 1.2 }
-        }
-        if let peak = find(.bulkLoad, .cowdb)?.peakRSSAnonBytes {
-            let limit = Double(dirtyPageBudget + (100 << 20)) / 1048576
-            add("peak anonymous memory of the bulk load, MiB", Double(peak) / 1048576, String(format: "≤ %.0f", limit), format: "%.1f") { $0 <= limit }
-        }
-        if let open = find(.openWithHistory, .cowdb)?.seconds {
-            add("open with history, ms", open * 1000, "≤ 50 at 100,000 commits", format: "%.2f") { $0 <= 50 }
-        }
-        if let diff = find(.diff, .cowdb)?.seconds {
-            add("diff across 100 single-key commits, ms", diff * 1000, "milliseconds", format: "%.2f") { $0 < 100 }
-        }
-        let versusSQLite = Workload.allCases.compactMap { w -> Bool? in
-            guard let c = find(w, .cowdb), let q = find(w, .sqlite) else { return nil }
-            switch w.measure {
-            case .throughput: return (c.operationsPerSecond ?? 0) > (q.operationsPerSecond ?? 0)
-            case .size: return (c.bytes ?? .max) < (q.bytes ?? 0)
-            case .latency: return (c.seconds ?? .infinity) < (q.seconds ?? 0)
-            }
-        }
-        if !versusSQLite.isEmpty {
-            let better = versusSQLite.filter { $0 }.count
-            lines.append("\(better == versusSQLite.count ? "met    " : "MISSED ") rows where CowDB beats SQLite: \(better) of \(versusSQLite.count)")
-        }
-        return lines.joined(separator: "\n")
     }
 
     /// A measurement's main figure in the row's unit.

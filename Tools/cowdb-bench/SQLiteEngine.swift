@@ -1,7 +1,9 @@
 // SQLite through its C API: one `WITHOUT ROWID` table of BLOB key → BLOB value, WAL mode,
 // `synchronous=FULL` (every commit durable), prepared statements, values read in place with
-// `sqlite3_column_blob`.
+// `sqlite3_column_blob`; tuned for reads as a user would: the whole file memory-mapped
+// (`mmap_size`) and a 64 MiB page cache.
 import CSQLite
+import Foundation
 
 /// One SQLite connection to `kv.sqlite` in the engine's directory.
 final class SQLiteEngine: Engine, @unchecked Sendable {
@@ -23,6 +25,11 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
     /// `SELECT key, value FROM kv WHERE key >= ? ORDER BY key LIMIT ?`.
     private let selectRange: OpaquePointer
 
+    /// The page cache: 64 MiB (in KiB, as a negative `cache_size` takes it).
+    static let pageCacheKiB = 64 * 1024
+    /// The map asked for: 1 TiB, which SQLite lowers to its compile-time maximum.
+    static let mapRequest: Int64 = 1 << 40
+
     init(directory: String) throws {
         self.directory = directory
         var db: OpaquePointer?
@@ -36,6 +43,9 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
         connection = db
         try SQLiteEngine.execute(db, "PRAGMA journal_mode=WAL")
         try SQLiteEngine.execute(db, "PRAGMA synchronous=FULL")
+        try SQLiteEngine.execute(db, "PRAGMA cache_size=-\(SQLiteEngine.pageCacheKiB)")
+        try SQLiteEngine.execute(db, "PRAGMA mmap_size=\(SQLiteEngine.mapRequest)")
+        try SQLiteEngine.requireMapCovers(db, directory + "/" + SQLiteEngine.fileName)
         try SQLiteEngine.execute(db, "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY NOT NULL, value BLOB NOT NULL) WITHOUT ROWID")
         insert = try SQLiteEngine.prepare(db, "INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)")
         delete = try SQLiteEngine.prepare(db, "DELETE FROM kv WHERE key = ?")
@@ -124,6 +134,19 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
             let text = message.map { String(cString: $0) } ?? "unknown error"
             sqlite3_free(message)
             throw EngineError(description: "\(sql): \(text)")
+        }
+    }
+
+    /// Requires the map SQLite granted (`PRAGMA mmap_size`, after its compile-time cap) to cover
+    /// the database file as it is now, so that every read can go through the map.
+    private static func requireMapCovers(_ db: OpaquePointer, _ path: String) throws {
+        let statement = try prepare(db, "PRAGMA mmap_size")
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW else { throw EngineError(description: "PRAGMA mmap_size returned no row") }
+        let granted = sqlite3_column_int64(statement, 0)
+        let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+        guard granted >= size, granted > 0 else {
+            throw EngineError(description: "SQLite maps \(granted) bytes, less than the database's \(size)")
         }
     }
 

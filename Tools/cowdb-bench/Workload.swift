@@ -50,7 +50,8 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         switch self {
         case .bulkLoad, .sizeAfterLoad: .load
         case .individualWrites, .batchWrites, .bytesPerCommit: .write
-        case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads, .oldVersionReads: .read
+        case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads: .read
+        case .oldVersionReads: .oldVersion
         case .removals, .sizeAfterRemovals: .remove
         case .openWithHistory: .history
         case .diff, .compaction: .compaction
@@ -74,10 +75,15 @@ enum Workload: String, CaseIterable, Sendable, Codable {
 }
 
 /// A group of workloads one child process runs in order on one engine's directory: `load`,
-/// then `write`, `read` and `remove`, each on what the ones before left; `history` and
-/// `compaction` have databases of their own.
+/// then `write`, `read` and `remove`, each on what the ones before left; `oldVersion` works on
+/// a copy of what `write` left, `history` and `compaction` on databases of their own.
 enum Phase: String, CaseIterable, Sendable {
-    case load, write, read, remove, history, compaction
+    case load, write, read
+    case oldVersion = "old_version"
+    case remove, history, compaction
+
+    /// Whether the phase works in a directory of its own rather than the engine's.
+    var ownDirectory: Bool { self == .oldVersion || self == .history || self == .compaction }
 }
 
 /// The sizes of a run, passed from the parent to every child.
@@ -86,16 +92,21 @@ struct Plan: Sendable {
     var scale: Int
     /// The data set's seed.
     var seed: UInt64
-    /// Single-pair durable commits (1,000).
+    /// Single-pair durable commits (10,000).
     var individualWrites: Int
     /// Commits of `batchSize` pairs (100).
     var batchWrites: Int
+    /// The rounds the durable commits are timed in (each row's spread is over them).
+    var writeRounds: Int
     /// Pairs per batch commit (1,000).
     var batchSize: Int
     /// Commits in the history database of `open_with_history`.
     var historyCommits: Int
     /// Runs of each warm read workload (the fastest is reported).
     var readRepeats: Int
+    /// Test only: `old_version_reads` reads at the latest version instead, which the run must
+    /// catch (its checksum differs from the old version's).
+    var misreadOldVersion = false
 
     /// The data set.
     var data: Dataset { Dataset(seed: seed, count: scale) }
