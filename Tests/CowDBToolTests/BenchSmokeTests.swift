@@ -53,7 +53,7 @@ final class BenchSmokeTests: XCTestCase {
                     continue
                 }
                 // Every field is present, null when it does not apply.
-                for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits"] {
+                for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits", "cpu_seconds"] {
                     XCTAssertNotNil(r[field], "\(workload) / \(engine) lacks \(field)")
                 }
                 if workload.hasPrefix("size_") || workload == "bytes_per_commit" {
@@ -64,6 +64,9 @@ final class BenchSmokeTests: XCTestCase {
                     XCTAssertGreaterThan(number(r, "peak_rss_anon_bytes") ?? 0, 0, "\(workload) / \(engine)")
                     if workload != "open_with_history" {
                         XCTAssertGreaterThan(number(r, "ops_per_second") ?? 0, 0, "\(workload) / \(engine)")
+                    }
+                    if Self.shared.contains(workload), !workload.hasPrefix("size_") {
+                        XCTAssertGreaterThanOrEqual(number(r, "cpu_seconds") ?? -1, 0, "\(workload) / \(engine) CPU time")
                     }
                 }
             }

@@ -199,6 +199,7 @@ struct PhaseRunner<E: Engine> {
     mutating func timed(_ workload: Workload, operations: Int, repeats: Int = 1, _ body: () throws -> UInt64?) throws -> UInt64? {
         sampler.reset()
         var times: [Double] = [], checksum: UInt64?
+        let processorBefore = Clock.processorTime()
         for run in 0 ..< max(1, repeats) {
             let start = Clock.now()
             let sum = try body()
@@ -207,11 +208,13 @@ struct PhaseRunner<E: Engine> {
             checksum = sum
         }
         let seconds = times.min() ?? 0, peak = sampler.peakBytes()
+        let processor = (Clock.processorTime() - processorBefore) / Double(times.count)
         let spread = times.count > 1 ? Measurement.Spread(times.map { Double(operations) / $0 }) : nil
         results.append(Measurement(workload: workload, engine: engineName, seconds: seconds,
                                    operationsPerSecond: Double(operations) / seconds, bytes: nil,
-                                   peakRSSAnonBytes: peak, checksum: checksum, spread: spread))
-        log(workload, String(format: "%.3f s, %.0f ops/s, peak anon %.1f MiB", seconds, Double(operations) / seconds, Double(peak) / 1048576)
+                                   peakRSSAnonBytes: peak, checksum: checksum, spread: spread, cpuSeconds: processor))
+        log(workload, String(format: "%.3f s, %.0f ops/s, peak anon %.1f MiB, CPU %.3f s per run", seconds, Double(operations) / seconds,
+                             Double(peak) / 1048576, processor)
             + (spread.map { String(format: "; runs %.0f / %.0f / %.0f", $0.min, $0.median, $0.max) } ?? ""))
         return checksum
     }
@@ -224,6 +227,7 @@ struct PhaseRunner<E: Engine> {
         sampler.reset()
         let rounds = max(1, min(plan.writeRounds, commits.count))
         var rates: [Double] = [], total = 0.0
+        let processorBefore = Clock.processorTime()
         for round in 0 ..< rounds {
             let part = commits.lowerBound + commits.count * round / rounds ..< commits.lowerBound + commits.count * (round + 1) / rounds
             let seconds = try Clock.measure { try body(part) }
@@ -231,12 +235,14 @@ struct PhaseRunner<E: Engine> {
             rates.append(Double(part.count * operationsPerCommit) / seconds)
         }
         let operations = commits.count * operationsPerCommit, peak = sampler.peakBytes()
+        let processor = Clock.processorTime() - processorBefore
         let spread = Measurement.Spread(rates)
         results.append(Measurement(workload: workload, engine: engineName, seconds: total,
                                    operationsPerSecond: Double(operations) / total, bytes: nil, peakRSSAnonBytes: peak,
-                                   checksum: nil, spread: spread, commits: commits.count))
-        log(workload, String(format: "%d commits in %.3f s, %.0f ops/s (rounds %.0f / %.0f / %.0f), peak anon %.1f MiB", commits.count, total,
-                             Double(operations) / total, spread.min, spread.median, spread.max, Double(peak) / 1048576))
+                                   checksum: nil, spread: spread, commits: commits.count, cpuSeconds: processor))
+        log(workload, String(format: "%d commits in %.3f s, %.0f ops/s (rounds %.0f / %.0f / %.0f), peak anon %.1f MiB, CPU %.3f s",
+                             commits.count, total, Double(operations) / total, spread.min, spread.median, spread.max,
+                             Double(peak) / 1048576, processor))
     }
 
     /// Records a row that is a size.

@@ -24,10 +24,13 @@ struct Measurement: Codable, Sendable {
     /// The commits the row is about: made (durable-commit rows, `bytes_per_commit`) or in the
     /// database opened (`open_with_history`).
     var commits: Int?
+    /// CPU seconds (user and system, all threads of the child) per run of the workload: on a
+    /// busy machine it tells computing from waiting (for the disk, or for a core).
+    var cpuSeconds: Double?
 
-    /// A row; `spread` and `commits` only where they apply.
+    /// A row; `spread`, `commits` and `cpuSeconds` only where they apply.
     init(workload: Workload, engine: String, seconds: Double?, operationsPerSecond: Double?, bytes: UInt64?,
-         peakRSSAnonBytes: UInt64?, checksum: UInt64?, spread: Spread? = nil, commits: Int? = nil) {
+         peakRSSAnonBytes: UInt64?, checksum: UInt64?, spread: Spread? = nil, commits: Int? = nil, cpuSeconds: Double? = nil) {
         self.workload = workload
         self.engine = engine
         self.seconds = seconds
@@ -37,10 +40,12 @@ struct Measurement: Codable, Sendable {
         self.checksum = checksum
         self.spread = spread
         self.commits = commits
+        self.cpuSeconds = cpuSeconds
     }
 
     enum CodingKeys: String, CodingKey {
         case workload, engine, seconds, bytes, checksum, spread, commits
+        case cpuSeconds = "cpu_seconds"
         case operationsPerSecond = "ops_per_second"
         case peakRSSAnonBytes = "peak_rss_anon_bytes"
     }
@@ -78,6 +83,7 @@ struct Measurement: Codable, Sendable {
         try container.encode(checksum, forKey: .checksum)
         try container.encode(spread, forKey: .spread)
         try container.encode(commits, forKey: .commits)
+        try container.encode(cpuSeconds, forKey: .cpuSeconds)
     }
 }
 
