@@ -144,7 +144,10 @@ struct BenchCommand: ParsableCommand {
         for phase in phases(for: engine, workloads) {
             let target = phase.ownDirectory ? root + "/" + engine.rawValue + "-" + phase.rawValue : directory
             if phase == .oldVersion {
-                try FileManager.default.copyItem(atPath: directory, toPath: target) // the database the writes left
+                // The database the writes left, on disk before the phase starts: no write-back
+                // of the copy may overlap this phase or the next.
+                try FileManager.default.copyItem(atPath: directory, toPath: target)
+                sync()
             } else {
                 try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
             }
