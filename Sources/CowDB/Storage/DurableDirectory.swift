@@ -1,0 +1,36 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Making a directory's path survive a power cut. A new directory entry is durable only once
+// the directory holding it is synced, and that directory's own entry only once its parent is
+// synced: `mkdir -p a/b/c` followed by an `fsync` of `a/b` alone can lose `a` (and with it
+// everything below) to a power cut. So a new database syncs every level of its path.
+
+extension StorageBackend {
+    /// Syncs `path` and every directory above it, up to "/" (or "." for a relative path),
+    /// so that the whole path survives a power cut. A level above `path` that cannot be
+    /// opened for reading (`EACCES`, `EPERM`) is skipped: this process did not create it,
+    /// so its entry is as durable as whoever made it left it.
+    func syncEveryLevel(of path: String) throws {
+        try syncDirectory(path)
+        var level = path
+        while level != "/", level != "." {
+            level = parentDirectory(of: level)
+            do {
+                try syncDirectory(level)
+            } catch let CowDBError.io(_, _, code) where code == EACCES || code == EPERM {
+                continue
+            }
+        }
+    }
+}
+
+/// The directory holding `path` ("." for a bare name, "/" for a top-level one).
+func parentDirectory(of path: String) -> String {
+    let parent = (path as NSString).deletingLastPathComponent
+    return parent.isEmpty ? "." : parent
+}
