@@ -256,6 +256,29 @@ final class CrashTests: XCTestCase {
             outcome.durable = outcome.acknowledged // recovery syncs a tail it was not sure of
         }
 
+        /// A `write` returned normally: a transaction that changed something made exactly one
+        /// new version holding `next` (anything else, a silently dropped commit included, is a
+        /// violation); one that changed nothing made none.
+        func acknowledge(_ mutations: [Mutation], making next: State) throws {
+            let latest = db!.latestVersion
+            guard Self.changes(mutations, outcome.models.last!) else {
+                if latest != outcome.acknowledged {
+                    outcome.violations.append("a commit that changed nothing moved version \(outcome.acknowledged) to \(latest)")
+                }
+                return
+            }
+            guard latest == outcome.acknowledged + 1 else {
+                outcome.violations.append("a commit that returned made version \(latest) after \(outcome.acknowledged)")
+                return
+            }
+            outcome.models.append(next)
+            outcome.acknowledged += 1
+            if durability == .full { outcome.durable = outcome.acknowledged }
+            let (state, order) = try db!.read(at: latest) { try readState($0) }
+            outcome.violations += order.map { "version \(latest) as committed: \($0)" }
+            if state != next { outcome.violations.append("version \(latest) as committed reads back wrong: \(difference(state, next))") }
+        }
+
         func close() throws {
             do {
                 try db?.close()
@@ -284,6 +307,11 @@ final class CrashTests: XCTestCase {
                         try db!.compact(keeping: RetentionPolicy(keepLast: keepLast, keepTags: false))
                         outcome.dropped.formUnion(droppable)
                         outcome.durable = outcome.acknowledged // the new generation was synced whole
+                        // Compaction keeps the latest version as it was.
+                        let (state, _) = try db!.read(at: latest) { try readState($0) }
+                        if db!.latestVersion != latest || state != outcome.models.last! {
+                            outcome.violations.append("compaction moved the latest version from \(latest) to \(db!.latestVersion) or changed it")
+                        }
                     } catch let error as CowDBError where tolerateFaults {
                         guard case .io = error else { throw error }
                         try close() // the old or the new generation: either keeps every acknowledged version's content
@@ -322,11 +350,7 @@ final class CrashTests: XCTestCase {
                             continue
                         }
                         outcome.inFlight = nil
-                        if db!.latestVersion == outcome.acknowledged + 1 {
-                            outcome.models.append(next)
-                            outcome.acknowledged += 1
-                            if durability == .full { outcome.durable = outcome.acknowledged }
-                        }
+                        try acknowledge(mutations, making: next)
                         break
                     }
                 }
@@ -336,6 +360,19 @@ final class CrashTests: XCTestCase {
             outcome.error = error
         }
         return outcome
+    }
+
+    /// Whether a transaction of `mutations` changes something for the engine (which then
+    /// commits a version): any put or keyspace creation, or the deletion of a present key.
+    static func changes(_ mutations: [Mutation], _ state: State) -> Bool {
+        for mutation in mutations {
+            switch mutation {
+            case .put, .create: return true
+            case let .delete(space, key):
+                if state.spaces[space]?[key] != nil { return true }
+            }
+        }
+        return false
     }
 
     // MARK: Checking a recovered database
@@ -465,6 +502,7 @@ final class CrashTests: XCTestCase {
             let counter = FaultInjectionStorage()
             let clean = Self.run(workload, backend: counter, path: path, durability: durability)
             if let error = clean.error { XCTFail("\(name) seed \(seed): the workload fails without faults: \(error)"); return }
+            XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
             let total = counter.counts.steps
             stepsInAll += total
             XCTAssertGreaterThanOrEqual(clean.acknowledged, 12, "the workload commits enough versions")
@@ -487,6 +525,9 @@ final class CrashTests: XCTestCase {
                 // The run may finish without an error: the steps after `point` can be ones
                 // whose failure the engine tolerates (the index record's write).
                 let outcome = Self.run(workload, backend: backend, path: path, durability: durability)
+                if !outcome.violations.isEmpty {
+                    failures.append(SweepFailure(seed: seed, point: point, image: "while running", problems: outcome.violations))
+                }
                 var random = SeededGenerator(seed: seed &+ UInt64(point) &* 0x9E37_79B9)
                 var kinds: [(String, FaultInjectionStorage.ImageKind, Expectation)] = [("process crash", .processCrash, .exact)]
                 switch durability {
@@ -560,7 +601,9 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let started = Date()
         let counter = FaultInjectionStorage()
-        _ = Self.run(workload, backend: counter, path: path, durability: durability)
+        let clean = Self.run(workload, backend: counter, path: path, durability: durability)
+        XCTAssertNil(clean.error, "\(name) seed \(seed): the workload without faults")
+        XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
         let total = counter.counts.steps
         let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(8)).sorted()
         var failures: [String] = []
@@ -569,6 +612,7 @@ final class CrashTests: XCTestCase {
             let backend = FaultInjectionStorage()
             backend.crash(afterStep: first)
             let outcome = Self.run(workload, backend: backend, path: path, durability: durability)
+            failures += outcome.violations.map { "crash point \(first): \($0)" }
             // The machine the next process finds: after a power cut (what is on disk, all of
             // it durable now), or after a process crash (page cache and disk as they were).
             for powerCut in full ? [true, false] : [first % 2 == 0] {
@@ -647,7 +691,9 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let started = Date()
         let counter = FaultInjectionStorage()
-        _ = Self.run(workload, backend: counter, path: path, durability: durability)
+        let clean = Self.run(workload, backend: counter, path: path, durability: durability)
+        XCTAssertNil(clean.error, "\(name) seed \(seed): the workload without faults")
+        XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
         let (writes, syncs, _) = counter.counts
 
         enum Fault { case write(Int, Int32), sync(Int, FaultInjectionStorage.SyncFailure) }
