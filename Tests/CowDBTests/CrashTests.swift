@@ -268,8 +268,9 @@ final class CrashTests: XCTestCase {
                 return
             }
             guard latest == outcome.acknowledged + 1 else {
-                outcome.violations.append("a commit that returned made version \(latest) after \(outcome.acknowledged)")
-                return
+                let violation = "a commit that returned made version \(latest) after \(outcome.acknowledged)"
+                outcome.violations.append(violation)
+                throw HarnessStop(reason: violation) // the model no longer follows the database
             }
             outcome.models.append(next)
             outcome.acknowledged += 1
@@ -373,6 +374,11 @@ final class CrashTests: XCTestCase {
             }
         }
         return false
+    }
+
+    /// Ends a run whose database no longer matches the model.
+    struct HarnessStop: Error {
+        var reason: String
     }
 
     // MARK: Checking a recovered database
