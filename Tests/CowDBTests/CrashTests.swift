@@ -12,14 +12,18 @@ import Glibc
 /// truncations, renames), then, for each crash point n in 1...K, runs it again on a fresh
 /// disk that dies right after step n, builds the disk a crash leaves (the page cache for a
 /// process crash; for a power cut the durable bytes alone, or with a random subset of the
-/// unsynced writes, one of them torn), reopens it and checks the outcome against the model.
+/// unsynced writes, one of them torn, and each directory's synced or current entries),
+/// reopens it and checks the outcome against the model. While a run goes, every `write` that
+/// returns is checked too: one that changed something must have made exactly one new version
+/// holding the model's content (a silently dropped commit stops the run as a failure), one
+/// that changed nothing none; a compaction must keep the latest version as it was.
 ///
 /// The recovery sweep crashes once more at every step of the next process (its recovery and
 /// two commits); the I/O error sweep fails each write or sync of the workload in turn.
 ///
 /// By default (about 40 s in debug) the crash sweep runs two workloads per durability, each
 /// at up to `COWDB_CRASH_POINTS` (150) crash points (a seeded sample if it has more; the
-/// workloads here have 150–180 steps), the recovery sweep 8 first crash points, the I/O error
+/// workloads here have 170–200 steps), the recovery sweep 8 first crash points, the I/O error
 /// sweep 60 faults. `COWDB_FULL_SWEEP=1` runs everything: every crash point of
 /// `COWDB_SWEEP_WORKLOADS` (10) workloads with six power-cut images each, every first crash
 /// point with both restarts, every failing write and sync. `COWDB_SEED` replays a seed,
@@ -376,6 +380,17 @@ final class CrashTests: XCTestCase {
         return false
     }
 
+    /// How many versions the workload's commits make (those that change something).
+    static func versionsMade(by workload: [Step]) -> UInt64 {
+        var state = State()
+        var made: UInt64 = 0
+        for case let .commit(mutations) in workload {
+            if changes(mutations, state) { made += 1 }
+            apply(mutations, to: &state)
+        }
+        return made
+    }
+
     /// Ends a run whose database no longer matches the model.
     struct HarnessStop: Error {
         var reason: String
@@ -511,6 +526,7 @@ final class CrashTests: XCTestCase {
             XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
             let total = counter.counts.steps
             stepsInAll += total
+            XCTAssertEqual(clean.acknowledged, Self.versionsMade(by: workload), "every commit that changes something makes a version")
             XCTAssertGreaterThanOrEqual(clean.acknowledged, 12, "the workload commits enough versions")
 
             var points: [Int]
