@@ -70,6 +70,33 @@ final class DirectoryCrashTests: XCTestCase {
         }
     }
 
+    /// A backup and a copy into directories that do not exist yet: once they return, a power
+    /// cut leaves them whole (every level of their paths synced, the backup's index too).
+    func testBackupAndCopyUnderMissingParentsSurviveAPowerCut() throws {
+        let directory = TemporaryDirectory()
+        let base = directory.path("base")
+        let path = base + "/db", backup = base + "/p/q/backup", copy = base + "/x/z/copy"
+        for real in [path, backup, copy] { try FileManager.default.createDirectory(atPath: real, withIntermediateDirectories: true) } // real lock files
+        let backend = FaultInjectionStorage(durableDirectories: [base])
+        let db = try Database(path: path, options: CrashTests.options(.full), backend: backend)
+        for i in 0 ..< 3 { try db.write { try $0.put(b("k\(i)"), b("v\(i)")) } }
+        try db.backup(to: backup)
+        try db.copy(to: copy)
+        try db.close()
+        for (label, kind) in [("durable only", FaultInjectionStorage.ImageKind.durableOnly), ("power cut", .powerCut(seed: 1, tear: true))] {
+            let image = backend.image(kind)
+            XCTAssertNotNil(image.files[backup + "/data"], "\(label): the backup's data file")
+            XCTAssertNotNil(image.files[backup + "/index"], "\(label): the backup's index")
+            let restored = FaultInjectionStorage(image: image)
+            for (destination, version) in [(backup, UInt64(3)), (copy, 1)] {
+                let reopened = try Database(path: destination, options: CrashTests.options(.full), backend: restored)
+                XCTAssertEqual(reopened.latestVersion, version, "\(label): \(destination)")
+                XCTAssertEqual(try reopened.read { try $0.get(b("k2")) }, b("v2"), "\(label): \(destination)")
+                try reopened.close()
+            }
+        }
+    }
+
     /// The image drops what hangs from a directory whose entry was never synced.
     func testImageDropsEntriesOfAnUnsyncedDirectory() throws {
         let backend = FaultInjectionStorage(durableDirectories: ["/base"])
