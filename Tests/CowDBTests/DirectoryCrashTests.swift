@@ -97,6 +97,30 @@ final class DirectoryCrashTests: XCTestCase {
         }
     }
 
+    /// A new database syncs each level of its path: an I/O error at any level fails the open;
+    /// a level above the database directory that cannot be synced (EINVAL, EACCES) is skipped.
+    func testNewDatabaseSyncsEveryLevelAndSkipsOnlyUnsyncableAncestors() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("base") + "/a/db"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) // the real lock file
+        let levels = path.split(separator: "/").count + 1 // "/" too
+        for number in 1 ... levels {
+            for code in [EIO, EINVAL, EACCES] {
+                let backend = FaultInjectionStorage()
+                backend.failSync(number: number, errno: code)
+                let opened = Result { try Database(path: path, options: CrashTests.options(.full), backend: backend) }
+                let skippable = number > 1 && code != EIO
+                switch opened {
+                case let .success(db):
+                    XCTAssertTrue(skippable, "sync \(number) failing with \(code) must fail the open")
+                    try db.close()
+                case let .failure(error):
+                    XCTAssertFalse(skippable, "sync \(number) failing with \(code) failed the open: \(error)")
+                }
+            }
+        }
+    }
+
     /// The image drops what hangs from a directory whose entry was never synced.
     func testImageDropsEntriesOfAnUnsyncedDirectory() throws {
         let backend = FaultInjectionStorage(durableDirectories: ["/base"])

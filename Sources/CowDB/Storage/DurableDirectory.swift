@@ -12,9 +12,10 @@ import Darwin
 
 extension StorageBackend {
     /// Syncs `path` and every directory above it, up to "/" (or "." for a relative path),
-    /// so that the whole path survives a power cut. A level above `path` that cannot be
-    /// opened for reading (`EACCES`, `EPERM`) is skipped: this process did not create it,
-    /// so its entry is as durable as whoever made it left it.
+    /// so that the whole path survives a power cut. A level above `path` that this process
+    /// may not open (`EACCES`, `EPERM`: it did not create it, so its entry is as durable as
+    /// whoever made it left it), or whose file system cannot sync a directory or is read-only
+    /// (`EINVAL`, `EROFS`: nothing there is waiting to be written), is skipped.
     func syncEveryLevel(of path: String) throws {
         try syncDirectory(path)
         var level = path
@@ -22,7 +23,7 @@ extension StorageBackend {
             level = parentDirectory(of: level)
             do {
                 try syncDirectory(level)
-            } catch let CowDBError.io(_, _, code) where code == EACCES || code == EPERM {
+            } catch let CowDBError.io(_, _, code) where [EACCES, EPERM, EINVAL, EROFS].contains(code) {
                 continue
             }
         }
