@@ -121,6 +121,13 @@ final class DirectoryCrashTests: XCTestCase {
         }
     }
 
+    /// The walk up a path ends at "/" or ".", whatever the slashes.
+    func testParentDirectory() {
+        let cases = ["/a/b": "/a", "/a": "/", "/": "/", "a": ".", ".": ".", "a/b/": "a", "a//b": "a",
+                     "//": "/", "//x": "/", "/a//": "/", "./db": ".", "a/..": "a", "": "."]
+        for (path, parent) in cases { XCTAssertEqual(parentDirectory(of: path), parent, path) }
+    }
+
     /// The image drops what hangs from a directory whose entry was never synced.
     func testImageDropsEntriesOfAnUnsyncedDirectory() throws {
         let backend = FaultInjectionStorage(durableDirectories: ["/base"])

@@ -1,4 +1,3 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,8 +18,10 @@ extension StorageBackend {
     func syncEveryLevel(of path: String) throws {
         try syncDirectory(path)
         var level = path
-        while level != "/", level != "." {
-            level = parentDirectory(of: level)
+        while true {
+            let parent = parentDirectory(of: level)
+            if parent == level { break } // "/" or "."
+            level = parent
             do {
                 try syncDirectory(level)
             } catch let CowDBError.io(_, _, code) where [EACCES, EPERM, EINVAL, EROFS].contains(code) {
@@ -30,8 +31,14 @@ extension StorageBackend {
     }
 }
 
-/// The directory holding `path` ("." for a bare name, "/" for a top-level one).
+/// The directory holding `path` ("." for a bare name, "/" for a top-level one; "/" and "."
+/// are their own). Plain string work: Foundation's `deletingLastPathComponent` traps on "//".
 func parentDirectory(of path: String) -> String {
-    let parent = (path as NSString).deletingLastPathComponent
-    return parent.isEmpty ? "." : parent
+    var trimmed = Substring(path)
+    while trimmed.count > 1, trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+    if trimmed == "/" || trimmed == "." || trimmed.isEmpty { return trimmed.isEmpty ? "." : String(trimmed) }
+    guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+    var parent = trimmed[..<slash]
+    while parent.hasSuffix("/") { parent = parent.dropLast() }
+    return parent.isEmpty ? "/" : String(parent)
 }

@@ -436,11 +436,7 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     fileprivate func closeFile(_ file: FaultFile) { locked { file.closed = true } }
 
     /// The directory holding `path` ("." for a bare name; a root is its own parent).
-    static func parent(of path: String) -> String {
-        if roots.contains(path) { return path }
-        let parent = (path as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
-    }
+    static func parent(of path: String) -> String { parentDirectory(of: path) }
 }
 
 /// One file's contents: the page cache (an anonymous mapping) and the disk.
