@@ -12,14 +12,18 @@ import Glibc
 /// truncations, renames), then, for each crash point n in 1...K, runs it again on a fresh
 /// disk that dies right after step n, builds the disk a crash leaves (the page cache for a
 /// process crash; for a power cut the durable bytes alone, or with a random subset of the
-/// unsynced writes, one of them torn), reopens it and checks the outcome against the model.
+/// unsynced writes, one of them torn, and each directory's synced or current entries),
+/// reopens it and checks the outcome against the model. While a run goes, every `write` that
+/// returns is checked too: one that changed something must have made exactly one new version
+/// holding the model's content (a silently dropped commit stops the run as a failure), one
+/// that changed nothing none; a compaction must keep the latest version as it was.
 ///
 /// The recovery sweep crashes once more at every step of the next process (its recovery and
 /// two commits); the I/O error sweep fails each write or sync of the workload in turn.
 ///
 /// By default (about 40 s in debug) the crash sweep runs two workloads per durability, each
 /// at up to `COWDB_CRASH_POINTS` (150) crash points (a seeded sample if it has more; the
-/// workloads here have 150–180 steps), the recovery sweep 8 first crash points, the I/O error
+/// workloads here have 170–200 steps), the recovery sweep 8 first crash points, the I/O error
 /// sweep 60 faults. `COWDB_FULL_SWEEP=1` runs everything: every crash point of
 /// `COWDB_SWEEP_WORKLOADS` (10) workloads with six power-cut images each, every first crash
 /// point with both restarts, every failing write and sync. `COWDB_SEED` replays a seed,
@@ -256,6 +260,30 @@ final class CrashTests: XCTestCase {
             outcome.durable = outcome.acknowledged // recovery syncs a tail it was not sure of
         }
 
+        /// A `write` returned normally: a transaction that changed something made exactly one
+        /// new version holding `next` (anything else, a silently dropped commit included, is a
+        /// violation); one that changed nothing made none.
+        func acknowledge(_ mutations: [Mutation], making next: State) throws {
+            let latest = db!.latestVersion
+            guard Self.changes(mutations, outcome.models.last!) else {
+                if latest != outcome.acknowledged {
+                    outcome.violations.append("a commit that changed nothing moved version \(outcome.acknowledged) to \(latest)")
+                }
+                return
+            }
+            guard latest == outcome.acknowledged + 1 else {
+                let violation = "a commit that returned made version \(latest) after \(outcome.acknowledged)"
+                outcome.violations.append(violation)
+                throw HarnessStop(reason: violation) // the model no longer follows the database
+            }
+            outcome.models.append(next)
+            outcome.acknowledged += 1
+            if durability == .full { outcome.durable = outcome.acknowledged }
+            let (state, order) = try db!.read(at: latest) { try readState($0) }
+            outcome.violations += order.map { "version \(latest) as committed: \($0)" }
+            if state != next { outcome.violations.append("version \(latest) as committed reads back wrong: \(difference(state, next))") }
+        }
+
         func close() throws {
             do {
                 try db?.close()
@@ -284,6 +312,11 @@ final class CrashTests: XCTestCase {
                         try db!.compact(keeping: RetentionPolicy(keepLast: keepLast, keepTags: false))
                         outcome.dropped.formUnion(droppable)
                         outcome.durable = outcome.acknowledged // the new generation was synced whole
+                        // Compaction keeps the latest version as it was.
+                        let (state, _) = try db!.read(at: latest) { try readState($0) }
+                        if db!.latestVersion != latest || state != outcome.models.last! {
+                            outcome.violations.append("compaction moved the latest version from \(latest) to \(db!.latestVersion) or changed it")
+                        }
                     } catch let error as CowDBError where tolerateFaults {
                         guard case .io = error else { throw error }
                         try close() // the old or the new generation: either keeps every acknowledged version's content
@@ -322,11 +355,7 @@ final class CrashTests: XCTestCase {
                             continue
                         }
                         outcome.inFlight = nil
-                        if db!.latestVersion == outcome.acknowledged + 1 {
-                            outcome.models.append(next)
-                            outcome.acknowledged += 1
-                            if durability == .full { outcome.durable = outcome.acknowledged }
-                        }
+                        try acknowledge(mutations, making: next)
                         break
                     }
                 }
@@ -336,6 +365,35 @@ final class CrashTests: XCTestCase {
             outcome.error = error
         }
         return outcome
+    }
+
+    /// Whether a transaction of `mutations` changes something for the engine (which then
+    /// commits a version): any put or keyspace creation, or the deletion of a present key.
+    static func changes(_ mutations: [Mutation], _ state: State) -> Bool {
+        for mutation in mutations {
+            switch mutation {
+            case .put, .create: return true
+            case let .delete(space, key):
+                if state.spaces[space]?[key] != nil { return true }
+            }
+        }
+        return false
+    }
+
+    /// How many versions the workload's commits make (those that change something).
+    static func versionsMade(by workload: [Step]) -> UInt64 {
+        var state = State()
+        var made: UInt64 = 0
+        for case let .commit(mutations) in workload {
+            if changes(mutations, state) { made += 1 }
+            apply(mutations, to: &state)
+        }
+        return made
+    }
+
+    /// Ends a run whose database no longer matches the model.
+    struct HarnessStop: Error {
+        var reason: String
     }
 
     // MARK: Checking a recovered database
@@ -465,8 +523,10 @@ final class CrashTests: XCTestCase {
             let counter = FaultInjectionStorage()
             let clean = Self.run(workload, backend: counter, path: path, durability: durability)
             if let error = clean.error { XCTFail("\(name) seed \(seed): the workload fails without faults: \(error)"); return }
+            XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
             let total = counter.counts.steps
             stepsInAll += total
+            XCTAssertEqual(clean.acknowledged, Self.versionsMade(by: workload), "every commit that changes something makes a version")
             XCTAssertGreaterThanOrEqual(clean.acknowledged, 12, "the workload commits enough versions")
 
             var points: [Int]
@@ -487,6 +547,9 @@ final class CrashTests: XCTestCase {
                 // The run may finish without an error: the steps after `point` can be ones
                 // whose failure the engine tolerates (the index record's write).
                 let outcome = Self.run(workload, backend: backend, path: path, durability: durability)
+                if !outcome.violations.isEmpty {
+                    failures.append(SweepFailure(seed: seed, point: point, image: "while running", problems: outcome.violations))
+                }
                 var random = SeededGenerator(seed: seed &+ UInt64(point) &* 0x9E37_79B9)
                 var kinds: [(String, FaultInjectionStorage.ImageKind, Expectation)] = [("process crash", .processCrash, .exact)]
                 switch durability {
@@ -497,6 +560,9 @@ final class CrashTests: XCTestCase {
                         kinds.append(("power cut \(cut)\(i % 2 == 1 ? " torn" : "")", .powerCut(seed: cut, tear: i % 2 == 1), .exact))
                     }
                 case .none:
+                    // Nothing unsynced reached the disk: every version known synced (by a close,
+                    // an open or a compaction) must still be there.
+                    kinds.append(("durable only", .durableOnly, .atLeastDurable))
                     for _ in 0 ..< max(1, powerCuts / 2) {
                         let cut = random.next()
                         kinds.append(("power cut \(cut) torn", .powerCut(seed: cut, tear: true), .atLeastDurable))
@@ -560,7 +626,9 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let started = Date()
         let counter = FaultInjectionStorage()
-        _ = Self.run(workload, backend: counter, path: path, durability: durability)
+        let clean = Self.run(workload, backend: counter, path: path, durability: durability)
+        XCTAssertNil(clean.error, "\(name) seed \(seed): the workload without faults")
+        XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
         let total = counter.counts.steps
         let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(8)).sorted()
         var failures: [String] = []
@@ -569,6 +637,7 @@ final class CrashTests: XCTestCase {
             let backend = FaultInjectionStorage()
             backend.crash(afterStep: first)
             let outcome = Self.run(workload, backend: backend, path: path, durability: durability)
+            failures += outcome.violations.map { "crash point \(first): \($0)" }
             // The machine the next process finds: after a power cut (what is on disk, all of
             // it durable now), or after a process crash (page cache and disk as they were).
             for powerCut in full ? [true, false] : [first % 2 == 0] {
@@ -647,7 +716,9 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let started = Date()
         let counter = FaultInjectionStorage()
-        _ = Self.run(workload, backend: counter, path: path, durability: durability)
+        let clean = Self.run(workload, backend: counter, path: path, durability: durability)
+        XCTAssertNil(clean.error, "\(name) seed \(seed): the workload without faults")
+        XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
         let (writes, syncs, _) = counter.counts
 
         enum Fault { case write(Int, Int32), sync(Int, FaultInjectionStorage.SyncFailure) }

@@ -45,14 +45,12 @@ extension Database {
         let tags = try readTags()
 
         // 2. The destination: created if missing, locked as a writer would lock it.
-        if !backend.exists(destination) {
-            try backend.makeDirectory(destination)
-            let parent = (destination as NSString).deletingLastPathComponent
-            try backend.syncDirectory(parent.isEmpty ? "." : parent)
-        }
+        if !backend.exists(destination) { try backend.makeDirectory(destination) }
         let lock = try LockFile(path: destination + "/lock", writable: true, fileMode: options.fileMode)
         defer { lock.close() }
         try lock.lockForWriting(timeout: options.lockTimeout)
+        // Every level of its path durable (whoever created them, a failed backup included).
+        try backend.syncEveryLevel(of: destination)
 
         // 3. Incremental when the destination holds this generation and is a prefix of it.
         let generation = store.header.generation
@@ -103,6 +101,9 @@ extension Database {
         if !tags.isEmpty || backend.exists(destination + "/" + Database.tagsName) {
             try Database.replaceFile(Database.tagsName, in: destination, with: TagFile.encode(tags), backend: backend)
         }
+        // 6. Every entry made above (the index, a first backup's lock file) durable: a backup
+        //    that returned survives a power cut whole.
+        try backend.syncDirectory(destination)
         return BackupReport(version: source.version, previousVersion: previousVersion, bytesCopied: copied, fileBytes: end)
     }
 
@@ -203,7 +204,7 @@ extension Database {
         }
     }
 
-    /// Writes this database's index records (all synced in the destination) as its index.
+    /// Writes this database's index records (all synced in the destination) as its index, synced.
     private func writeIndex(_ records: [IndexRecord], into destination: String, name: String) throws {
         var bytes = [UInt8](repeating: 0, count: records.count * IndexRecord.size)
         bytes.withUnsafeMutableBytes { buffer in
@@ -217,6 +218,7 @@ extension Database {
         defer { file.close() }
         try file.truncate(to: 0)
         try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+        try file.sync()
     }
 
     // MARK: Copy

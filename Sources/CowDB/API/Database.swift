@@ -61,8 +61,11 @@ public final class Database: @unchecked Sendable {
 
     // MARK: Open and close
 
-    /// Opens the database at `path`, creating the directory (and its parents) and an empty
-    /// database when missing (unless `options.readOnly`).
+    /// Opens the database at `path`, creating the directory (and its missing parents) and an
+    /// empty database when missing (unless `options.readOnly`). A new database syncs every
+    /// directory of its path, from its own up to "/" (or the working directory for a relative
+    /// path), before `init` returns: a power cut after its first commit is acknowledged cannot
+    /// take the path away (directories above it that this process may not read are skipped).
     public convenience init(path: String, options: DatabaseOptions = DatabaseOptions()) throws {
         try self.init(path: path, options: options, backend: POSIXStorage(fileMode: options.fileMode))
     }
@@ -90,10 +93,9 @@ public final class Database: @unchecked Sendable {
         self.backend = backend
         let readOnly = options.readOnly
         if !readOnly, !backend.exists(path) {
-            // A new database directory: make its entry in the parent durable too.
+            // A new database directory and its missing parents (made durable below, with the
+            // new data file).
             try backend.makeDirectory(path)
-            let parent = (path as NSString).deletingLastPathComponent
-            try backend.syncDirectory(parent.isEmpty ? "." : parent)
         }
         guard backend.exists(path) else {
             throw CowDBError.notADatabase(path: path, reason: "no such directory")
@@ -109,6 +111,10 @@ public final class Database: @unchecked Sendable {
                 try PageStore.create(backend: backend, directory: path, pageSize: options.pageSize,
                                      name: CurrentFile.dataName(target.generation), uuid: target.uuid, generation: target.generation)
             } else if !backend.exists(path + "/data"), !backend.exists(path + "/" + CurrentFile.name) {
+                // A new database: every level of its path durable before its first commit can
+                // be acknowledged, whatever created them (this open, an earlier one that
+                // failed after its mkdir, or the application's `mkdir -p`).
+                try backend.syncEveryLevel(of: path)
                 try backend.unlink(path + "/index")
                 try PageStore.create(backend: backend, directory: path, pageSize: options.pageSize)
             }

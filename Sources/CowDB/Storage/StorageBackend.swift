@@ -48,7 +48,8 @@ public protocol StorageBackend: Sendable {
     func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile
     /// Whether something exists at `path`.
     func exists(_ path: String) -> Bool
-    /// Creates a directory and its missing parents.
+    /// Creates a directory and its missing parents (`mkdir -p`), syncing nothing: a new
+    /// database then syncs every level of its path (`syncEveryLevel(of:)`).
     func makeDirectory(_ path: String) throws
     /// Atomically renames `from` to `to` (`rename`).
     func rename(_ from: String, _ to: String) throws

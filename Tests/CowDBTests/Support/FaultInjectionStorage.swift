@@ -15,7 +15,9 @@ import Glibc
 //    until then its writes and truncations are kept in a list of unsynced operations.
 // Names work the same way: a volatile and a durable name table (and set of directories);
 // creating, renaming or unlinking a name is durable only after `syncDirectory` of its
-// directory.
+// directory. Directories form a tree: an entry is on the disk after a power cut only if its
+// directory is, so a directory created (its entry volatile until its parent is synced) takes
+// everything below it with it. The roots "/" and "." always exist.
 //
 // Faults (thread-safe; counted over all files):
 //  - fail the Nth write or the Nth sync with an errno (EIO, ENOSPC, …), once or until cleared;
@@ -28,7 +30,8 @@ import Glibc
 //  - `image(_:)` produces the disk after the crash: the page cache (a process crash),
 //    the durable bytes only, or a power cut: durable bytes plus a random subset of the
 //    writes issued since each file's last sync, applied in random order, one of them
-//    possibly torn (only a prefix reached the disk);
+//    possibly torn (only a prefix reached the disk), and for each directory either its
+//    synced entries or its current ones (a directory is one metadata block);
 //  - flip bits in a stored image or in the live files.
 // A fresh backend built from an image is what "reopen after a crash" uses.
 
@@ -55,7 +58,8 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
         /// Power cut: durable bytes plus, per file, a random subset of the writes (and
         /// truncations) since its last sync, in random order; when `tear` is set, one of the
         /// writes applied may keep only a random prefix. Sometimes the file's new length is
-        /// there without the data (zeros). Names are the durable or (at random) the volatile table.
+        /// there without the data (zeros). Each directory shows (at random) its durable or its
+        /// volatile entries; what hangs from a directory missing from the image is missing too.
         case powerCut(seed: UInt64, tear: Bool)
     }
 
@@ -74,11 +78,14 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     /// Address space reserved per file: the largest file this backend holds.
     static let arenaSize = 1 << 30
 
+    /// Directories that always exist (a path's walk up ends at one of them).
+    static let roots: Set<String> = ["/", "."]
+
     private let lock = NSLock()
     private var volatileNames: [String: Inode] = [:]
     private var durableNames: [String: Inode] = [:]
-    private var volatileDirectories: Set<String> = []
-    private var durableDirectories: Set<String> = []
+    private var volatileDirectories: Set<String> = FaultInjectionStorage.roots
+    private var durableDirectories: Set<String> = FaultInjectionStorage.roots
 
     // Counters (over all files) and faults.
     private var writes = 0
@@ -89,8 +96,22 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     private var writeFault: (number: Int, errno: Int32, persistent: Bool)?
     private var syncFault: (number: Int, errno: Int32, persistent: Bool, failure: SyncFailure)?
 
-    /// An empty disk.
+    /// An empty disk (only the roots "/" and "." exist).
     init() {}
+
+    /// A disk on which `directories` and all their ancestors exist, durably (as a directory
+    /// made long ago does), and nothing else.
+    convenience init(durableDirectories directories: [String]) {
+        var image = DiskImage()
+        for directory in directories {
+            var level = directory
+            while !Self.roots.contains(level) {
+                image.directories.insert(level)
+                level = Self.parent(of: level)
+            }
+        }
+        self.init(image: image)
+    }
 
     /// A disk holding `image` (durable and volatile alike: the state after a reboot).
     init(image: DiskImage) {
@@ -99,8 +120,8 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
             volatileNames[path] = inode
             durableNames[path] = inode
         }
-        volatileDirectories = image.directories
-        durableDirectories = image.directories
+        volatileDirectories = image.directories.union(Self.roots)
+        durableDirectories = image.directories.union(Self.roots)
     }
 
     /// The machine after a process crash and restart: the same disk and page cache (unsynced
@@ -190,28 +211,53 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     /// The disk as a crash of `kind` leaves it.
     func image(_ kind: ImageKind) -> DiskImage {
         locked {
-            var result = DiskImage()
             switch kind {
             case .processCrash:
-                result.directories = volatileDirectories
-                for (path, inode) in volatileNames {
-                    result.files[path] = Array(UnsafeRawBufferPointer(start: inode.base, count: inode.length))
+                return tree(volatileIn: { _ in true }) { _, inode in
+                    Array(UnsafeRawBufferPointer(start: inode.base, count: inode.length))
                 }
             case .durableOnly:
-                result.directories = durableDirectories
-                for (path, inode) in durableNames { result.files[path] = inode.durable }
+                return tree(volatileIn: { _ in false }) { _, inode in inode.durable }
             case let .powerCut(seed, tear):
                 var random = SeededGenerator(seed: seed)
-                let useVolatileNames = Bool.random(using: &random)
-                result.directories = useVolatileNames ? volatileDirectories : durableDirectories
-                let names = useVolatileNames ? volatileNames : durableNames
-                // Stable order, so a seed always gives the same image.
-                for path in names.keys.sorted() {
-                    result.files[path] = names[path]!.powerCutBytes(using: &random, tear: tear)
+                // Stable orders, so a seed always gives the same image.
+                var reached: Set<String> = []
+                for directory in volatileDirectories.union(durableDirectories).sorted() where Bool.random(using: &random) {
+                    reached.insert(directory)
+                }
+                var bytes: [String: [UInt8]] = [:]
+                return tree(volatileIn: { reached.contains($0) }) { path, inode in
+                    if let done = bytes[path] { return done }
+                    let result = inode.powerCutBytes(using: &random, tear: tear)
+                    bytes[path] = result
+                    return result
                 }
             }
-            return result
         }
+    }
+
+    /// The directories and files reachable from the roots when each directory shows its
+    /// volatile entries (`volatileIn` says true) or its durable ones, the files' bytes given
+    /// by `bytes`. Under the lock.
+    private func tree(volatileIn: (String) -> Bool, bytes: (String, Inode) -> [UInt8]) -> DiskImage {
+        var result = DiskImage()
+        var memo: [String: Bool] = [:]
+        func present(_ path: String) -> Bool {
+            if Self.roots.contains(path) { return true }
+            if let known = memo[path] { return known }
+            let parent = Self.parent(of: path)
+            let listed = (volatileIn(parent) ? volatileDirectories : durableDirectories).contains(path)
+            let answer = listed && present(parent)
+            memo[path] = answer
+            return answer
+        }
+        result.directories = volatileDirectories.union(durableDirectories).filter(present)
+        for path in Set(volatileNames.keys).union(durableNames.keys).sorted() {
+            let parent = Self.parent(of: path)
+            guard present(parent), let inode = volatileIn(parent) ? volatileNames[path] : durableNames[path] else { continue }
+            result.files[path] = bytes(path, inode)
+        }
+        return result
     }
 
     // MARK: StorageBackend
@@ -265,6 +311,8 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
 
     func syncDirectory(_ path: String) throws {
         try locked {
+            try checkAlive("open directory", path)
+            guard volatileDirectories.contains(path) else { throw CowDBError.io(operation: "open directory", path: path, errno: ENOENT) }
             try step("fsync directory", path)
             syncs += 1
             if let fault = syncFault, syncs == fault.number || (fault.persistent && syncs > fault.number) {
@@ -387,10 +435,8 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
 
     fileprivate func closeFile(_ file: FaultFile) { locked { file.closed = true } }
 
-    static func parent(of path: String) -> String {
-        let parent = (path as NSString).deletingLastPathComponent
-        return parent.isEmpty ? "." : parent
-    }
+    /// The directory holding `path` ("." for a bare name; a root is its own parent).
+    static func parent(of path: String) -> String { parentDirectory(of: path) }
 }
 
 /// One file's contents: the page cache (an anonymous mapping) and the disk.
