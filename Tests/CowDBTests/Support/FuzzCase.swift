@@ -1,6 +1,6 @@
 // One fuzz case: a database directory packed into one byte string, and the operations the
 // fuzzer runs on it. Shared by the libFuzzer target (Tools/cowdb-fuzz, which compiles this
-// file into one module with the engine's sources) and by FuzzRegressionTests (which replays
+// file against the engine built as a testable module) and by FuzzRegressionTests (which replays
 // the committed seeds and findings), so a finding replays exactly as the fuzzer ran it.
 //
 // Input layout:
@@ -17,9 +17,7 @@
 // parsers of branch, leaf, overflow and commit pages meet hostile bytes with valid checksums.
 
 import Foundation
-#if !COWDB_FUZZ
 @testable import CowDB
-#endif
 
 /// Decodes a fuzz input, writes it as a database directory, and runs every reading operation
 /// (and optionally a write) on it. Anything may throw; nothing may crash, hang or read out of
