@@ -15,6 +15,8 @@ import XCTest
 /// About 40 cases by default; `COWDB_OPFUZZ_CASES=2000` runs longer, `COWDB_SEED` replays a
 /// seed and `COWDB_OPFUZZ_CASE=n` runs its case n alone. A failing case's input is written
 /// to the temporary directory (the message names the file) for `Fixtures/opfuzz`.
+/// `COWDB_OPFUZZ_WRITE_SEEDS=<directory>` also writes every case's input there (how the
+/// committed corpus was made: `COWDB_SEED=1 COWDB_OPFUZZ_CASES=12`).
 final class OpFuzzTests: XCTestCase {
     /// The repository's root, found from this file's path.
     private var repositoryRoot: URL {
@@ -30,6 +32,9 @@ final class OpFuzzTests: XCTestCase {
         for index in only.map({ [$0] }) ?? Array(0 ..< cases) {
             let input = Self.makeInput(seed: seed, index: index)
             let problems = input.withUnsafeBytes { OpFuzzRunner.run($0) }
+            if let corpus = environment["COWDB_OPFUZZ_WRITE_SEEDS"] {
+                _ = FileManager.default.createFile(atPath: "\(corpus)/seeded-\(seed)-\(index)", contents: Data(input))
+            }
             if input[6] != 0 || input[7] != 0 { crashes += 1 }
             if input[2] != 0 || input[4] != 0 { faults += 1 }
             guard problems.isEmpty else {

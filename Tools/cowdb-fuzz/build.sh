@@ -22,16 +22,19 @@ module CCowDBSupport {
     export *
 }
 MAP
-clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CCowDBSupport/include \
-    -c Sources/CCowDBSupport/crc32c.c -o "$out/crc32c.o"
-mapfile -t engine < <(find Sources/CowDB -name '*.swift' | sort)
-swiftc "${flags[@]}" -enable-testing -module-name CowDB -wmo -c "${engine[@]}" \
-    -emit-module -emit-module-path "$out/module/CowDB.swiftmodule" -o "$out/engine/CowDB.o"
+# The engine, unless no source changed since it was last built.
+if [ ! -f "$out/engine/CowDB.o" ] || [ -n "$(find Sources/CowDB Sources/CCowDBSupport -newer "$out/engine/CowDB.o")" ]; then
+    clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CCowDBSupport/include \
+        -c Sources/CCowDBSupport/crc32c.c -o "$out/crc32c.o"
+    mapfile -t engine < <(find Sources/CowDB -name '*.swift' | sort)
+    swiftc "${flags[@]}" -enable-testing -module-name CowDB -wmo -c "${engine[@]}" \
+        -emit-module -emit-module-path "$out/module/CowDB.swiftmodule" -o "$out/engine/CowDB.o"
+fi
 support=(Tests/CowDBTestSupport/TestSupport.swift)
 tool=Tools/cowdb/Support
 for target in "${targets[@]}"; do
     case "$target" in
-    cowdb-fuzz) sources=(Tests/CowDBTests/Support/FuzzCase.swift Tools/cowdb-fuzz/FuzzMain.swift) ;;
+    cowdb-fuzz) sources=(Tests/CowDBTests/Support/FuzzCase*.swift Tools/cowdb-fuzz/FuzzMain.swift) ;;
     cowdb-fuzz-ops) sources=("${support[@]}" Tests/CowDBTests/Support/FaultInjectionStorage.swift
         Tests/CowDBTests/Support/OpFuzz*.swift Tools/cowdb-fuzz/OpFuzzMain.swift) ;;
     cowdb-fuzz-load) sources=("$tool/DumpReader.swift" "$tool/DumpFormat.swift" "$tool/LineReader.swift"
