@@ -29,6 +29,8 @@ final class OpFuzzRunner {
     var problems: [String] = []
     /// The operation running (for messages).
     var step = 0
+    /// Print each operation and error (`COWDB_OPFUZZ_TRACE=1`, for replaying a finding).
+    let trace = ProcessInfo.processInfo.environment["COWDB_OPFUZZ_TRACE"] != nil
 
     /// A runner for `program`; `imageSeed` varies the power-cut images.
     init(program: OpFuzzProgram, imageSeed: UInt64) {
@@ -71,9 +73,11 @@ final class OpFuzzRunner {
             for operation in program.operations {
                 step += 1
                 if backend.isCrashed || !problems.isEmpty { break }
+                if trace { note("step \(step): \(operation) (latest \(model.latest), counts \(backend.counts))") }
                 do {
                     try perform(operation)
                 } catch {
+                    if trace { note("  threw \(error)") }
                     try recover(from: error, during: operation)
                 }
             }
@@ -125,6 +129,9 @@ final class OpFuzzRunner {
         try reopen()
     }
 
+    /// Writes a trace line to standard error (unbuffered, so it survives a trap).
+    func note(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
     // MARK: Opening and closing
 
     /// Opens the database (retrying an open that fails on a fault) and reconciles the model
@@ -141,6 +148,8 @@ final class OpFuzzRunner {
                 if program.persistentFaults { backend.clearFaults() }
             }
         }
+        // The process may have died at the open's last step: nothing more can be read.
+        if backend.isCrashed { return }
         let before = problems.count
         reconcile(with: database!, context: "reopen after step \(step)")
         model.durable = model.latest // opening syncs a tail it was not sure of
