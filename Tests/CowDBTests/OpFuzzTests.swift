@@ -12,7 +12,7 @@ import XCTest
 /// those counts. Also replays the committed corpus (`Tools/cowdb-fuzz/seeds-ops`) and every
 /// kept finding (`Fixtures/opfuzz`).
 ///
-/// 12 cases by default (a few seconds); `COWDB_OPFUZZ_CASES=2000` runs longer, `COWDB_SEED` replays a
+/// 8 cases by default (a few seconds); `COWDB_OPFUZZ_CASES=2000` runs longer, `COWDB_SEED` replays a
 /// seed and `COWDB_OPFUZZ_CASE=n` runs its case n alone. A failing case's input is written
 /// to the temporary directory (the message names the file) for `Fixtures/opfuzz`.
 /// `COWDB_OPFUZZ_WRITE_SEEDS=<directory>` also writes every case's input there (how the
@@ -26,7 +26,7 @@ final class OpFuzzTests: XCTestCase {
     func testSeededProgramsMatchTheModelThroughFaultsAndCrashes() throws {
         let seed = testSeed("opfuzz")
         let environment = ProcessInfo.processInfo.environment
-        let cases = environment["COWDB_OPFUZZ_CASES"].flatMap(Int.init) ?? 12
+        let cases = environment["COWDB_OPFUZZ_CASES"].flatMap(Int.init) ?? 8
         let only = environment["COWDB_OPFUZZ_CASE"].flatMap(Int.init)
         var crashes = 0, faults = 0
         for index in only.map({ [$0] }) ?? Array(0 ..< cases) {
