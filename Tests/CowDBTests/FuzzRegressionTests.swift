@@ -30,19 +30,34 @@ final class FuzzRegressionTests: XCTestCase {
 
     func testCommittedSeedsAreRealDatabasesThatOpenAndCheckClean() throws {
         let directory = TemporaryDirectory()
+        var pageSizes: Set<Int> = [], deepest = 0, tagged = false, compacted = false, hostileLock = false
         for file in try inputs(in: "Tools/cowdb-fuzz/seeds") {
             let bytes = try [UInt8](Data(contentsOf: file))
-            let (flags, index, data) = bytes.withUnsafeBytes { FuzzCase.unpack($0) }
+            let files = bytes.withUnsafeBytes { FuzzCase.unpackFiles($0) }
             let path = directory.path(file.lastPathComponent)
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data", contents: Data(data)))
-            if let index { XCTAssertTrue(FileManager.default.createFile(atPath: path + "/index", contents: Data(index))) }
+            FuzzCase.write(files, to: path)
             var options = DatabaseOptions()
-            options.readOnly = flags.contains(.readOnly)
+            options.readOnly = files.flags.contains(.readOnly)
+            if file.lastPathComponent == "lock-hostile" { hostileLock = files.lock == FuzzCase.hostileLockPage() }
             let database = try Database(path: path, options: options)
+            if file.lastPathComponent == "lock-hostile" {
+                // A read-only reader follows the writer's announcement (a generation whose files
+                // are not there): a typed error, whichever read meets it first.
+                XCTAssertThrowsError(try database.checkReport(allVersions: true)) { XCTAssertTrue($0 is CowDBError, "\($0)") }
+                try database.close()
+                continue
+            }
             XCTAssertTrue(try database.checkReport(allVersions: true).isClean, file.lastPathComponent)
+            pageSizes.insert(database.pageSize)
+            deepest = max(deepest, try database.stats().keyspaces.map(\.depth).max() ?? 0)
+            tagged = try tagged || !database.tags().isEmpty
+            compacted = compacted || FuzzCase.generation(named: files.current) != nil
             try database.close()
         }
+        // What the corpus must reach: every page size, a deep tree, tags, a later generation.
+        XCTAssertEqual(pageSizes, [4096, 8192, 16384, 32768, 65536])
+        XCTAssertGreaterThanOrEqual(deepest, 3)
+        XCTAssertTrue(tagged && compacted && hostileLock, "tags \(tagged), CURRENT \(compacted), hostile lock page \(hostileLock)")
     }
 
     func testResealingAPristineDatabaseChangesNoByte() throws {
@@ -51,6 +66,13 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(seeds.count, 10)
         for seed in seeds {
             let (_, index, data) = seed.bytes.withUnsafeBytes { FuzzCase.unpack($0) }
+            var raw = seed.bytes
+            raw[0] &= ~FuzzCase.Flags.resealData.rawValue
+            let pristine = raw.withUnsafeBytes { FuzzCase.unpackFiles($0) }
+            var resealedFiles = pristine
+            FuzzCase.resealTagsAndCurrent(&resealedFiles)
+            XCTAssertEqual(resealedFiles.tags, pristine.tags, "\(seed.name): tags resealing differs")
+            XCTAssertEqual(resealedFiles.current, pristine.current, "\(seed.name): CURRENT resealing differs")
             var resealed = data
             FuzzCase.resealData(&resealed, relink: true)
             XCTAssertEqual(resealed, data, "\(seed.name): resealing differs from the engine's checksums")

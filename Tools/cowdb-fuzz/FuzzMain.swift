@@ -1,5 +1,5 @@
-// The libFuzzer entry points. Built by Tools/cowdb-fuzz/build.sh into one module with the
-// engine's sources and Tests/CowDBTests/Support/FuzzCase.swift (not a SwiftPM target: it
+// The libFuzzer entry points of the file fuzzer. Built by Tools/cowdb-fuzz/build.sh with
+// Tests/CowDBTests/Support/FuzzCase.swift against the engine (not a SwiftPM target: it
 // needs `-sanitize=fuzzer,address` on every file).
 
 import Foundation

@@ -62,7 +62,7 @@ public struct RetentionPolicy: Sendable, Equatable {
             return low
         }
         if let keepSince {
-            let since = UInt64(max(0, keepSince.timeIntervalSince1970 * 1e9))
+            let since = nanosecondsSince1970(keepSince)
             for i in try firstAtLeast(since, timestamp) ..< count { kept.insert(try version(i)) }
         }
         for wanted in (keepTags ? tags.map(\.version) : []) + keepVersions {

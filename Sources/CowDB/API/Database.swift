@@ -313,7 +313,7 @@ public final class Database: @unchecked Sendable {
     /// The source for the last version at or before `date`.
     func source(asOf date: Date) throws -> ReadSource {
         if options.readOnly { try refreshFromWriter() }
-        let nanoseconds = UInt64(max(0, date.timeIntervalSince1970 * 1e9))
+        let nanoseconds = nanosecondsSince1970(date)
         return try state.withLock { state in
             guard !state.closed else { throw CowDBError.closed }
             guard let latest = state.latest, let position = try log.position(asOf: nanoseconds) else {

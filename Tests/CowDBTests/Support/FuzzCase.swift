@@ -1,6 +1,6 @@
 // One fuzz case: a database directory packed into one byte string, and the operations the
 // fuzzer runs on it. Shared by the libFuzzer target (Tools/cowdb-fuzz, which compiles this
-// file into one module with the engine's sources) and by FuzzRegressionTests (which replays
+// file against the engine built as a testable module) and by FuzzRegressionTests (which replays
 // the committed seeds and findings), so a finding replays exactly as the fuzzer ran it.
 //
 // Input layout:
@@ -9,7 +9,13 @@
 //   0      1    flags         see FuzzCase.Flags
 //   1      4    indexLength   bytes of the index file that follow (u32 LE, clamped)
 //   5      n    index         the `index` file
-//   5+n    …    data          the `data` file
+//   …      …    with the `otherFiles` flag only, three more files, each a u32 LE length
+//               (0: the file is absent; clamped) then its bytes: `tags`, `CURRENT`, `lock`
+//   …      …    data          the `data` file
+//
+// When CURRENT names a generation G from 2 to 999, the data and index files are written as
+// `data.G` and `index.G` (so the engine finds them and checks the generation they repeat).
+// The lock file is the real one a read-only open reads the writer's announcements from.
 //
 // Every page checksum guards the engine's structural code, so random mutations alone rarely
 // get past it. With `resealData` the case recomputes every checksum (page runs, commit region
@@ -17,9 +23,7 @@
 // parsers of branch, leaf, overflow and commit pages meet hostile bytes with valid checksums.
 
 import Foundation
-#if !COWDB_FUZZ
 @testable import CowDB
-#endif
 
 /// Decodes a fuzz input, writes it as a database directory, and runs every reading operation
 /// (and optionally a write) on it. Anything may throw; nothing may crash, hang or read out of
@@ -42,6 +46,18 @@ enum FuzzCase {
         static let write = Flags(rawValue: 1 << 5)
         /// Relink the commit chain (previous commit, first page) while resealing.
         static let relinkChain = Flags(rawValue: 1 << 6)
+        /// The input also holds the tags, CURRENT and lock files.
+        static let otherFiles = Flags(rawValue: 1 << 7)
+    }
+
+    /// The files of one case (nil: absent).
+    struct Files {
+        var flags: Flags
+        var index: [UInt8]?
+        var data: [UInt8]
+        var tags: [UInt8]?
+        var current: [UInt8]?
+        var lock: [UInt8]?
     }
 
     /// The most entries any one scan takes, so a big valid tree cannot make a case slow.
@@ -49,153 +65,82 @@ enum FuzzCase {
 
     // MARK: Packing
 
-    /// Packs a database directory's files into one fuzz input.
+    /// Packs a database directory's data and index files into one fuzz input.
     static func pack(flags: Flags, index: [UInt8], data: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = [flags.rawValue]
-        withUnsafeBytes(of: UInt32(index.count).littleEndian) { out.append(contentsOf: $0) }
-        out += index
-        out += data
+        pack(Files(flags: flags.subtracting(.otherFiles), index: index, data: data))
+    }
+
+    /// Packs every file of a case (the tags, CURRENT and lock files when `otherFiles` is set).
+    static func pack(_ files: Files) -> [UInt8] {
+        var out: [UInt8] = [files.flags.rawValue]
+        /// Appends a length-prefixed file (length 0: absent).
+        func append(_ file: [UInt8]?) {
+            withUnsafeBytes(of: UInt32(file?.count ?? 0).littleEndian) { out.append(contentsOf: $0) }
+            out += file ?? []
+        }
+        append(files.index)
+        if files.flags.contains(.otherFiles) { [files.tags, files.current, files.lock].forEach(append) }
+        out += files.data
         return out
     }
 
     /// Splits an input into flags, index bytes (nil when left out) and data bytes.
     static func unpack(_ input: UnsafeRawBufferPointer) -> (flags: Flags, index: [UInt8]?, data: [UInt8]) {
-        guard input.count >= 5 else { return (Flags(rawValue: input.first ?? 0), nil, []) }
-        let flags = Flags(rawValue: input[0])
-        let declared = Int(input.loadUnaligned(fromByteOffset: 1, as: UInt32.self).littleEndian)
-        let indexLength = min(declared, input.count - 5)
-        var index = Array(input[5 ..< 5 + indexLength])
-        var data = Array(input[(5 + indexLength)...])
-        if flags.contains(.resealData) { resealData(&data, relink: flags.contains(.relinkChain)) }
-        if flags.contains(.resealIndex) { resealIndex(&index) }
-        return (flags, flags.contains(.noIndex) ? nil : index, data)
+        let files = unpackFiles(input)
+        return (files.flags, files.index, files.data)
     }
 
-    // MARK: Seeds
-
-    /// Small real databases, packed with a spread of flags: the fuzzer's starting corpus.
-    /// Built in `scratch` (a directory this function may fill and empty).
-    static func makeSeeds(scratch: String) throws -> [(name: String, bytes: [UInt8])] {
-        var seeds: [(name: String, bytes: [UInt8])] = []
-        var options = DatabaseOptions()
-        options.durability = .none
-        /// Builds a database with `body`, then packs its files with each of `variants`.
-        func build(_ name: String, variants: [(String, Flags)], _ body: (Database) throws -> Void) throws {
-            let directory = scratch + "/" + name
-            try? FileManager.default.removeItem(atPath: directory)
-            let database = try Database(path: directory, options: options)
-            try body(database)
-            try database.close()
-            let data = try readFile(directory + "/data")
-            let index = try readFile(directory + "/index")
-            for (suffix, flags) in variants {
-                seeds.append((name + "-" + suffix, pack(flags: flags, index: index, data: data)))
-            }
-            try? FileManager.default.removeItem(atPath: directory)
+    /// Splits an input into its files, resealed as its flags say.
+    static func unpackFiles(_ input: UnsafeRawBufferPointer) -> Files {
+        var offset = 0
+        /// The next length-prefixed file (nil when its length is 0 or the input ended).
+        func next() -> [UInt8]? {
+            guard input.count - offset >= 4 else { offset = input.count; return nil }
+            let declared = Int(input.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian)
+            let length = min(declared, input.count - offset - 4)
+            defer { offset += 4 + length }
+            return length == 0 ? nil : Array(input[offset + 4 ..< offset + 4 + length])
         }
-        try build("empty", variants: [("plain", []), ("write", [.write, .resealData])]) { _ in }
-        try build("small", variants: [("plain", []), ("resealed", [.resealData]), ("readonly", [.resealData, .readOnly]),
-                                      ("verify", [.resealData, .verifyOnRead]), ("noindex", [.resealData, .noIndex, .write])]) { database in
-            for round in 0 ..< 3 {
-                try database.write { transaction in
-                    for i in 0 ..< 20 { try transaction.put(Array("key\(i)".utf8), Array("value \(i) round \(round)".utf8)) }
-                    if round == 1 { try transaction.keyspaceCreatingIfMissing("names").put([1], [2]) }
-                    if round == 2 { _ = try transaction.delete(Array("key3".utf8)) }
-                }
-            }
+        let flags = Flags(rawValue: input.first ?? 0)
+        offset = min(1, input.count)
+        var files = Files(flags: flags, index: next() ?? [], data: [])
+        if flags.contains(.otherFiles) { (files.tags, files.current, files.lock) = (next(), next(), next()) }
+        files.data = Array(input[offset...])
+        if flags.contains(.resealData) {
+            resealData(&files.data, relink: flags.contains(.relinkChain))
+            resealTagsAndCurrent(&files)
         }
-        try build("tree", variants: [("resealed", [.resealData, .resealIndex]), ("relinked", [.resealData, .relinkChain, .write]),
-                                     ("verify", [.resealData, .verifyOnRead, .readOnly])]) { database in
-            for round in 0 ..< 4 {
-                try database.write { transaction in
-                    for i in stride(from: round, to: 400, by: 2) {
-                        try transaction.put(Array(String(format: "k%05d", i).utf8), Array(repeating: UInt8(truncatingIfNeeded: i &+ round), count: 40))
-                    }
-                    if round == 1 {
-                        try transaction.put(Array("big".utf8), Array(repeating: 0xAB, count: 9_000))
-                        let names = try transaction.keyspaceCreatingIfMissing("names")
-                        for i in 0 ..< 30 { try names.put(Array("n\(i)".utf8), [UInt8(i)]) }
-                    }
-                    if round == 3 {
-                        for i in stride(from: 0, to: 400, by: 3) { _ = try transaction.delete(Array(String(format: "k%05d", i).utf8)) }
-                        try transaction.dropKeyspace("names")
-                    }
-                }
-            }
-        }
-        return seeds
+        if flags.contains(.resealIndex) { resealIndex(&files.index!) }
+        if flags.contains(.noIndex) { files.index = nil }
+        return files
     }
 
-    /// A whole file's bytes (`FileHandle`; Foundation's `Data(contentsOf:)` leaks on empty files).
-    static func readFile(_ path: String) throws -> [UInt8] {
-        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-        defer { try? handle.close() }
-        return [UInt8](try handle.readToEnd() ?? Data())
-    }
-
-    // MARK: Resealing
-
-    /// Recomputes the checksums of the data file the way the engine writes them.
-    static func resealData(_ data: inout [UInt8], relink: Bool) {
-        guard data.count >= FileHeader.encodedSize else { return }
-        data.withUnsafeMutableBytes { file in
-            file.setU32(crc32c(UnsafeRawBufferPointer(rebasing: file[0 ..< 60])), 60)
-            let declared = Int(UnsafeRawBufferPointer(file).u32(12))
-            let pageSize = PageLayout.isValidPageSize(declared) ? declared : 4096
-            let pages = UInt64(file.count / pageSize)
-            var page: UInt64 = 1
-            var fold: UInt32 = 0
-            var previousCommit: UInt64 = 0
-            var regionStart: UInt64 = 1
-            while page < pages {
-                let start = Int(page) * pageSize
-                let declaredRun = UInt64(UnsafeRawBufferPointer(file).u32(start + PageHeader.runLengthOffset))
-                let runLength = (1 ... pages - page).contains(declaredRun) ? declaredRun : 1
-                let run = UnsafeMutableRawBufferPointer(rebasing: file[start ..< start + Int(runLength) * pageSize])
-                let isCommit = run[PageHeader.kindOffset] == PageKind.commit.rawValue
-                if isCommit {
-                    if relink {
-                        run.setU64(previousCommit, 32)
-                        run.setU64(regionStart, 40)
-                    }
-                    run.setU32(fold, 80)
-                }
-                let checksum = PageHeader.seal(run, pageNumber: page)
-                if isCommit {
-                    fold = 0
-                    previousCommit = page
-                    regionStart = page + 1
-                } else {
-                    var stored = checksum.littleEndian
-                    fold = withUnsafeBytes(of: &stored) { crc32c($0, seed: fold) }
-                }
-                page += runLength
-            }
-        }
-    }
-
-    /// Recomputes the checksum of every whole index record.
-    static func resealIndex(_ index: inout [UInt8]) {
-        index.withUnsafeMutableBytes { file in
-            var offset = 0
-            while offset + IndexRecord.size <= file.count {
-                let record = UnsafeMutableRawBufferPointer(rebasing: file[offset ..< offset + IndexRecord.size])
-                record.setU32(crc32c(UnsafeRawBufferPointer(rebasing: record[0 ..< 60])), 60)
-                offset += IndexRecord.size
-            }
-        }
+    /// The generation a CURRENT file names, when it is one the case writes files for (2…999).
+    static func generation(named current: [UInt8]?) -> UInt64? {
+        guard let current, current.count >= 16 else { return nil }
+        let generation = current.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian }
+        return (2 ... 999).contains(generation) ? generation : nil
     }
 
     // MARK: Running
 
-    /// Writes the case into `directory` (replacing what was there) and runs it.
-    static func run(_ input: UnsafeRawBufferPointer, in directory: String) {
-        let (flags, index, data) = unpack(input)
+    /// Writes the files of a case as a database directory (replacing what was there).
+    static func write(_ files: Files, to directory: String) {
         let manager = FileManager.default
         try? manager.removeItem(atPath: directory)
         try? manager.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        _ = manager.createFile(atPath: directory + "/data", contents: Data(data))
-        if let index { _ = manager.createFile(atPath: directory + "/index", contents: Data(index)) }
+        let suffix = generation(named: files.current).map { ".\($0)" } ?? ""
+        _ = manager.createFile(atPath: directory + "/data" + suffix, contents: Data(files.data))
+        for (name, bytes) in [("index" + suffix, files.index), ("tags", files.tags), ("CURRENT", files.current), ("lock", files.lock)] {
+            if let bytes { _ = manager.createFile(atPath: directory + "/" + name, contents: Data(bytes)) }
+        }
+    }
+
+    /// Writes the case into `directory` (replacing what was there) and runs it.
+    static func run(_ input: UnsafeRawBufferPointer, in directory: String) {
+        let files = unpackFiles(input)
+        let flags = files.flags
+        write(files, to: directory)
         var options = DatabaseOptions()
         options.readOnly = flags.contains(.readOnly)
         options.verifyOnRead = flags.contains(.verifyOnRead)
