@@ -1,7 +1,6 @@
 #ifndef COWDB_SUPPORT_H
 #define COWDB_SUPPORT_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,12 +32,6 @@ static inline uint64_t cowdb_atomic_load_relaxed_u64(const void *address) {
 /// Atomically ORs `bits` into a 64-bit word (relaxed).
 static inline void cowdb_atomic_or_u64(void *address, uint64_t bits) {
     __atomic_fetch_or((uint64_t *)address, bits, __ATOMIC_RELAXED);
-}
-
-/// Stores `desired` if the word still holds `expected` (acquire-release); whether it did.
-static inline bool cowdb_atomic_compare_exchange_u64(void *address, uint64_t expected, uint64_t desired) {
-    return __atomic_compare_exchange_n((uint64_t *)address, &expected, desired, false,
-                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 /// Full fence, for the seqlock in the lock file's shared page.

@@ -19,8 +19,22 @@ struct PageReader {
     /// Pages `[1, limit)` are readable; page 0 (the file header) never holds tree data.
     var limit: PageNumber
     let layout: PageLayout
-    /// When checksums are verified.
-    let verification: PageVerification
+    /// Pages verified before, tested first (no page for a reader that verifies every read).
+    let verified: VerifiedPages.Bits
+    /// False only for an `unverified` reader.
+    let verifiesChecksums: Bool
+
+    /// A reader of pages `[1, limit)` at `base` that verifies checksums as `verification` says.
+    init(base: UnsafeRawPointer, limit: PageNumber, layout: PageLayout, verification: PageVerification) {
+        self.base = base
+        self.limit = limit
+        self.layout = layout
+        switch verification {
+        case let .firstRead(bits): (verified, verifiesChecksums) = (bits, true)
+        case .everyRead: (verified, verifiesChecksums) = (.none, true)
+        case .unverified: (verified, verifiesChecksums) = (.none, false)
+        }
+    }
 
     /// The bytes of page `number`, after checking that it lies inside the readable range and
     /// (unless done before) that its checksum holds.
@@ -30,7 +44,7 @@ struct PageReader {
             throw CowDBError.corruptPage(number, "page number outside the readable range 1..<\(limit)")
         }
         let bytes = UnsafeRawBufferPointer(start: base + Int(number) * layout.pageSize, count: layout.pageSize)
-        if case let .firstRead(bits) = verification, bits.contains(number) { return bytes }
+        if verified.contains(number) { return bytes }
         // Tree pages are single pages; a damaged run-length field fails here too.
         try verify(bytes, number, what: "page")
         return bytes
@@ -50,17 +64,17 @@ struct PageReader {
     /// bit of a run's first page then vouches for the whole run.
     @inline(__always)
     func verifiedRun(_ run: UnsafeRawBufferPointer, _ number: PageNumber) throws {
-        if case let .firstRead(bits) = verification, bits.contains(number) { return }
+        if verified.contains(number) { return }
         try verify(run, number, what: "overflow run")
     }
 
     /// Checks `run`'s checksum as `verification` asks; records a first-read success.
     @inline(never)
     private func verify(_ run: UnsafeRawBufferPointer, _ number: PageNumber, what: String) throws {
-        if case .unverified = verification { return }
+        guard verifiesChecksums else { return }
         guard PageHeader.verify(run, pageNumber: number) else {
             throw CowDBError.corruptPage(number, "\(what) checksum mismatch")
         }
-        if case let .firstRead(bits) = verification { bits.insert(number) }
+        verified.insert(number)
     }
 }
