@@ -52,7 +52,9 @@ public struct DatabaseOptions: Sendable {
         /// The first time this process reads a page (or an overflow run) its checksum is
         /// verified and a bit set in a map of verified pages beside the file's map; later reads
         /// test the bit. Pages this process wrote are set when written. A cold read pays one
-        /// CRC-32C of the page (about 0.2 µs for 4 KiB with SSE4.2), a warm read a bit test.
+        /// CRC-32C of the page (about 0.2 µs for 4 KiB with SSE4.2), a warm read a bit test
+        /// (measured: ~34 more instructions per get of a 3-level tree, +3%). Should the
+        /// bitmap's address space not be available (strict overcommit), every read verifies.
         /// Damage that reaches a page after this process verified it (the disk rots under the
         /// page cache) shows up in the next process that reads it, or in `check()`.
         case firstRead
