@@ -200,7 +200,7 @@ final class DiffTests: XCTestCase {
     }
 
     /// A damaged page in the newer version: a typed error, never a crash or a hang (with
-    /// `verifyOnRead` the checksum catches it; without, the bounds checks of the page views).
+    /// either verification mode the page checksum catches it).
     func testDamagedPageThrows() throws {
         let seed = testSeed("diff-damage")
         var rng = SeededGenerator(seed: seed)

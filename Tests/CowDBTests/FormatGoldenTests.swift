@@ -325,7 +325,7 @@ final class FormatGoldenTests: XCTestCase {
         var file = [UInt8](repeating: 0, count: 6 * Self.pageSize)
         file.replaceSubrange(3 * Self.pageSize ..< 5 * Self.pageSize, with: run)
         try file.withUnsafeBytes { bytes in
-            let reader = PageReader(base: bytes.baseAddress!, limit: 6, layout: Self.layout, verifyChecksums: true)
+            let reader = PageReader(base: bytes.baseAddress!, limit: 6, layout: Self.layout, verification: .everyRead)
             let value = try OverflowPage.value(in: reader, page: 3, length: 5000, below: 5)
             XCTAssertEqual(Array(value), Self.overflowValue)
             expectCorrupt(page: 3, offset: nil) { _ = try OverflowPage.value(in: reader, page: 3, length: 4999, below: 5) }
@@ -333,7 +333,7 @@ final class FormatGoldenTests: XCTestCase {
         }
         file[3 * Self.pageSize + 6000] ^= 1
         file.withUnsafeBytes { bytes in
-            let reader = PageReader(base: bytes.baseAddress!, limit: 6, layout: Self.layout, verifyChecksums: true)
+            let reader = PageReader(base: bytes.baseAddress!, limit: 6, layout: Self.layout, verification: .everyRead)
             expectCorrupt(page: 3, offset: nil) { _ = try OverflowPage.value(in: reader, page: 3, length: 5000, below: 5) }
         }
     }

@@ -23,6 +23,17 @@ static inline void cowdb_atomic_store_u64(void *address, uint64_t value) {
     __atomic_store_n((uint64_t *)address, value, __ATOMIC_RELEASE);
 }
 
+/// Relaxed load of a 64-bit word (a bit of the verified-pages map: no ordering needed, the
+/// bytes it vouches for are immutable and the verdict is recomputed if the bit is missed).
+static inline uint64_t cowdb_atomic_load_relaxed_u64(const void *address) {
+    return __atomic_load_n((const uint64_t *)address, __ATOMIC_RELAXED);
+}
+
+/// Atomically ORs `bits` into a 64-bit word (relaxed).
+static inline void cowdb_atomic_or_u64(void *address, uint64_t bits) {
+    __atomic_fetch_or((uint64_t *)address, bits, __ATOMIC_RELAXED);
+}
+
 /// Full fence, for the seqlock in the lock file's shared page.
 static inline void cowdb_atomic_fence(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -67,7 +67,7 @@ extension Database {
         let latest = try currentSource()
         var report = CheckReport()
         let checker = TreeChecker(pages: PageReader(base: latest.mapping.base, limit: max(1, (latest.commit?.page ?? 0) + 1),
-                                                    layout: latest.pages.layout, verifyChecksums: false))
+                                                    layout: latest.pages.layout, verification: .unverified))
         var targets: [UInt64]
         if allVersions {
             targets = try versions().map(\.version)
@@ -96,12 +96,16 @@ extension Database {
         return report
     }
 
-    /// Figures for a version (default: the latest).
+    /// Figures for a version (default: the latest); throws `corrupt` if the walk finds damage.
     public func stats(version: UInt64? = nil) throws -> DatabaseStats {
         let source = try version.map { try self.source(at: $0) } ?? currentSource()
         let checker = TreeChecker(pages: PageReader(base: source.mapping.base, limit: max(1, (source.commit?.page ?? 0) + 1),
-                                                    layout: source.pages.layout, verifyChecksums: false))
+                                                    layout: source.pages.layout, verification: .unverified))
         let (keyspaces, catalogPages) = walk(source, checker)
+        // Figures of a damaged version would be made up: report the damage instead.
+        if let first = checker.problems.first {
+            throw CowDBError.corrupt(page: first.page, offset: first.offset, reason: first.message)
+        }
         let pageSize = UInt64(store.layout.pageSize)
         let live = source.commit == nil ? 1 : UInt64(checker.reachablePages + 2)
         return DatabaseStats(version: source.version, pageSize: store.layout.pageSize, versionCount: try versions().count,

@@ -37,7 +37,7 @@ extension Database {
                 target = try commit(for: try log.record(position), latest: latest, mapping: mapping)
             }
             let regionStart = latest.page + 1
-            let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verify: options.verifyOnRead)
+            let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verifyEveryRead: options.checksumVerification == .everyRead)
             let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
             let record = CommitRecord(
                 version: latest.record.version + 1, timestamp: max(now, latest.record.timestamp + 1),

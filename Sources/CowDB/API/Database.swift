@@ -341,7 +341,8 @@ public final class Database: @unchecked Sendable {
     private func makeSource(_ commit: CommitPoint?, mapping: MappedRegion) -> ReadSource {
         let limit = commit?.page ?? 1
         return ReadSource(mapping: mapping, commit: commit,
-                          pages: store.reader(mapping, limit: max(limit, 1), verify: options.verifyOnRead))
+                          pages: store.reader(mapping, limit: max(limit, 1), everyRead: options.checksumVerification == .everyRead),
+                          verifiedPages: store.verifiedPages)
     }
 
     /// Read-only processes: adopt the latest commit a writer published, if newer.
@@ -410,7 +411,7 @@ public final class Database: @unchecked Sendable {
             return (state.latest, state.mapping)
         }
         let regionStart = (latest?.page ?? 0) + 1
-        let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verify: options.verifyOnRead)
+        let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verifyEveryRead: options.checksumVerification == .everyRead)
         let source = makeSource(latest, mapping: mapping)
         let txn = try WriteTransaction(source: source, appender: appender, options: options)
         let result: T

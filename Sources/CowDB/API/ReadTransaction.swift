@@ -5,6 +5,8 @@ struct ReadSource: @unchecked Sendable {
     let mapping: MappedRegion
     let commit: CommitPoint?
     let pages: PageReader
+    /// Keeps the bitmap `pages` tests alive (a compaction may release the store it belongs to).
+    let verifiedPages: VerifiedPages
 
     /// The version read (0: the empty database).
     var version: UInt64 { commit?.record.version ?? 0 }

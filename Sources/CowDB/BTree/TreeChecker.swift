@@ -141,7 +141,7 @@ final class TreeChecker {
                 report(leaf, "overflow value length \(length) exceeds the maximum")
                 return 0
             }
-            let bytes = try OverflowPage.value(in: PageReader(base: pages.base, limit: pages.limit, layout: pages.layout, verifyChecksums: true),
+            let bytes = try OverflowPage.value(in: PageReader(base: pages.base, limit: pages.limit, layout: pages.layout, verification: .everyRead),
                                                page: run, length: length, below: leaf)
             _ = bytes
             let runLength = pages.layout.overflowRunLength(valueLength: length)

@@ -29,9 +29,7 @@ enum OverflowPage {
         else {
             throw CowDBError.corruptPage(page, "overflow run header does not match its leaf reference (kind \(run.u8(4)), \(run.u32(8)) pages, \(run.u32(12)) bytes; expected \(runLength) pages, \(length) bytes)")
         }
-        if pages.verifyChecksums, !PageHeader.verify(run, pageNumber: page) {
-            throw CowDBError.corruptPage(page, "overflow run checksum mismatch")
-        }
+        try pages.verifiedRun(run, page)
         return UnsafeRawBufferPointer(rebasing: run[PageHeader.size ..< PageHeader.size + length])
     }
 }

@@ -35,16 +35,17 @@ final class PageAppender: PageSink {
     private var runLengths: [UInt32] = []
     /// Maps used during this transaction (kept alive until it ends).
     private(set) var mappings: [MappedRegion]
-    private let verify: Bool
+    /// Whether readers verify every read (else the first read of each page).
+    private let verifyEveryRead: Bool
 
-    init(store: PageStore, regionStart: PageNumber, mapping: MappedRegion, verify: Bool) {
+    init(store: PageStore, regionStart: PageNumber, mapping: MappedRegion, verifyEveryRead: Bool) {
         self.store = store
         self.layout = store.layout
         self.regionStart = regionStart
         self.tail = regionStart
         self.bufferStart = regionStart
         self.mappings = [mapping]
-        self.verify = verify
+        self.verifyEveryRead = verifyEveryRead
         buffer = WriteBuffers.take(byteCount: 64 * store.layout.pageSize)
     }
 
@@ -72,6 +73,8 @@ final class PageAppender: PageSink {
             try store.file.write(UnsafeRawBufferPointer(run), at: first * UInt64(layout.pageSize))
             bufferStart = first + UInt64(runLength)
         }
+        // Sealed by this process: its first read need not verify it.
+        store.verifiedPages.bits.insert(first)
         runChecksums.append(checksum)
         runLengths.append(UInt32(runLength))
         for _ in 1 ..< max(1, runLength) {
@@ -102,6 +105,7 @@ final class PageAppender: PageSink {
             try store.file.write(UnsafeRawBufferPointer(slot), at: page * UInt64(layout.pageSize))
         }
         runChecksums[index] = checksum
+        store.verifiedPages.bits.insert(page)
     }
 
     func flush() throws {
@@ -118,7 +122,7 @@ final class PageAppender: PageSink {
         if Int(tail) * layout.pageSize > mapping.reservedLength {
             mappings.append(try store.map(covering: tail))
         }
-        return store.reader(mappings[mappings.count - 1], limit: tail, verify: verify)
+        return store.reader(mappings[mappings.count - 1], limit: tail, everyRead: verifyEveryRead)
     }
 
     /// CRC-32C over the checksums of the runs appended so far, in page order.

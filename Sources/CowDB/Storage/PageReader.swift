@@ -1,34 +1,80 @@
 // The B-tree's read-only window on pages: a base address, how many pages may be read, and
 // the page size. It knows nothing of files; the page store hands it out over its map.
+// Every page and overflow run handed out has had its checksum verified, by this read or by
+// an earlier one of this process (see `VerifiedPages`), unless the reader is `unverified`.
 
-/// Bounds-checked access to pages `1 ..< limit` of mapped memory.
+/// When a `PageReader` verifies checksums.
+enum PageVerification {
+    /// The first read of each page or run in this process (`ChecksumVerification.firstRead`).
+    case firstRead(VerifiedPages.Bits)
+    /// Every read (`ChecksumVerification.everyRead`).
+    case everyRead
+    /// Never: for `check()` and `stats()`, which verify and report by themselves.
+    case unverified
+}
+
+/// Bounds-checked, checksum-verified access to pages `1 ..< limit` of mapped memory.
 struct PageReader {
     let base: UnsafeRawPointer
     /// Pages `[1, limit)` are readable; page 0 (the file header) never holds tree data.
     var limit: PageNumber
     let layout: PageLayout
-    /// Verify each run's checksum whenever it is read (`DatabaseOptions.verifyOnRead`).
-    let verifyChecksums: Bool
+    /// Pages verified before, tested first (no page for a reader that verifies every read).
+    let verified: VerifiedPages.Bits
+    /// False only for an `unverified` reader.
+    let verifiesChecksums: Bool
 
-    /// The bytes of page `number`, after checking that it lies inside the readable range.
+    /// A reader of pages `[1, limit)` at `base` that verifies checksums as `verification` says.
+    init(base: UnsafeRawPointer, limit: PageNumber, layout: PageLayout, verification: PageVerification) {
+        self.base = base
+        self.limit = limit
+        self.layout = layout
+        switch verification {
+        case let .firstRead(bits): (verified, verifiesChecksums) = (bits, true)
+        case .everyRead: (verified, verifiesChecksums) = (.none, true)
+        case .unverified: (verified, verifiesChecksums) = (.none, false)
+        }
+    }
+
+    /// The bytes of page `number`, after checking that it lies inside the readable range and
+    /// (unless done before) that its checksum holds.
     @inline(__always)
     func page(_ number: PageNumber) throws -> UnsafeRawBufferPointer {
         guard number >= 1, number < limit else {
             throw CowDBError.corruptPage(number, "page number outside the readable range 1..<\(limit)")
         }
         let bytes = UnsafeRawBufferPointer(start: base + Int(number) * layout.pageSize, count: layout.pageSize)
-        if verifyChecksums, !PageHeader.verify(bytes, pageNumber: number) {
-            // Tree pages are single pages; a damaged run-length field fails here too.
-            throw CowDBError.corruptPage(number, "page checksum mismatch")
-        }
+        if verified.contains(number) { return bytes }
+        // Tree pages are single pages; a damaged run-length field fails here too.
+        try verify(bytes, number, what: "page")
         return bytes
     }
 
-    /// The bytes of a run of `count` pages from `number`, bounds-checked as a whole.
+    /// The bytes of a run of `count` pages from `number`, bounds-checked as a whole (its
+    /// checksum is not verified: see `verifiedRun`).
     func run(_ number: PageNumber, count: Int) throws -> UnsafeRawBufferPointer {
         guard number >= 1, count >= 1, number < limit, UInt64(count) <= limit - number else {
             throw CowDBError.corruptPage(number, "run of \(count) pages outside the readable range 1..<\(limit)")
         }
         return UnsafeRawBufferPointer(start: base + Int(number) * layout.pageSize, count: count * layout.pageSize)
+    }
+
+    /// Verifies the checksum of `run` (starting at page `number`), unless this process did
+    /// before. The caller has checked that the run's header gives the length `run` has: the
+    /// bit of a run's first page then vouches for the whole run.
+    @inline(__always)
+    func verifiedRun(_ run: UnsafeRawBufferPointer, _ number: PageNumber) throws {
+        if verified.contains(number) { return }
+        try verify(run, number, what: "overflow run")
+    }
+
+    /// Checks `run`'s checksum as `verification` asks; records a first-read success.
+    @inline(never)
+    private func verify(_ run: UnsafeRawBufferPointer, _ number: PageNumber, what: String) throws {
+        guard verifiesChecksums else { return }
+        guard PageHeader.verify(run, pageNumber: number) else {
+            throw CowDBError.corruptPage(number, "\(what) checksum mismatch")
+        }
+        verified.insert(number)
     }
 }

@@ -9,6 +9,8 @@ final class PageStore: @unchecked Sendable {
     let header: FileHeader
     let layout: PageLayout
     let minimumReservation: Int
+    /// The pages of this file this process has verified or written (for every reader of it).
+    let verifiedPages = VerifiedPages()
 
     /// Creates the data file atomically: header written to `NAME.tmp`, synced, renamed, directory
     /// synced. Compaction passes the database's UUID and the next generation.
@@ -56,9 +58,11 @@ final class PageStore: @unchecked Sendable {
         return try file.map(reservedLength: reservation)
     }
 
-    /// A reader over `mapping` for pages below `limit`.
-    func reader(_ mapping: MappedRegion, limit: PageNumber, verify: Bool) -> PageReader {
+    /// A reader over `mapping` for pages below `limit` that verifies each page the first time
+    /// this process reads it, or (`everyRead`) every time.
+    func reader(_ mapping: MappedRegion, limit: PageNumber, everyRead: Bool) -> PageReader {
         precondition(Int(limit) * layout.pageSize <= mapping.reservedLength, "map does not cover the readable pages")
-        return PageReader(base: mapping.base, limit: limit, layout: layout, verifyChecksums: verify)
+        return PageReader(base: mapping.base, limit: limit, layout: layout,
+                          verification: everyRead ? .everyRead : .firstRead(verifiedPages.bits))
     }
 }
