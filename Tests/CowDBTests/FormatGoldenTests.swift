@@ -531,7 +531,7 @@ final class FormatGoldenTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/db"
         do {
-            let db = try Database(path: path)
+            let db = try openDatabase(path: path)
             try db.write { txn in
                 try txn.put(Array("apple".utf8), Array("red".utf8))
                 try txn.put(Array("big".utf8), Self.overflowValue)

@@ -39,7 +39,7 @@ final class FuzzRegressionTests: XCTestCase {
             if let index { XCTAssertTrue(FileManager.default.createFile(atPath: path + "/index", contents: Data(index))) }
             var options = DatabaseOptions()
             options.readOnly = flags.contains(.readOnly)
-            let database = try Database(path: path, options: options)
+            let database = try openDatabase(path: path, options: options)
             XCTAssertTrue(try database.checkReport(allVersions: true).isClean, file.lastPathComponent)
             try database.close()
         }
@@ -78,7 +78,7 @@ final class FuzzRegressionTests: XCTestCase {
         let path = directory.path("crafted")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data", contents: Data(data)))
-        let database = try Database(path: path, options: DatabaseOptions())
+        let database = try openDatabase(path: path, options: DatabaseOptions())
         defer { try? database.close() }
         XCTAssertEqual(database.latestVersion, 3)
         XCTAssertThrowsError(try database.read { try $0.get(Array("key1".utf8)) }) { error in

@@ -11,7 +11,7 @@ final class HostileFileTests: XCTestCase {
         var errors = 0
         var options = DatabaseOptions()
         options.lockTimeout = 0
-        guard let db = try? Database(path: path, options: options) else { return (false, 1) }
+        guard let db = try? Database(path: path, options: options) else { return (false, 1) } // unchecked-open: a damaged copy
         do { _ = try db.read { txn in Array(try txn.scan()).count } } catch { errors += 1 }
         do { _ = try db.read { txn in Array(try txn.scan(reverse: true)).count } } catch { errors += 1 }
         do { try db.read { txn in try txn.withEntries { key, value in key.count + value.count >= 0 } } } catch { errors += 1 }
@@ -50,7 +50,7 @@ final class HostileFileTests: XCTestCase {
         let original = directory.path("original")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: original, options: options)
+        let db = try openDatabase(path: original, options: options)
         var keys: [[UInt8]] = []
         for commit in 0 ..< 30 {
             try db.write { txn in
@@ -109,11 +109,11 @@ final class HostileFileTests: XCTestCase {
         let path = directory.path("text")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try Data("hello, this is not a database at all".utf8).write(to: URL(fileURLWithPath: path + "/data"))
-        XCTAssertThrowsError(try Database(path: path)) {
+        XCTAssertThrowsError(try openDatabase(path: path)) {
             guard case CowDBError.notADatabase = $0 else { return XCTFail("\($0)") }
         }
         try Data(repeating: 0, count: 0).write(to: URL(fileURLWithPath: path + "/data"))
-        XCTAssertThrowsError(try Database(path: path)) {
+        XCTAssertThrowsError(try openDatabase(path: path)) {
             guard case CowDBError.notADatabase = $0 else { return XCTFail("\($0)") }
         }
     }

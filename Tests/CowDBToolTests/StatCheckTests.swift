@@ -7,7 +7,7 @@ import XCTest
 final class StatCheckTests: XCTestCase {
     /// Commits `writes` through the library with full durability (every commit synced).
     private func database(_ path: String, _ writes: [(WriteTransaction) throws -> Void]) throws {
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         for write in writes { try db.write(write) }
         try db.close()
     }

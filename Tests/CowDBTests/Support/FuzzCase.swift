@@ -83,7 +83,7 @@ enum FuzzCase {
         func build(_ name: String, variants: [(String, Flags)], _ body: (Database) throws -> Void) throws {
             let directory = scratch + "/" + name
             try? FileManager.default.removeItem(atPath: directory)
-            let database = try Database(path: directory, options: options)
+            let database = try Database(path: directory, options: options) // unchecked-open: no XCTestCase here (the fuzzer shares this file); a clean seed, packed into fuzz inputs and deleted
             try body(database)
             try database.close()
             let data = try readFile(directory + "/data")
@@ -202,7 +202,7 @@ enum FuzzCase {
         options.durability = .none
         options.mapReservation = 1 << 20 // small, so growing past it exercises remapping
         options.dirtyPageBudget = 1 << 20
-        guard let database = try? Database(path: directory, options: options) else { return }
+        guard let database = try? Database(path: directory, options: options) else { return } // unchecked-open: a fuzzed, hostile file
         defer { try? database.close() }
         exercise(database)
         if flags.contains(.write), !flags.contains(.readOnly) {
