@@ -1119,7 +1119,7 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let backend = FaultInjectionStorage()
         var models = [State()]
-        let db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
+        let db = try Database(path: path, options: Self.options(.full), backend: backend) // unchecked-open: the test flips bits in it
         // Each key is written once per commit, so every page is reachable from its version.
         for c in 0 ..< 6 {
             var mutations: [Mutation] = c == 2 ? [.create(space: "alpha")] : []
@@ -1186,7 +1186,7 @@ final class CrashTests: XCTestCase {
 
         // A bit flipped under an open database (damage on the medium): check() finds it.
         let live = FaultInjectionStorage(image: clean)
-        let open = try openDatabase(path: path, options: Self.options(.full), backend: live)
+        let open = try Database(path: path, options: Self.options(.full), backend: live) // unchecked-open: a bit is flipped under it
         XCTAssertTrue(try open.checkReport(allVersions: true).isClean)
         let victim = Int(latestCommitPage) - 1
         live.flipBit(path + "/data", offset: victim * 4096 + 2_000, bit: 5)
@@ -1233,7 +1233,7 @@ final class CrashTests: XCTestCase {
     func testTruncatedHeaderPageThrows() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("db")
-        try openDatabase(path: path).close()
+        try Database(path: path).close() // unchecked-open: the test truncates its header page
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/data"))
         try handle.truncate(atOffset: 2_000)
         try handle.close()

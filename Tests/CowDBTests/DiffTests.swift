@@ -206,7 +206,7 @@ final class DiffTests: XCTestCase {
         var rng = SeededGenerator(seed: seed)
         let directory = TemporaryDirectory()
         let path = directory.path("db")
-        let db = try openDatabase(path: path)
+        let db = try Database(path: path) // unchecked-open: the test damages a page of it
         try db.write { txn in for i in 0 ..< 3000 { try txn.put(b("key\(i)"), b("value \(i)")) } }
         try db.write { txn in for i in stride(from: 0, to: 3000, by: 97) { try txn.put(b("key\(i)"), b("changed")) } }
         let info = try db.versions()[1]
@@ -224,7 +224,7 @@ final class DiffTests: XCTestCase {
                 var options = DatabaseOptions()
                 options.readOnly = true
                 options.verifyOnRead = verify
-                let reader = try openDatabase(path: path, options: options)
+                let reader = try Database(path: path, options: options) // unchecked-open: a damaged copy
                 do {
                     _ = try reader.diffAllKeyspaces(from: 1, to: 2) { Array($0) }
                     XCTAssertFalse(verify, "a checksum mismatch must be reported, seed \(seed)")

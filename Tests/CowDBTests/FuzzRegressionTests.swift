@@ -78,7 +78,7 @@ final class FuzzRegressionTests: XCTestCase {
         let path = directory.path("crafted")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data", contents: Data(data)))
-        let database = try openDatabase(path: path, options: DatabaseOptions())
+        let database = try Database(path: path, options: DatabaseOptions()) // unchecked-open: a crafted damaged file
         defer { try? database.close() }
         XCTAssertEqual(database.latestVersion, 3)
         XCTAssertThrowsError(try database.read { try $0.get(Array("key1".utf8)) }) { error in
