@@ -59,19 +59,32 @@ let package = Package(
         // A second process for the multi-process tests.
         .executableTarget(
             name: "cowdb-test-helper",
-            dependencies: ["CowDB"],
+            dependencies: ["CowDB", "CowDBTestSupport"],
             path: "Tools/cowdb-test-helper",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // Seeded randomness and temporary directories, shared by the test targets.
+        // Seeded randomness and temporary directories, shared by the test targets and the helper.
         .target(
             name: "CowDBTestSupport",
             path: "Tests/CowDBTestSupport",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // No LeakSanitizer in the test process under --sanitize=address (XCTest's own objects
+        // show as leaks at exit); the tools the tests start keep it.
+        .target(
+            name: "CSanitizerOptions",
+            path: "Tests/CSanitizerOptions"
+        ),
+        // `openDatabase(path:)`: every test database is checked at the end of its test.
+        .target(
+            name: "CowDBTestHarness",
+            dependencies: ["CowDB", "CowDBTestSupport", "CSanitizerOptions"],
+            path: "Tests/CowDBTestHarness",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         .testTarget(
             name: "CowDBTests",
-            dependencies: ["CowDB", "CLMDB", "cowdb-test-helper", "CowDBTestSupport"],
+            dependencies: ["CowDB", "CLMDB", "cowdb-test-helper", "CowDBTestSupport", "CowDBTestHarness"],
             path: "Tests/CowDBTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -80,7 +93,7 @@ let package = Package(
         // and a smoke run of cowdb-bench.
         .testTarget(
             name: "CowDBToolTests",
-            dependencies: ["CowDB", "cowdb", "cowdb-bench", "CowDBTestSupport"],
+            dependencies: ["CowDB", "cowdb", "cowdb-bench", "CowDBTestSupport", "CowDBTestHarness"],
             path: "Tests/CowDBToolTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -44,7 +44,8 @@ public func testSeed(_ name: String) -> UInt64 {
     return seed
 }
 
-/// A fresh directory under the temporary directory, removed when released.
+/// A fresh directory under the temporary directory, removed when released (or, when a test
+/// database inside it awaits its end-of-test check, after that).
 public final class TemporaryDirectory {
     /// The directory.
     public let url: URL
@@ -58,7 +59,8 @@ public final class TemporaryDirectory {
     /// A path inside the directory.
     public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 
-    deinit { try? FileManager.default.removeItem(at: url) }
+    // Removed now, or after the teardown check of a database inside it (see `KeptPaths`).
+    deinit { KeptPaths.shared.remove(url.path) }
 }
 
 /// Bytes of a string.

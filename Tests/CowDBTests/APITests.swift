@@ -6,7 +6,7 @@ import XCTest
 final class APITests: XCTestCase {
     func testBasicVersionsAndTimeTravel() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("nested/dirs/basic.cowdb"))
+        let db = try openDatabase(path: directory.path("nested/dirs/basic.cowdb"))
         XCTAssertEqual(db.latestVersion, 0)
         XCTAssertEqual(try db.read { try $0.get(b("a")) }, nil)
         for i in 1 ... 5 {
@@ -35,7 +35,7 @@ final class APITests: XCTestCase {
 
     func testWriteSemantics() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("w"))
+        let db = try openDatabase(path: directory.path("w"))
         try db.write { txn in
             XCTAssertTrue(try txn.insert(b("k"), b("1")))
             XCTAssertFalse(try txn.insert(b("k"), b("2")))
@@ -65,7 +65,7 @@ final class APITests: XCTestCase {
 
     func testBadInputGetsTypedErrors() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("bad"))
+        let db = try openDatabase(path: directory.path("bad"))
         let maxKey = db.maxKeySize
         XCTAssertGreaterThanOrEqual(maxKey, 511)
         try db.write { txn in
@@ -86,7 +86,7 @@ final class APITests: XCTestCase {
         try db.read { txn in
             XCTAssertThrowsError(try txn.keyspace("users").put(b("k"), b("v"))) { XCTAssertEqual($0 as? CowDBError, .readOnly) }
         }
-        XCTAssertThrowsError(try Database(path: directory.path("x"), options: { var o = DatabaseOptions(); o.pageSize = 5000; return o }())) {
+        XCTAssertThrowsError(try openDatabase(path: directory.path("x"), options: { var o = DatabaseOptions(); o.pageSize = 5000; return o }())) {
             guard case CowDBError.invalidArgument = $0 else { return XCTFail("\($0)") }
         }
         let snapshot = try db.snapshot()
@@ -95,14 +95,14 @@ final class APITests: XCTestCase {
         try db.checkAndClose()
         XCTAssertThrowsError(try db.read { _ in }) { XCTAssertEqual($0 as? CowDBError, .closed) }
         XCTAssertThrowsError(try db.write { _ in }) { XCTAssertEqual($0 as? CowDBError, .closed) }
-        XCTAssertThrowsError(try Database(path: directory.path("nothing"), options: { var o = DatabaseOptions(); o.readOnly = true; return o }())) {
+        XCTAssertThrowsError(try openDatabase(path: directory.path("nothing"), options: { var o = DatabaseOptions(); o.readOnly = true; return o }())) {
             guard case CowDBError.notADatabase = $0 else { return XCTFail("\($0)") }
         }
     }
 
     func testLargeValuesAndZeroCopyRead() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("large"), options: { var o = DatabaseOptions(); o.durability = .none; return o }())
+        let db = try openDatabase(path: directory.path("large"), options: { var o = DatabaseOptions(); o.durability = .none; return o }())
         var random = SeededGenerator(seed: 7)
         let big = random.bytes(64 << 20) // 64 MiB: one overflow run
         let medium = random.bytes(300_000)
@@ -124,7 +124,7 @@ final class APITests: XCTestCase {
 
     func testKeyspacesAreIsolatedAndAtomic() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("ks"))
+        let db = try openDatabase(path: directory.path("ks"))
         try db.write { txn in
             let users = try txn.createKeyspace("users")
             let orders = try txn.createKeyspace("orders")
@@ -148,7 +148,7 @@ final class APITests: XCTestCase {
 
     func testCursorMoves() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("cursor"))
+        let db = try openDatabase(path: directory.path("cursor"))
         try db.write { txn in for i in stride(from: 0, to: 2_000, by: 2) { try txn.put(b(String(format: "%05d", i)), b("\(i)")) } }
         try db.read { txn in
             var cursor = try txn.cursor()
@@ -189,7 +189,7 @@ final class APITests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("entries"), options: options)
+        let db = try openDatabase(path: directory.path("entries"), options: options)
         func entries(_ txn: ReadTransaction, _ keyspace: Keyspace?, from: [UInt8]?, to: [UInt8]?, limit: Int) throws -> [(key: [UInt8], value: [UInt8])] {
             var result: [(key: [UInt8], value: [UInt8])] = []
             let body = { (key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) -> Bool in
@@ -247,7 +247,7 @@ final class APITests: XCTestCase {
         var options = DatabaseOptions()
         options.mapReservation = 8192
         options.durability = .none
-        let db = try Database(path: directory.path("small-map"), options: options)
+        let db = try openDatabase(path: directory.path("small-map"), options: options)
         try db.write { txn in for i in 0 ..< 200 { try txn.put(b("k\(i)"), [UInt8](repeating: 7, count: 200)) } }
         let snapshot = try db.snapshot()
         for round in 0 ..< 20 {
@@ -262,23 +262,23 @@ final class APITests: XCTestCase {
     func testSecondWriterInSameProcessIsLocked() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("locked")
-        let db = try Database(path: path)
-        XCTAssertThrowsError(try Database(path: path)) { XCTAssertEqual($0 as? CowDBError, .locked(path: path + "/lock")) }
+        let db = try openDatabase(path: path)
+        XCTAssertThrowsError(try openDatabase(path: path)) { XCTAssertEqual($0 as? CowDBError, .locked(path: path + "/lock")) }
         var options = DatabaseOptions()
         options.lockTimeout = 0.2
         let started = Date()
-        XCTAssertThrowsError(try Database(path: path, options: options))
+        XCTAssertThrowsError(try openDatabase(path: path, options: options))
         XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(started), 0.19)
         // A read-only open works beside the writer.
         var readOnly = DatabaseOptions()
         readOnly.readOnly = true
-        let reader = try Database(path: path, options: readOnly)
+        let reader = try openDatabase(path: path, options: readOnly)
         try db.write { try $0.put(b("k"), b("v")) }
         XCTAssertEqual(try reader.read { try $0.get(b("k")) }, b("v"))
         XCTAssertThrowsError(try reader.write { _ in }) { XCTAssertEqual($0 as? CowDBError, .readOnly) }
         try reader.close()
         try db.close()
-        let again = try Database(path: path)
+        let again = try openDatabase(path: path)
         try again.checkAndClose()
     }
 }

@@ -19,7 +19,7 @@ final class BackupTests: XCTestCase {
     private func assertSameHistory(_ source: Database, _ backupPath: String, file: StaticString = #filePath, line: UInt = #line) throws {
         var options = DatabaseOptions()
         options.readOnly = true
-        let copy = try Database(path: backupPath, options: options)
+        let copy = try openDatabase(path: backupPath, options: options)
         defer { try? copy.close() }
         XCTAssertEqual(copy.latestVersion, source.latestVersion, file: file, line: line)
         XCTAssertEqual(try copy.versions(), try source.versions(), file: file, line: line)
@@ -32,7 +32,7 @@ final class BackupTests: XCTestCase {
 
     func testFirstBackupIsFullAndLaterOnesAppendOnlyWhatIsNew() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("source"))
+        let db = try openDatabase(path: directory.path("source"))
         let backupPath = directory.path("backup")
         try Self.commit(db, rounds: 0 ..< 10)
         try db.tag("ten", version: 10)
@@ -62,7 +62,7 @@ final class BackupTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("busy"), options: options)
+        let db = try openDatabase(path: directory.path("busy"), options: options)
         try Self.commit(db, rounds: 0 ..< 5)
         let writer = Thread { try? BackupTests.commit(db, rounds: 5 ..< 200) }
         writer.start()
@@ -73,7 +73,7 @@ final class BackupTests: XCTestCase {
             // Each backup, restored, opens, checks clean and equals the source at its version.
             var readOnly = DatabaseOptions()
             readOnly.readOnly = true
-            let restored = try Database(path: directory.path("busy-backup"), options: readOnly)
+            let restored = try openDatabase(path: directory.path("busy-backup"), options: readOnly)
             XCTAssertEqual(restored.latestVersion, report.version)
             XCTAssertEqual(try restored.contentOfEveryKeyspace(at: report.version), try db.contentOfEveryKeyspace(at: report.version))
             XCTAssertTrue(try restored.checkReport().isClean)
@@ -90,10 +90,10 @@ final class BackupTests: XCTestCase {
 
     func testForeignDivergedAndInterruptedDestinations() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("source"))
+        let db = try openDatabase(path: directory.path("source"))
         try Self.commit(db, rounds: 0 ..< 6)
         // Another database is refused, unless a full backup replaces it.
-        let other = try Database(path: directory.path("other"))
+        let other = try openDatabase(path: directory.path("other"))
         try Self.commit(other, rounds: 0 ..< 2)
         try other.close()
         XCTAssertThrowsError(try db.backup(to: directory.path("other"))) { error in
@@ -106,7 +106,7 @@ final class BackupTests: XCTestCase {
         // A backup that was written to has diverged.
         let backupPath = directory.path("backup")
         try db.backup(to: backupPath)
-        let written = try Database(path: backupPath)
+        let written = try openDatabase(path: backupPath)
         try written.write { try $0.put(b("only in the backup"), b("x")) }
         try written.close()
         try Self.commit(db, rounds: 6 ..< 8)
@@ -136,7 +136,7 @@ final class BackupTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("source"), options: options)
+        let db = try openDatabase(path: directory.path("source"), options: options)
         try Self.commit(db, rounds: 0 ..< 40)
         try db.copy(to: directory.path("copy-20"), version: 20)
         try db.copy(to: directory.path("copy-latest"))
@@ -144,7 +144,7 @@ final class BackupTests: XCTestCase {
             guard case .invalidArgument = error as? CowDBError else { return XCTFail("\(error)") }
         }
         for (name, version) in [("copy-20", UInt64(20)), ("copy-latest", db.latestVersion)] {
-            let copy = try Database(path: directory.path(name))
+            let copy = try openDatabase(path: directory.path(name))
             XCTAssertEqual(copy.latestVersion, 1)
             XCTAssertEqual(try copy.contentOfEveryKeyspace(at: 1), try db.contentOfEveryKeyspace(at: version))
             let copyBytes = try copy.versions().last!.fileLength

@@ -24,7 +24,7 @@ final class CompactionTests: XCTestCase {
         let path = directory.path("compact")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         try Self.commit(db, rounds: 0 ..< 40)
         try db.rollback(to: 12) // version 41
         try Self.commit(db, rounds: 40 ..< 50) // versions 42...51
@@ -60,7 +60,7 @@ final class CompactionTests: XCTestCase {
         try db.write { try $0.put(b("after"), b("compaction")) }
         XCTAssertEqual(db.latestVersion, 52)
         try db.checkAndClose()
-        let reopened = try Database(path: path)
+        let reopened = try openDatabase(path: path)
         XCTAssertEqual(try reopened.versions().map(\.version), kept + [52])
         for version in kept { XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: version), contents[version], "reopened, version \(version)") }
         // And a second compaction makes generation 3.
@@ -75,12 +75,12 @@ final class CompactionTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("shared"), options: options)
+        let db = try openDatabase(path: directory.path("shared"), options: options)
         try db.write { txn in for i in 0 ..< 30_000 { try txn.put(b(String(format: "key%08d", i)), [UInt8](repeating: UInt8(i & 0xFF), count: 60)) } }
         for i in 0 ..< 50 { try db.write { try $0.put(b(String(format: "key%08d", i * 577)), b("changed \(i)")) } }
         let depth = try db.stats().keyspaces.first!.depth
         try db.copy(to: directory.path("fresh"))
-        let fresh = try Database(path: directory.path("fresh"))
+        let fresh = try openDatabase(path: directory.path("fresh"))
         let freshBytes = try fresh.versions().last!.fileLength
         try fresh.close()
 
@@ -100,11 +100,11 @@ final class CompactionTests: XCTestCase {
         let path = directory.path("online")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         try db.write { txn in for i in 0 ..< 40_000 { try txn.put(b(String(format: "key%08d", i)), b("v0")) } }
         var readOnly = DatabaseOptions()
         readOnly.readOnly = true
-        let reader = try Database(path: path, options: readOnly) // as another process would
+        let reader = try openDatabase(path: path, options: readOnly) // as another process would
         let stop = Atomic<Bool>(false)
         let problems = Mutex<[String]>([])
         let writes = Atomic<Int>(0)
@@ -153,15 +153,15 @@ final class CompactionTests: XCTestCase {
     func testInterruptedCompactionLeavesTheOldOrTheNewDatabaseComplete() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("interrupted")
-        let db = try Database(path: path)
+        let db = try Database(path: path) // unchecked-open: the test ends on a planted damaged CURRENT; checked here, at close
         try Self.commit(db, rounds: 0 ..< 10)
         let latest = try db.contentOfEveryKeyspace(at: 10)
-        try db.close()
+        try db.checkAndClose()
         // Before the switch: next-generation files (half-written) and a CURRENT.tmp lie around.
         for name in ["data.2", "index.2", "CURRENT.tmp", "compact.lock"] {
             XCTAssertTrue(FileManager.default.createFile(atPath: path + "/" + name, contents: Data(repeating: 7, count: 5_000)))
         }
-        var reopened = try Database(path: path)
+        var reopened = try Database(path: path) // unchecked-open: the test ends on a damaged CURRENT; checked at close
         XCTAssertEqual(reopened.latestVersion, 10)
         XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 10), latest)
         for name in ["data.2", "index.2", "CURRENT.tmp", "compact.lock"] {
@@ -169,11 +169,11 @@ final class CompactionTests: XCTestCase {
         }
         // After the switch, before the old files were removed: they are removed at open.
         try reopened.compact(keeping: .latestOnly)
-        try reopened.close()
+        try reopened.checkAndClose()
         let oldData = Data(repeating: 1, count: 8_192)
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data", contents: oldData))
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/index", contents: Data()))
-        reopened = try Database(path: path)
+        reopened = try Database(path: path) // unchecked-open: the test ends on a damaged CURRENT; checked at close
         XCTAssertEqual(reopened.latestVersion, 10)
         XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 10), latest)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data"))
@@ -181,7 +181,7 @@ final class CompactionTests: XCTestCase {
         try reopened.checkAndClose()
         // A damaged CURRENT is a typed error, not a guess.
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: path + "/CURRENT"))
-        XCTAssertThrowsError(try Database(path: path)) { error in
+        XCTAssertThrowsError(try openDatabase(path: path)) { error in
             guard case .corrupt = error as? CowDBError else { return XCTFail("\(error)") }
         }
     }
@@ -204,7 +204,7 @@ final class CompactionTests: XCTestCase {
         var options = DatabaseOptions()
         options.durability = .none
         options.automaticCompaction = AutomaticCompaction(policy: RetentionPolicy(keepLast: 2, keepTags: false), fileToLiveRatio: 3, checkEveryCommits: 50)
-        let db = try Database(path: directory.path("auto"), options: options)
+        let db = try openDatabase(path: directory.path("auto"), options: options)
         try db.write { txn in for i in 0 ..< 2_000 { try txn.put(b(String(format: "k%05d", i)), [UInt8](repeating: 1, count: 40)) } }
         for i in 0 ..< 600 {
             try db.write { try $0.put(b(String(format: "k%05d", i * 7 % 2_000)), b("overwrite \(i)")) }
@@ -235,7 +235,7 @@ final class CompactionTests: XCTestCase {
 
     func testCompactingAnEmptyDatabaseChangesNothing() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("empty"))
+        let db = try openDatabase(path: directory.path("empty"))
         let report = try db.compact(keeping: .latestOnly)
         XCTAssertEqual(report.generation, 1)
         XCTAssertEqual(report.versionsKept, 0)
@@ -244,7 +244,7 @@ final class CompactionTests: XCTestCase {
         XCTAssertEqual(db.latestVersion, 1)
         var readOnly = DatabaseOptions()
         readOnly.readOnly = true
-        let reader = try Database(path: directory.path("empty"), options: readOnly)
+        let reader = try openDatabase(path: directory.path("empty"), options: readOnly)
         XCTAssertThrowsError(try reader.compact()) { XCTAssertEqual($0 as? CowDBError, .readOnly) }
         try reader.close()
         try db.checkAndClose()

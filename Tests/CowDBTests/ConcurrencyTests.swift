@@ -10,7 +10,7 @@ final class ConcurrencyTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("mvcc"), options: options)
+        let db = try openDatabase(path: directory.path("mvcc"), options: options)
         let keys = (0 ..< 64).map { b("key\($0)") }
         try db.write { txn in for key in keys { try txn.put(key, b("0")) } }
         let early = try db.snapshot()
@@ -57,7 +57,7 @@ final class ConcurrencyTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("writers"), options: options)
+        let db = try openDatabase(path: directory.path("writers"), options: options)
         let threads = (0 ..< 4).map { _ in
             Thread {
                 for _ in 0 ..< 50 {
@@ -77,8 +77,11 @@ final class ConcurrencyTests: XCTestCase {
 
     // MARK: Processes
 
-    /// The helper executable built beside the tests.
-    private func helper(_ arguments: [String]) throws -> (Process, Pipe) {
+    /// The helper executable built beside the tests, started with `arguments`; a `seed` (for
+    /// the helper's random draws) goes to it in `COWDB_SEED`, and it prints it. Its standard
+    /// error goes to `errors` when given. Swift's crash backtracer is off in the helper: the
+    /// process it forks can hang under the Thread Sanitizer, holding the pipes open.
+    private func helper(_ arguments: [String], seed: UInt64? = nil, errors: Pipe? = nil) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cowdb-test-helper")
         if !FileManager.default.fileExists(atPath: process.executableURL!.path) {
@@ -86,8 +89,13 @@ final class ConcurrencyTests: XCTestCase {
             process.executableURL = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("cowdb-test-helper")
         }
         process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["COWDB_SEED"] = seed.map { String($0) }
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
+        if let errors { process.standardError = errors }
         try process.run()
         return (process, pipe)
     }
@@ -109,15 +117,23 @@ final class ConcurrencyTests: XCTestCase {
     func testChangingAWriteTransactionInsideAViewTraps() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("views")
-        try Database(path: path).close()
+        try openDatabase(path: path).close()
         for kind in ["value", "entries"] {
-            let (process, pipe) = try helper(["change-in-view", path, kind])
-            process.waitUntilExit()
+            let errors = Pipe()
+            let (process, pipe) = try helper(["change-in-view", path, kind], errors: errors)
+            // Standard error first: it may outgrow a pipe's buffer, standard output (a line) cannot.
+            let report = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            XCTAssertEqual(process.terminationReason, .uncaughtSignal, "\(kind): \(output)")
+            process.waitUntilExit()
             XCTAssertFalse(output.contains("no trap"), kind)
+            XCTAssertTrue(report.contains("Precondition failed: CowDB: the transaction changed inside withValue or withEntries"), "\(kind): \(report)")
+            // The trap kills the process with a signal; under a sanitizer that reports the
+            // signal itself, the process exits with the sanitizer's report instead.
+            let sanitizerReport = report.contains("Sanitizer")
+            XCTAssertTrue(process.terminationReason == .uncaughtSignal || (sanitizerReport && process.terminationStatus != 0),
+                          "\(kind): exit \(process.terminationStatus) (\(process.terminationReason)): \(report)")
         }
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         XCTAssertEqual(db.latestVersion, 0)
         try db.checkAndClose()
     }
@@ -125,13 +141,13 @@ final class ConcurrencyTests: XCTestCase {
     func testSecondWriterProcessIsLockedThenWaits() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("procs")
-        try Database(path: path).close()
+        try openDatabase(path: path).close()
         let (holder, pipe) = try helper(["hold", path, "1.0"])
         XCTAssertEqual(readLine(pipe), "ready")
-        XCTAssertThrowsError(try Database(path: path)) { XCTAssertEqual($0 as? CowDBError, .locked(path: path + "/lock")) }
+        XCTAssertThrowsError(try openDatabase(path: path)) { XCTAssertEqual($0 as? CowDBError, .locked(path: path + "/lock")) }
         var options = DatabaseOptions()
         options.lockTimeout = 10
-        let db = try Database(path: path, options: options) // waits for the holder to close
+        let db = try openDatabase(path: path, options: options) // waits for the holder to close
         holder.waitUntilExit()
         XCTAssertEqual(holder.terminationStatus, 0)
         try db.checkAndClose()
@@ -142,7 +158,7 @@ final class ConcurrencyTests: XCTestCase {
         let path = directory.path("watched")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         try db.write { try $0.put(b("n"), b("0")) }
         let (watcher, pipe) = try helper(["watch", path, "41", "20"])
         XCTAssertEqual(readLine(pipe), "ready")
@@ -168,7 +184,7 @@ final class ConcurrencyTests: XCTestCase {
         }
         kill(writer.processIdentifier, SIGKILL)
         writer.waitUntilExit()
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         XCTAssertGreaterThanOrEqual(db.latestVersion, acknowledged)
         XCTAssertEqual(try db.read { try $0.get(b("n")) }, b("\(db.latestVersion)"))
         try db.checkAndClose()
@@ -176,11 +192,12 @@ final class ConcurrencyTests: XCTestCase {
     /// A compaction while read-only processes read: they move to the new generation and never
     /// see a wrong version; commits before and after it are all there.
     func testCompactionWhileReadOnlyProcessesRead() throws {
+        let seed = testSeed("testCompactionWhileReadOnlyProcessesRead")
         let directory = TemporaryDirectory()
         let path = directory.path("compacted")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         for i in 1 ... 150 {
             try db.write { txn in
                 try txn.put(b("n"), b("\(i)"))
@@ -188,7 +205,7 @@ final class ConcurrencyTests: XCTestCase {
             }
         }
         let stopFile = directory.path("stop")
-        let readers = try (0 ..< 2).map { _ in try helper(["verify", path, "600", stopFile]) }
+        let readers = try (0 ..< 2).map { try helper(["verify", path, "600", stopFile], seed: seed &+ UInt64($0)) }
         for (_, pipe) in readers { XCTAssertEqual(readLine(pipe), "ready") }
         usleep(50_000)
         let report = try db.compact(keeping: RetentionPolicy(keepLast: 10, keepTags: false))
@@ -210,12 +227,13 @@ final class ConcurrencyTests: XCTestCase {
     /// processes read throughout: every restart opens without repair (the kernel released the
     /// lock) at or past the last acknowledged commit, and the readers never see a torn version.
     func testWritersKilledAtRandomTimesWhileReadOnlyProcessesRead() throws {
-        var random = SeededGenerator(seed: testSeed("testWritersKilledAtRandomTimesWhileReadOnlyProcessesRead"))
+        let seed = testSeed("testWritersKilledAtRandomTimesWhileReadOnlyProcessesRead")
+        var random = SeededGenerator(seed: seed)
         let directory = TemporaryDirectory()
         let path = directory.path("killed-often")
-        try Database(path: path).close()
+        try openDatabase(path: path).close()
         let stopFile = directory.path("stop")
-        let readers = try (0 ..< 2).map { _ in try helper(["verify", path, "600", stopFile]) }
+        let readers = try (0 ..< 2).map { try helper(["verify", path, "600", stopFile], seed: seed &+ UInt64($0)) }
         for (_, pipe) in readers { XCTAssertEqual(readLine(pipe), "ready") }
         var acknowledged: UInt64 = 0
         let kills = 25
@@ -236,7 +254,7 @@ final class ConcurrencyTests: XCTestCase {
             for line in rest.split(separator: "\n") {
                 if let version = UInt64(line.split(separator: " ").last ?? "") { acknowledged = max(acknowledged, version) }
             }
-            let db = try Database(path: path) // no manual repair: the lock went with the process
+            let db = try openDatabase(path: path) // no manual repair: the lock went with the process
             XCTAssertGreaterThanOrEqual(db.latestVersion, acknowledged, "round \(round)")
             XCTAssertEqual(try db.read { try $0.get(b("n")) }, db.latestVersion == 0 ? nil : b("\(db.latestVersion)"), "round \(round)")
             try db.close()
@@ -249,7 +267,7 @@ final class ConcurrencyTests: XCTestCase {
             XCTAssertEqual(reader.terminationStatus, 0, "a read-only process failed its check")
             XCTAssertTrue(reads.last!.hasPrefix("ok "), reads.last!)
         }
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         XCTAssertGreaterThanOrEqual(db.latestVersion, acknowledged)
         print("killed \(kills) writers; \(acknowledged) commits acknowledged, \(db.latestVersion) versions on reopen; readers: \(reads)")
         try db.checkAndClose()

@@ -139,7 +139,7 @@ final class CrashTests: XCTestCase {
             let path = directory.path("db")
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             let backend = FaultInjectionStorage()
-            let db = try Database(path: path, options: Self.options(.none), backend: backend)
+            let db = try openDatabase(path: path, options: Self.options(.none), backend: backend)
             try db.write { txn in for name in names { _ = try txn.createKeyspace(name) } }
             try db.write { try Self.apply(mutations, to: $0) }
             try db.close()
@@ -242,7 +242,7 @@ final class CrashTests: XCTestCase {
             var attempt = 0
             while true {
                 do {
-                    db = try Database(path: path, options: options(durability), backend: backend)
+                    db = try Database(path: path, options: options(durability), backend: backend) // unchecked-open: the static crash harness (no XCTestCase); verify() opens and checks every image it leaves
                     break
                 } catch let error as CowDBError {
                     guard tolerateFaults, case .io = error, attempt < 3 else { throw error }
@@ -453,7 +453,7 @@ final class CrashTests: XCTestCase {
         var opened: UInt64?
         let backend = FaultInjectionStorage(image: image)
         do {
-            let db = try Database(path: path, options: options(durability), backend: backend)
+            let db = try Database(path: path, options: options(durability), backend: backend) // unchecked-open: static (no XCTestCase); it checks every version itself, below
             defer { try? db.close() }
             let latest = db.latestVersion
             opened = latest
@@ -646,7 +646,7 @@ final class CrashTests: XCTestCase {
                 let restart = powerCut ? "power cut" : "process crash"
                 // Where an undisturbed recovery lands (the main sweep checks that it is right).
                 let lowest = powerCut ? outcome.durable : outcome.acknowledged
-                guard let recovered = try? Database(path: path, options: Self.options(durability), backend: machine()).latestVersion,
+                guard let recovered = try? openDatabase(path: path, options: Self.options(durability), backend: machine()).latestVersion,
                       recovered >= lowest, recovered <= outcome.acknowledged + (outcome.inFlight == nil ? 0 : 1)
                 else {
                     failures.append("crash point \(first), \(restart): recovery fails or lands outside the allowed versions")
@@ -767,7 +767,7 @@ final class CrashTests: XCTestCase {
     /// A small database on a fault backend with two versions; returns it and the models.
     private func makeDatabase(_ backend: FaultInjectionStorage, _ path: String, random: inout SeededGenerator) throws -> (Database, [State]) {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let db = try Database(path: path, options: Self.options(.full), backend: backend)
+        let db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
         var models = [State()]
         for _ in 0 ..< 2 {
             var next = models.last!
@@ -856,7 +856,7 @@ final class CrashTests: XCTestCase {
 
         // Reopened on the same disk, and after a power cut: every acknowledged commit is there.
         for image in [nil, backend.image(.durableOnly)] {
-            db = try Database(path: path, options: Self.options(.full), backend: image.map { FaultInjectionStorage(image: $0) } ?? backend)
+            db = try openDatabase(path: path, options: Self.options(.full), backend: image.map { FaultInjectionStorage(image: $0) } ?? backend)
             XCTAssertEqual(db.latestVersion, UInt64(models.count - 1))
             assertReads(db, models)
             try db.checkAndClose()
@@ -898,7 +898,7 @@ final class CrashTests: XCTestCase {
         try db.close()
 
         // Reopen on the same disk: the failed commit is there whole or not at all.
-        db = try Database(path: path, options: Self.options(.full), backend: backend)
+        db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
         XCTAssertTrue([2, 3].contains(db.latestVersion), "latest \(db.latestVersion)")
         if db.latestVersion == 3 { models.append(failingState) }
         if failure == .dropPages { XCTAssertEqual(db.latestVersion, 2, "the dropped pages cannot make a commit") }
@@ -917,7 +917,7 @@ final class CrashTests: XCTestCase {
         XCTAssertEqual(db.latestVersion, acknowledged)
         let image = backend.image(.durableOnly)
         try db.checkAndClose()
-        let recovered = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
+        let recovered = try openDatabase(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
         XCTAssertEqual(recovered.latestVersion, acknowledged, "every commit acknowledged after the reopen survives a power cut (\(failure))")
         if recovered.latestVersion == acknowledged { assertReads(recovered, models) }
         try recovered.checkAndClose()
@@ -948,15 +948,15 @@ final class CrashTests: XCTestCase {
         for number in 1 ... 3 {
             let backend = FaultInjectionStorage()
             backend.failSync(number: number, errno: EIO)
-            XCTAssertThrowsError(try Database(path: path, options: Self.options(.full), backend: backend)) { error in
+            XCTAssertThrowsError(try openDatabase(path: path, options: Self.options(.full), backend: backend)) { error in
                 guard case .io = error as? CowDBError else { return XCTFail("expected an I/O error, got \(error)") }
             }
             backend.clearFaults()
-            let db = try Database(path: path, options: Self.options(.full), backend: backend)
+            let db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
             try db.write { try $0.put(b("k"), b("v")) }
             XCTAssertEqual(db.latestVersion, 1)
             try db.checkAndClose()
-            let recovered = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: backend.image(.durableOnly)))
+            let recovered = try openDatabase(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: backend.image(.durableOnly)))
             XCTAssertEqual(recovered.latestVersion, 1, "sync \(number) of the creation failed: the acknowledged commit is lost after a power cut")
             try recovered.close()
         }
@@ -971,12 +971,12 @@ final class CrashTests: XCTestCase {
         // Steps of a creation: sync of the parent, header write, its sync, rename, directory sync.
         let backend = FaultInjectionStorage()
         backend.crash(afterStep: 4)
-        XCTAssertThrowsError(try Database(path: path, options: Self.options(.full), backend: backend))
+        XCTAssertThrowsError(try openDatabase(path: path, options: Self.options(.full), backend: backend))
         let restarted = backend.restartedAfterProcessCrash()
-        let db = try Database(path: path, options: Self.options(.full), backend: restarted)
+        let db = try openDatabase(path: path, options: Self.options(.full), backend: restarted)
         try db.write { try $0.put(b("k"), b("v")) }
         try db.checkAndClose()
-        let recovered = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: restarted.image(.durableOnly)))
+        let recovered = try openDatabase(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: restarted.image(.durableOnly)))
         XCTAssertEqual(recovered.latestVersion, 1, "the acknowledged commit is lost after a power cut")
         try recovered.close()
     }
@@ -994,7 +994,7 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         // The first process: three commits of two 9 000-byte values each, nothing synced.
         let first = FaultInjectionStorage()
-        let lost = try Database(path: path, options: Self.options(.none), backend: first)
+        let lost = try openDatabase(path: path, options: Self.options(.none), backend: first)
         for c in 0 ..< 3 {
             try lost.write { txn in for i in 0 ..< 2 { try txn.put(b("lost-\(c)-\(i)"), [UInt8](repeating: UInt8(c), count: 9_000)) } }
         }
@@ -1019,7 +1019,7 @@ final class CrashTests: XCTestCase {
         /// Runs the second process on `backend` until it ends or the backend crashes.
         func secondProcess(_ backend: FaultInjectionStorage, _ durability: DatabaseOptions.Durability) {
             do {
-                let db = try Database(path: path, options: Self.options(durability), backend: backend)
+                let db = try openDatabase(path: path, options: Self.options(durability), backend: backend)
                 XCTAssertEqual(db.latestVersion, 0, "the torn first page leaves no version")
                 for mutations in commits { try db.write { try Self.apply(mutations, to: $0) } }
                 try db.close()
@@ -1032,11 +1032,11 @@ final class CrashTests: XCTestCase {
         let powerCut = image
         var machines: [(String, () -> FaultInjectionStorage)] = [("", { FaultInjectionStorage(image: powerCut) })]
         let opening = FaultInjectionStorage(image: powerCut)
-        try Database(path: path, options: Self.options(.none), backend: opening).close()
+        try openDatabase(path: path, options: Self.options(.none), backend: opening).close()
         for k in 1 ... opening.counts.steps - 2 { // the close syncs the index and the directory
             let died = FaultInjectionStorage(image: powerCut)
             died.crash(afterStep: k)
-            _ = try? Database(path: path, options: Self.options(.none), backend: died)
+            _ = try? openDatabase(path: path, options: Self.options(.none), backend: died)
             machines.append((", after a process died at step \(k) of its open", { died.restartedAfterProcessCrash() }))
         }
 
@@ -1054,7 +1054,7 @@ final class CrashTests: XCTestCase {
                         let label = "\(durability)\(machineLabel), crash after step \(step), power cut \(seed)"
                         do {
                             let disk = FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false)))
-                            let db = try Database(path: path, options: Self.options(durability), backend: disk)
+                            let db = try openDatabase(path: path, options: Self.options(durability), backend: disk)
                             defer { try? db.close() }
                             XCTAssertLessThanOrEqual(db.latestVersion, 2, label)
                             for version in 0 ... min(db.latestVersion, 2) {
@@ -1085,7 +1085,7 @@ final class CrashTests: XCTestCase {
         let path = directory.path("db")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let first = FaultInjectionStorage()
-        let lost = try Database(path: path, options: Self.options(.none), backend: first)
+        let lost = try openDatabase(path: path, options: Self.options(.none), backend: first)
         try lost.write { try $0.put(b("lost"), b("value")) }
         XCTAssertEqual(try lost.versions().map(\.fileLength), [3 * 4096], "a leaf, then the commit record on page 2")
         var image = first.image(.processCrash)
@@ -1100,7 +1100,7 @@ final class CrashTests: XCTestCase {
             /// Runs the second process on `backend` until it ends or the backend crashes.
             func secondProcess(_ backend: FaultInjectionStorage) {
                 do {
-                    let db = try Database(path: path, options: Self.options(durability), backend: backend)
+                    let db = try openDatabase(path: path, options: Self.options(durability), backend: backend)
                     XCTAssertEqual(db.latestVersion, 0, "the torn commit record leaves no version")
                     try db.write { try Self.apply(commit, to: $0) }
                     try db.close()
@@ -1114,7 +1114,7 @@ final class CrashTests: XCTestCase {
                 secondProcess(backend)
                 for seed in 0 ..< UInt64(24) {
                     let disk = FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false)))
-                    let db = try Database(path: path, options: Self.options(durability), backend: disk)
+                    let db = try openDatabase(path: path, options: Self.options(durability), backend: disk)
                     XCTAssertLessThanOrEqual(db.latestVersion, 1)
                     if db.latestVersion == 1 {
                         let state = try db.read(at: 1) { try Self.readState($0).0 }
@@ -1144,7 +1144,7 @@ final class CrashTests: XCTestCase {
         var models = [State()]
         var lengths: [UInt64] = []
         for durability in [DatabaseOptions.Durability.full, .none] {
-            let db = try Database(path: path, options: Self.options(durability), backend: backend)
+            let db = try openDatabase(path: path, options: Self.options(durability), backend: backend)
             for _ in 0 ..< (durability == .full ? 3 : 4) {
                 let mutations = someCommit(&random)
                 try db.write { try Self.apply(mutations, to: $0) }
@@ -1164,7 +1164,7 @@ final class CrashTests: XCTestCase {
             for offset in [first, end - 1] + (0 ..< 4).map({ _ in Int.random(in: first ..< end, using: &random) }) {
                 var image = crashed
                 image.flipBit(path + "/data", offset: offset, bit: Int.random(in: 0 ..< 8, using: &random))
-                let db = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
+                let db = try openDatabase(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
                 XCTAssertEqual(db.latestVersion, UInt64(victim - 1), "flip at byte \(offset) (page \(offset / 4096)) of version \(victim)")
                 XCTAssertEqual(try db.versions().map(\.version), Array(1 ... UInt64(victim - 1)))
                 assertReads(db, Array(models.prefix(victim)))
@@ -1173,7 +1173,7 @@ final class CrashTests: XCTestCase {
             }
         }
         // Undamaged, the whole tail is kept.
-        let db = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: crashed))
+        let db = try openDatabase(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: crashed))
         XCTAssertEqual(db.latestVersion, 7)
         assertReads(db, models)
         try db.checkAndClose()
@@ -1190,7 +1190,7 @@ final class CrashTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let backend = FaultInjectionStorage()
         var models = [State()]
-        let db = try Database(path: path, options: Self.options(.full), backend: backend)
+        let db = try Database(path: path, options: Self.options(.full), backend: backend) // unchecked-open: the test flips bits in it
         // Each key is written once per commit, so every page is reachable from its version.
         for c in 0 ..< 6 {
             var mutations: [Mutation] = c == 2 ? [.create(space: "alpha")] : []
@@ -1219,7 +1219,7 @@ final class CrashTests: XCTestCase {
             let offset = page * 4096 + Int.random(in: 0 ..< 4096, using: &random)
             var image = clean
             image.flipBit(path + "/data", offset: offset, bit: Int.random(in: 0 ..< 8, using: &random))
-            let damaged = try Database(path: path, options: verifying, backend: FaultInjectionStorage(image: image))
+            let damaged = try Database(path: path, options: verifying, backend: FaultInjectionStorage(image: image)) // unchecked-open: a copy with a flipped bit
             XCTAssertEqual(damaged.latestVersion, 6, "damage below the last commit is not the tail")
             let report = try damaged.checkReport(allVersions: true)
             XCTAssertFalse(report.isClean, "flip at page \(page) offset \(offset % 4096)")
@@ -1248,7 +1248,7 @@ final class CrashTests: XCTestCase {
         for record in 0 ..< indexLength / IndexRecord.size {
             var image = clean
             image.flipBit(path + "/index", offset: record * IndexRecord.size + Int.random(in: 0 ..< IndexRecord.size, using: &random), bit: Int.random(in: 0 ..< 8, using: &random))
-            let reopened = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
+            let reopened = try openDatabase(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
             XCTAssertEqual(reopened.latestVersion, 6)
             assertReads(reopened, models)
             try reopened.checkAndClose()
@@ -1257,7 +1257,7 @@ final class CrashTests: XCTestCase {
 
         // A bit flipped under an open database (damage on the medium): check() finds it.
         let live = FaultInjectionStorage(image: clean)
-        let open = try Database(path: path, options: Self.options(.full), backend: live)
+        let open = try Database(path: path, options: Self.options(.full), backend: live) // unchecked-open: a bit is flipped under it
         XCTAssertTrue(try open.checkReport(allVersions: true).isClean)
         let victim = Int(latestCommitPage) - 1
         live.flipBit(path + "/data", offset: victim * 4096 + 2_000, bit: 5)
@@ -1277,7 +1277,7 @@ final class CrashTests: XCTestCase {
         let path = directory.path("db")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         let backend = FaultInjectionStorage()
-        let db = try Database(path: path, options: Self.options(.full), backend: backend)
+        let db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
         for i in 0 ..< 6 { try db.write { try $0.put(b("k\(i)"), b("v\(i)")) } }
         let lengths = try db.versions().map { Int($0.fileLength) }
         try db.close()
@@ -1289,7 +1289,7 @@ final class CrashTests: XCTestCase {
             var image = clean
             image.flipBit(path + "/data", offset: offset, bit: 3)
             do {
-                let damaged = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image))
+                let damaged = try Database(path: path, options: Self.options(.full), backend: FaultInjectionStorage(image: image)) // unchecked-open: a copy with a flipped bit
                 XCTAssertEqual(damaged.latestVersion, 6, "\(label): durable versions were dropped without an error")
                 try damaged.close()
             } catch let error as CowDBError {
@@ -1304,7 +1304,7 @@ final class CrashTests: XCTestCase {
     func testTruncatedHeaderPageThrows() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("db")
-        try Database(path: path).close()
+        try Database(path: path).close() // unchecked-open: the test truncates its header page
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path + "/data"))
         try handle.truncate(atOffset: 2_000)
         try handle.close()
@@ -1329,7 +1329,7 @@ final class CrashTests: XCTestCase {
     func testTruncatedHeaderPageChild() throws {
         guard let path = ProcessInfo.processInfo.environment["COWDB_CHILD_OPEN"] else { return }
         do {
-            _ = try Database(path: path)
+            _ = try openDatabase(path: path)
             FileHandle.standardOutput.write(Data("COWDB-CHILD: opened\n".utf8))
             exit(1)
         } catch {

@@ -78,7 +78,7 @@ final class DirectoryCrashTests: XCTestCase {
         let path = base + "/db", backup = base + "/p/q/backup", copy = base + "/x/z/copy"
         for real in [path, backup, copy] { try FileManager.default.createDirectory(atPath: real, withIntermediateDirectories: true) } // real lock files
         let backend = FaultInjectionStorage(durableDirectories: [base])
-        let db = try Database(path: path, options: CrashTests.options(.full), backend: backend)
+        let db = try openDatabase(path: path, options: CrashTests.options(.full), backend: backend)
         for i in 0 ..< 3 { try db.write { try $0.put(b("k\(i)"), b("v\(i)")) } }
         try db.backup(to: backup)
         try db.copy(to: copy)
@@ -89,7 +89,7 @@ final class DirectoryCrashTests: XCTestCase {
             XCTAssertNotNil(image.files[backup + "/index"], "\(label): the backup's index")
             let restored = FaultInjectionStorage(image: image)
             for (destination, version) in [(backup, UInt64(3)), (copy, 1)] {
-                let reopened = try Database(path: destination, options: CrashTests.options(.full), backend: restored)
+                let reopened = try openDatabase(path: destination, options: CrashTests.options(.full), backend: restored)
                 XCTAssertEqual(reopened.latestVersion, version, "\(label): \(destination)")
                 XCTAssertEqual(try reopened.read { try $0.get(b("k2")) }, b("v2"), "\(label): \(destination)")
                 try reopened.close()
@@ -108,7 +108,7 @@ final class DirectoryCrashTests: XCTestCase {
             for code in [EIO, EINVAL, EACCES] {
                 let backend = FaultInjectionStorage()
                 backend.failSync(number: number, errno: code)
-                let opened = Result { try Database(path: path, options: CrashTests.options(.full), backend: backend) }
+                let opened = Result { try Database(path: path, options: CrashTests.options(.full), backend: backend) } // unchecked-open: a sync made to fail at each level; most opens fail on purpose
                 let skippable = number > 1 && code != EIO
                 switch opened {
                 case let .success(db):

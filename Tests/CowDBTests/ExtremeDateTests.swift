@@ -14,7 +14,7 @@ final class ExtremeDateTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let database = try Database(path: directory.path("db"), options: options)
+        let database = try openDatabase(path: directory.path("db"), options: options)
         for i in 0 ..< 3 { try database.write { try $0.put(b("k"), b("v\(i)")) } }
         // As of the far future: the latest version; as of the far past: none.
         XCTAssertEqual(try database.read(asOf: .distantFuture) { try $0.get(b("k")) }, b("v2"))

@@ -25,7 +25,7 @@ final class FileSafetyTests: XCTestCase {
             var options = DatabaseOptions()
             options.fileMode = requested
             try withUmask(0) {
-                let db = try Database(path: path, options: options)
+                let db = try openDatabase(path: path, options: options)
                 try db.write { try $0.put(b("k"), b("v")) }
                 try db.close()
             }
@@ -38,7 +38,7 @@ final class FileSafetyTests: XCTestCase {
     func testUmaskStillApplies() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("umask")
-        try withUmask(0o077) { try Database(path: path).close() }
+        try withUmask(0o077) { try openDatabase(path: path).close() }
         for file in ["data", "index", "lock"] { XCTAssertEqual(try mode(path + "/" + file), 0o600, file) }
     }
 
@@ -48,16 +48,16 @@ final class FileSafetyTests: XCTestCase {
         XCTAssertTrue(FileManager.default.createFile(atPath: outside, contents: Data("precious".utf8)))
         for planted in ["data", "index", "lock"] {
             let path = directory.path("planted-\(planted)")
-            try Database(path: path).close()
+            try Database(path: path).close() // unchecked-open: the test replaces a file of it with a symbolic link
             try FileManager.default.removeItem(atPath: path + "/" + planted)
             try FileManager.default.createSymbolicLink(atPath: path + "/" + planted, withDestinationPath: outside)
-            XCTAssertThrowsError(try Database(path: path), planted) { error in
+            XCTAssertThrowsError(try openDatabase(path: path), planted) { error in
                 guard case .io(_, _, let code) = error as? CowDBError else { return XCTFail("\(error)") }
                 XCTAssertEqual(code, ELOOP)
             }
             var readOnly = DatabaseOptions()
             readOnly.readOnly = true
-            XCTAssertThrowsError(try Database(path: path, options: readOnly), planted)
+            XCTAssertThrowsError(try openDatabase(path: path, options: readOnly), planted)
             XCTAssertEqual(try String(contentsOfFile: outside, encoding: .utf8), "precious", "the link's target was touched")
         }
     }

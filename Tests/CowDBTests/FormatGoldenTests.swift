@@ -531,14 +531,14 @@ final class FormatGoldenTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/db"
         do {
-            let db = try Database(path: path)
+            let db = try Database(path: path) // unchecked-open: the test removes its own directory; checked here, at close
             try db.write { txn in
                 try txn.put(Array("apple".utf8), Array("red".utf8))
                 try txn.put(Array("big".utf8), Self.overflowValue)
                 try txn.createKeyspace("fruit").put(Array("pear".utf8), Array("green".utf8))
             }
             try db.write { txn in try txn.put(Array("banana".utf8), Array("yellow".utf8)) }
-            try db.close()
+            try db.checkAndClose()
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/data.tmp"))
         let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + "/data")))

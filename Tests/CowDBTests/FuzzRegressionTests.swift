@@ -38,15 +38,16 @@ final class FuzzRegressionTests: XCTestCase {
             FuzzCase.write(files, to: path)
             var options = DatabaseOptions()
             options.readOnly = files.flags.contains(.readOnly)
-            if file.lastPathComponent == "lock-hostile" { hostileLock = files.lock == FuzzCase.hostileLockPage() }
-            let database = try Database(path: path, options: options)
             if file.lastPathComponent == "lock-hostile" {
+                hostileLock = files.lock == FuzzCase.hostileLockPage()
                 // A read-only reader follows the writer's announcement (a generation whose files
                 // are not there): a typed error, whichever read meets it first.
+                let database = try Database(path: path, options: options) // unchecked-open: the hostile lock page names missing files
                 XCTAssertThrowsError(try database.checkReport(allVersions: true)) { XCTAssertTrue($0 is CowDBError, "\($0)") }
                 try database.close()
                 continue
             }
+            let database = try openDatabase(path: path, options: options)
             XCTAssertTrue(try database.checkReport(allVersions: true).isClean, file.lastPathComponent)
             pageSizes.insert(database.pageSize)
             deepest = max(deepest, try database.stats().keyspaces.map(\.depth).max() ?? 0)
@@ -100,7 +101,7 @@ final class FuzzRegressionTests: XCTestCase {
         let path = directory.path("crafted")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/data", contents: Data(data)))
-        let database = try Database(path: path, options: DatabaseOptions())
+        let database = try Database(path: path, options: DatabaseOptions()) // unchecked-open: a crafted damaged file
         defer { try? database.close() }
         XCTAssertEqual(database.latestVersion, 3)
         XCTAssertThrowsError(try database.read { try $0.get(Array("key1".utf8)) }) { error in

@@ -21,7 +21,7 @@ final class HistoryTests: XCTestCase {
 
     func testRollbackCommitsTheOldContentInOnePage() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("rollback"))
+        let db = try openDatabase(path: directory.path("rollback"))
         try makeHistory(db)
         let before = try (0 ... 5).map { try db.contentOfEveryKeyspace(at: $0) }
         let length = try db.versions().last!.fileLength
@@ -63,7 +63,7 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(try db.contentOfEveryKeyspace(at: 9), before[2])
         try db.close()
         // Everything survives a reopen (recovery accepts commits that append no other page).
-        let reopened = try Database(path: directory.path("rollback"))
+        let reopened = try openDatabase(path: directory.path("rollback"))
         XCTAssertEqual(reopened.latestVersion, 9)
         XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 9), before[2])
         XCTAssertEqual(try reopened.rolledBackFrom(version: 8), 0)
@@ -74,7 +74,7 @@ final class HistoryTests: XCTestCase {
     func testRollbackRejectsUnknownVersionsAndReadOnly() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("bad-rollback")
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         XCTAssertEqual(try db.rollback(to: 0), 0, "an empty database is already at version 0")
         XCTAssertThrowsError(try db.rollback(to: 1)) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(1)) }
         try makeHistory(db)
@@ -85,7 +85,7 @@ final class HistoryTests: XCTestCase {
         XCTAssertThrowsError(try db.rollback(to: 1)) { XCTAssertEqual($0 as? CowDBError, .closed) }
         var options = DatabaseOptions()
         options.readOnly = true
-        let reader = try Database(path: path, options: options)
+        let reader = try openDatabase(path: path, options: options)
         XCTAssertThrowsError(try reader.rollback(to: 1)) { XCTAssertEqual($0 as? CowDBError, .readOnly) }
         try reader.close()
     }
@@ -93,11 +93,11 @@ final class HistoryTests: XCTestCase {
     func testReadOnlyProcessSeesARollback() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("watched-rollback")
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         try makeHistory(db)
         var options = DatabaseOptions()
         options.readOnly = true
-        let reader = try Database(path: path, options: options)
+        let reader = try openDatabase(path: path, options: options)
         XCTAssertEqual(reader.latestVersion, 5)
         try db.rollback(to: 1)
         XCTAssertEqual(try reader.read { $0.version }, 6)
@@ -111,7 +111,7 @@ final class HistoryTests: XCTestCase {
     func testTagsNameVersionsDurablyAndOutsideTheTrees() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("tags")
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         try makeHistory(db)
         XCTAssertEqual(try db.tags(), [])
         try db.tag("before-migration", version: 2)
@@ -142,7 +142,7 @@ final class HistoryTests: XCTestCase {
         // Durable, and visible to a read-only process.
         var options = DatabaseOptions()
         options.readOnly = true
-        let reader = try Database(path: path, options: options)
+        let reader = try openDatabase(path: path, options: options)
         XCTAssertEqual(try reader.tags().map(\.name), ["before-migration", "latest", unicode])
         XCTAssertEqual(try reader.read(tag: unicode) { $0.version }, 3)
         XCTAssertThrowsError(try reader.tag("x", version: 1)) { XCTAssertEqual($0 as? CowDBError, .readOnly) }
@@ -152,7 +152,7 @@ final class HistoryTests: XCTestCase {
     func testDamagedTagsFileIsATypedErrorAndLeftoverTemporaryIsRemoved() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("damaged-tags")
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         try makeHistory(db)
         try db.tag("one", version: 1)
         try db.tag("two", version: 2)
@@ -162,7 +162,7 @@ final class HistoryTests: XCTestCase {
             var damaged = original
             damaged[position] ^= 0x40
             try damaged.write(to: URL(fileURLWithPath: path + "/tags"))
-            let reopened = try Database(path: path)
+            let reopened = try openDatabase(path: path)
             XCTAssertThrowsError(try reopened.tags(), "byte \(position)") { error in
                 guard case .corrupt = error as? CowDBError else { return XCTFail("\(error)") }
             }
@@ -171,13 +171,13 @@ final class HistoryTests: XCTestCase {
         }
         for length in [0, 5, 19, original.count - 3] {
             try original.prefix(length).write(to: URL(fileURLWithPath: path + "/tags"))
-            let reopened = try Database(path: path)
+            let reopened = try openDatabase(path: path)
             XCTAssertThrowsError(try reopened.tags(), "cut to \(length)")
             try reopened.close()
         }
         try original.write(to: URL(fileURLWithPath: path + "/tags"))
         XCTAssertTrue(FileManager.default.createFile(atPath: path + "/tags.tmp", contents: Data("half-written".utf8)))
-        let reopened = try Database(path: path)
+        let reopened = try openDatabase(path: path)
         XCTAssertFalse(FileManager.default.fileExists(atPath: path + "/tags.tmp"), "a writer's open removes a leftover tags.tmp")
         XCTAssertEqual(try reopened.tags().map(\.name), ["one", "two"])
         try reopened.checkAndClose()

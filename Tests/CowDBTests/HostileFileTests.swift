@@ -17,7 +17,7 @@ final class HostileFileTests: XCTestCase {
     private func makeDatabase(_ path: String, _ random: inout SeededGenerator) throws -> [[UInt8]] {
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         var keys: [[UInt8]] = []
         for commit in 0 ..< 16 {
             // Overwrites and deletes reach only keys of earlier commits: a value replaced in the
@@ -163,7 +163,7 @@ final class HostileFileTests: XCTestCase {
         var options = DatabaseOptions()
         options.lockTimeout = 0
         options.durability = .none
-        guard let db = try? Database(path: damagedPath, options: options) else { return }
+        guard let db = try? Database(path: damagedPath, options: options) else { return } // unchecked-open: a damaged copy
         defer { try? db.close() }
         comparison.compare("backup", db) { db in
             try? FileManager.default.removeItem(atPath: scratch)
@@ -179,7 +179,7 @@ final class HostileFileTests: XCTestCase {
         comparison.compare("compact", db) { db in
             try? FileManager.default.removeItem(atPath: scratch)
             _ = try db.backup(to: scratch) // compacted in its own copy: the intact one stays as it is
-            let copy = try Database(path: scratch, options: options)
+            let copy = try Database(path: scratch, options: options) // unchecked-open: a copy made from a damaged copy, compared with the intact database
             defer { try? copy.close() }
             _ = try copy.compact(keeping: RetentionPolicy(keepLast: 3))
             var digest = Digest()
@@ -196,7 +196,7 @@ final class HostileFileTests: XCTestCase {
     private static func latestDigest(_ path: String, version: UInt64) throws -> UInt64 {
         var options = DatabaseOptions()
         options.readOnly = true
-        let db = try Database(path: path, options: options)
+        let db = try Database(path: path, options: options) // unchecked-open: a backup or copy of a damaged copy, compared with the intact database
         defer { try? db.close() }
         var digest = Digest()
         digest.add(version)
@@ -244,7 +244,7 @@ final class HostileFileTests: XCTestCase {
         let keys = try makeDatabase(original, &random)
         var readOnly = DatabaseOptions()
         readOnly.readOnly = true
-        let intact = try Database(path: original, options: readOnly)
+        let intact = try openDatabase(path: original, options: readOnly)
         defer { try? intact.close() }
         let versions = try intact.versions().map(\.version)
         let data = Array(try Data(contentsOf: URL(fileURLWithPath: original + "/data")))
@@ -266,7 +266,7 @@ final class HostileFileTests: XCTestCase {
             try Data(indexBytes).write(to: URL(fileURLWithPath: copy + "/index"))
             comparison.beginCopy("seed \(seed), copy \(round), \(target): \(what)")
             do {
-                let damaged = try Database(path: copy, options: readOnly)
+                let damaged = try Database(path: copy, options: readOnly) // unchecked-open: a damaged copy
                 compareReads(damaged, comparison, keys: keys, versions: versions)
                 try? damaged.close()
             } catch {
@@ -291,11 +291,11 @@ final class HostileFileTests: XCTestCase {
         let path = directory.path("text")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         try Data("hello, this is not a database at all".utf8).write(to: URL(fileURLWithPath: path + "/data"))
-        XCTAssertThrowsError(try Database(path: path)) {
+        XCTAssertThrowsError(try Database(path: path)) { // unchecked-open: not a database: the open must fail
             guard case CowDBError.notADatabase = $0 else { return XCTFail("\($0)") }
         }
         try Data(repeating: 0, count: 0).write(to: URL(fileURLWithPath: path + "/data"))
-        XCTAssertThrowsError(try Database(path: path)) {
+        XCTAssertThrowsError(try Database(path: path)) { // unchecked-open: not a database: the open must fail
             guard case CowDBError.notADatabase = $0 else { return XCTFail("\($0)") }
         }
     }

@@ -10,7 +10,7 @@ import XCTest
 final class LMDBDifferentialTests: XCTestCase {
     func testRandomWorkloadMatchesLMDBAtEveryPinnedVersion() throws {
         let seed = testSeed("LMDB differential")
-        let run = try LMDBDifferentialRun(seed: seed)
+        let run = try LMDBDifferentialRun(seed: seed, test: self)
         defer { run.tearDown() }
         do {
             try run.execute()
@@ -97,8 +97,12 @@ private final class LMDBDifferentialRun {
     var createVersion: UInt64 = 0
     var dropVersion: UInt64 = 0
 
-    init(seed: UInt64) throws {
+    /// The test whose end checks the CowDB database (see `openDatabase`).
+    let test: XCTestCase
+
+    init(seed: UInt64, test: XCTestCase) throws {
         self.seed = seed
+        self.test = test
         var rng = SeededGenerator(seed: seed)
         // Half the seeds use a tiny dirty budget, so big transactions write leaves early (spill).
         let smallBudget = rng.next() % 2 == 0
@@ -108,7 +112,7 @@ private final class LMDBDifferentialRun {
         if smallBudget { options.dirtyPageBudget = 64 << 10 }
         self.options = options
         print("dirtyPageBudget: \(options.dirtyPageBudget) bytes")
-        db = try Database(path: directory.path("cowdb"), options: options)
+        db = try test.openDatabase(path: directory.path("cowdb"), options: options)
         lmdb = try LMDBEnvironment(path: directory.path("lmdb"), mapSize: 1 << 30, maxDatabases: 16)
         for name in Self.allNames { spaces[name] = Space(live: Self.initialNames.contains(name)) }
         makePrefixes()
@@ -155,7 +159,7 @@ private final class LMDBDifferentialRun {
         // Reopen: the versions must read the same from the file as they did in memory.
         for pin in pinned { pin.snapshot.close() }
         try db.close()
-        db = try Database(path: directory.path("cowdb"), options: options)
+        db = try test.openDatabase(path: directory.path("cowdb"), options: options)
         for pin in pinned {
             phase = "checking \(pin.label) after reopening"
             try checkPinnedVersion(pin, entryCounts: entryCounts, thorough: false, checkSnapshot: false)

@@ -6,7 +6,7 @@ import CowDB
 final class ReadmeTourTests: XCTestCase {
     func testReadmeTour() throws {
         let directory = TemporaryDirectory()
-        let db = try Database(path: directory.path("db.cowdb"))
+        let db = try openDatabase(path: directory.path("db.cowdb"))
         try db.write { txn in
             try txn.put(Array("k".utf8), Array("v".utf8))
             _ = try txn.delete(Array("old".utf8))
@@ -40,7 +40,7 @@ final class ReadmeTourTests: XCTestCase {
         try db.compact(keeping: RetentionPolicy(keepLast: 100))
         try db.backup(to: directory.path("backups/db.cowdb"))
         XCTAssertEqual(tagged, 1)
-        XCTAssertEqual(try Database(path: directory.path("backups/db.cowdb"), options: { var o = DatabaseOptions(); o.readOnly = true; return o }()).latestVersion, 1)
+        XCTAssertEqual(try openDatabase(path: directory.path("backups/db.cowdb"), options: { var o = DatabaseOptions(); o.readOnly = true; return o }()).latestVersion, 1)
         XCTAssertEqual(v, Array("v".utf8))
         XCTAssertEqual(old, Array("v".utf8))
         XCTAssertEqual(past, 1)

@@ -14,7 +14,7 @@ final class RecoveryTests: XCTestCase {
                        startingFrom start: Model = [:], close: Bool = true) throws -> (Database?, [Model]) {
         var options = DatabaseOptions()
         options.durability = durability
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         let startVersion = db.latestVersion
         var model = start
         var models: [Model] = []
@@ -55,7 +55,7 @@ final class RecoveryTests: XCTestCase {
     /// Opens `path` and asserts it is at `version` with `models[version - 1]`, earlier versions intact.
     private func assertOpens(_ path: String, at version: UInt64, models: [Model], random: inout SeededGenerator,
                              file: StaticString = #filePath, line: UInt = #line) throws {
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         XCTAssertEqual(db.latestVersion, version, "latest version after recovery", file: file, line: line)
         let expectedVersions = Array(1 ... max(1, version)).prefix(Int(version))
         XCTAssertEqual(try db.versions().map(\.version), Array(expectedVersions), "index after recovery", file: file, line: line)
@@ -75,7 +75,7 @@ final class RecoveryTests: XCTestCase {
         let directory = TemporaryDirectory()
         let original = directory.path("original")
         let (_, models) = try build(original, commits: 40, durability: .full, random: &random)
-        let lengths = try Database(path: original).versions().map(\.fileLength)
+        let lengths = try openDatabase(path: original).versions().map(\.fileLength)
         let fileLength = lengths.last!
         var offsets: [UInt64] = [0, 63, 2_000, 4095, 4096, 4097, fileLength - 1, fileLength - 4096] + lengths.prefix(5) + lengths.prefix(5).map { $0 - 1 }
         for _ in 0 ..< 30 { offsets.append(UInt64.random(in: 0 ..< fileLength, using: &random)) }
@@ -89,7 +89,7 @@ final class RecoveryTests: XCTestCase {
             if offset < 4096 {
                 // The header page is cut (it is written whole, through a rename, at creation,
                 // so this is damage, not a torn write): not a database any more, and said so.
-                XCTAssertThrowsError(try Database(path: damaged), "offset \(offset)")
+                XCTAssertThrowsError(try openDatabase(path: damaged), "offset \(offset)")
                 continue
             }
             let expected = UInt64(lengths.lastIndex { $0 <= offset }.map { $0 + 1 } ?? 0)
@@ -167,7 +167,7 @@ final class RecoveryTests: XCTestCase {
         let path = directory.path("history")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         for i in 0 ..< 2_000 { try db.write { try $0.put(b("k\(i % 50)"), b("\(i)")) } }
         try db.close()
         // Close synced the tail and marked the last index record: reopening verifies nothing.

@@ -69,7 +69,7 @@ final class RegressionTests: XCTestCase {
     /// of the transaction plus a crash.
     func testRedistributionSeparatorCanOverflowParent() throws {
         let dir = TemporaryDirectory()
-        let db = try Database(path: dir.path("db"), options: fastOptions())
+        let db = try openDatabase(path: dir.path("db"), options: fastOptions())
         func key(_ group: Int, _ i: Int) -> [UInt8] { [UInt8(group)] + [UInt8](repeating: 0x78, count: 898) + [UInt8(i)] }
         let value = [UInt8](repeating: 7, count: 90) // entry = 17 + 900 + 90 = 1007 bytes; 4 fill a 4 KiB leaf
         try db.write { txn in
@@ -95,7 +95,7 @@ final class RegressionTests: XCTestCase {
         let dir = TemporaryDirectory()
         var options = fastOptions()
         options.dirtyPageBudget = 16 * 4096 // budget: 16 nodes
-        let db = try Database(path: dir.path("db"), options: options)
+        let db = try openDatabase(path: dir.path("db"), options: options)
         func key(_ i: Int) -> [UInt8] { Array(String(format: "k%06d", i).utf8) }
         let value = [UInt8](repeating: 1, count: 100)
         try db.write { txn in for i in 0 ..< 3000 { try txn.put(key(i), value) } }
@@ -120,7 +120,7 @@ final class RegressionTests: XCTestCase {
     /// tree out for the second: reads return wrong results, writes go to the wrong keyspace.
     func testCanonicallyEquivalentKeyspaceNamesAreDistinct() throws {
         let dir = TemporaryDirectory()
-        let db = try Database(path: dir.path("db"), options: fastOptions())
+        let db = try openDatabase(path: dir.path("db"), options: fastOptions())
         let composed = "\u{E9}", decomposed = "e\u{301}"
         XCTAssertNotEqual(Array(composed.utf8), Array(decomposed.utf8))
         try db.write { txn in try txn.createKeyspace(composed).put(b("a"), b("1")) }
@@ -149,7 +149,7 @@ final class RegressionTests: XCTestCase {
     /// on RootLog.fileCount / pending.)
     func testReadAsOfDuringCommitsNeverThrows() throws {
         let dir = TemporaryDirectory()
-        let db = try Database(path: dir.path("db"), options: fastOptions())
+        let db = try openDatabase(path: dir.path("db"), options: fastOptions())
         try db.write { try $0.put(b("k"), b("0")) }
         let done = Atomic<Bool>(false)
         let errors = Mutex<[String]>([])
@@ -187,7 +187,7 @@ final class RegressionTests: XCTestCase {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
         do {
-            let db = try Database(path: path, options: DatabaseOptions())
+            let db = try Database(path: path, options: DatabaseOptions()) // unchecked-open: the test plants a hostile count in it
             try db.write { try $0.put(b("a"), b("1")) }
             try db.close()
         }
@@ -202,7 +202,7 @@ final class RegressionTests: XCTestCase {
             PageHeader.seal(page, pageNumber: PageNumber(commitPage))
         }
         try Data(bytes).write(to: URL(fileURLWithPath: data))
-        let db = try Database(path: path, options: DatabaseOptions())
+        let db = try Database(path: path, options: DatabaseOptions()) // unchecked-open: the hostile copy planted above
         do {
             try db.write { try $0.put(b("b"), b("2")) }
         } catch is CowDBError {}
@@ -218,15 +218,15 @@ final class RegressionTests: XCTestCase {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
         do {
-            let db = try Database(path: path, options: fastOptions())
+            let db = try openDatabase(path: path, options: fastOptions())
             try db.write { try $0.put(b("k"), b("1")) }
             try db.close()
         }
         try FileManager.default.removeItem(atPath: path + "/index") // the index is a rebuildable cache
         var readOptions = fastOptions()
         readOptions.readOnly = true
-        let reader = try Database(path: path, options: readOptions)
-        let writer = try Database(path: path, options: fastOptions())
+        let reader = try openDatabase(path: path, options: readOptions)
+        let writer = try openDatabase(path: path, options: fastOptions())
         try writer.write { try $0.put(b("k"), b("2")) }
         try writer.write { try $0.put(b("k"), b("3")) }
         XCTAssertEqual(reader.latestVersion, 3)
@@ -246,11 +246,11 @@ final class RegressionTests: XCTestCase {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
         let backend = ReviewBackend()
-        let writer = try Database(path: path, options: fastOptions(), backend: backend)
+        let writer = try openDatabase(path: path, options: fastOptions(), backend: backend)
         try writer.write { try $0.put(b("k"), b("1")) }
         var readOptions = fastOptions()
         readOptions.readOnly = true
-        let reader = try Database(path: path, options: readOptions)
+        let reader = try openDatabase(path: path, options: readOptions)
         backend.failIndexWrites.store(true, ordering: .relaxed)
         try writer.write { try $0.put(b("k"), b("2")) } // index append fails: record stays pending
         XCTAssertEqual(try reader.read { try $0.get(b("k")) }, b("2"))
@@ -272,7 +272,7 @@ final class RegressionTests: XCTestCase {
     func testReadOnlyOpenDuringWriterAbortDoesNotCrash() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
-        let writer = try Database(path: path, options: DatabaseOptions())
+        let writer = try openDatabase(path: path, options: DatabaseOptions())
         try writer.write { try $0.put(b("k"), b("1")) }
         let written = DispatchSemaphore(value: 0), abort = DispatchSemaphore(value: 0), aborted = DispatchSemaphore(value: 0)
         struct Abort: Error {}
@@ -293,7 +293,7 @@ final class RegressionTests: XCTestCase {
         }
         var readOptions = DatabaseOptions()
         readOptions.readOnly = true
-        let reader = try Database(path: path, options: readOptions, backend: backend)
+        let reader = try openDatabase(path: path, options: readOptions, backend: backend)
         XCTAssertEqual(try reader.read { try $0.get(b("k")) }, b("1"))
         try reader.close()
         try writer.close()
@@ -306,7 +306,7 @@ final class RegressionTests: XCTestCase {
     /// should throw `busy`).
     func testCloseInsideWriteDoesNotHang() throws {
         let dir = TemporaryDirectory()
-        let db = try Database(path: dir.path("db"), options: fastOptions())
+        let db = try openDatabase(path: dir.path("db"), options: fastOptions())
         let finished = DispatchSemaphore(value: 0)
         Thread {
             _ = try? db.write { txn in

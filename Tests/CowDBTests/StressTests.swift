@@ -62,7 +62,7 @@ final class StressTests: XCTestCase {
         let directory = TemporaryDirectory()
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: directory.path("stress"), options: options)
+        let db = try openDatabase(path: directory.path("stress"), options: options)
         try db.write { transaction in
             for (index, key) in Self.keys(round: 0).enumerated() { try transaction.put(key, Self.value(round: 0, key: index)) }
             try transaction.createKeyspace("counter").put(Array("n".utf8), Array("0".utf8))

@@ -55,7 +55,7 @@ final class CommandLineTests: XCTestCase {
         }
 
         // Locked: another process holds the write lock.
-        let writer = try Database(path: path)
+        let writer = try openDatabase(path: path)
         assertFailure(try ToolRunner.cowdb(["put", path, "k", "w"]), containing: ["database is locked", path])
         assertFailure(try ToolRunner.cowdb(["delete", path, "k"]), containing: ["database is locked"])
         try writer.close()

@@ -64,7 +64,7 @@ final class DiffCommandTests: XCTestCase {
         let path = dir.path("db")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         let names: [String?] = [nil, "users", "quote\"d\\name", "z"]
         for _ in 0 ..< 25 {
             try db.write { txn in
@@ -94,7 +94,7 @@ final class DiffCommandTests: XCTestCase {
                 XCTAssertEqual(object["op"] as? String, entry.change.rawValue)
                 return entry
             }
-            let reader = try Database(path: path, options: { var o = DatabaseOptions(); o.readOnly = true; return o }())
+            let reader = try openDatabase(path: path, options: { var o = DatabaseOptions(); o.readOnly = true; return o }())
             let library = try reader.diffAllKeyspaces(from: from, to: to) { Array($0) }
             XCTAssertEqual(parsed, library, "\(from) → \(to), seed \(seed)")
             XCTAssertEqual(try scanDiff(reader, from, to), library, "\(from) → \(to), seed \(seed)")

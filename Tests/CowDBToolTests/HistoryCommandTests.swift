@@ -6,7 +6,7 @@ import XCTest
 final class HistoryCommandTests: XCTestCase {
     /// Three versions: a=1; a=2 b=2; b deleted, c=3.
     private func makeDatabase(_ path: String) throws {
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         try db.write { try $0.put(b("a"), b("1")) }
         try db.write { try $0.put(b("a"), b("2")); try $0.put(b("b"), b("2")) }
         try db.write { _ = try $0.delete(b("b")); try $0.put(b("c"), b("3")) }
@@ -87,7 +87,7 @@ final class BackupCommandTests: XCTestCase {
     func testBackupIsIncrementalAndCopyHoldsOneVersion() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         for i in 0 ..< 5 { try db.write { try $0.put(b("k\(i)"), b("v\(i)")) } }
         try db.tag("three", version: 3)
         try db.close()
@@ -96,7 +96,7 @@ final class BackupCommandTests: XCTestCase {
         assertSuccess(first)
         XCTAssertTrue(first.text.hasPrefix("full backup: 5 versions, "), first.text)
         XCTAssertEqual(try ToolRunner.cowdb(["backup", path, backup]).text, "backup is up to date at version 5: nothing to copy\n")
-        let writer = try Database(path: path)
+        let writer = try openDatabase(path: path)
         try writer.write { try $0.put(b("k9"), b("v9")) }
         try writer.close()
         let second = try ToolRunner.cowdb(["backup", path, backup])
@@ -126,7 +126,7 @@ final class CompactCommandTests: XCTestCase {
     func testCompactKeepsTheLatestAndTaggedVersions() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         for i in 0 ..< 8 { try db.write { try $0.put(b("k\(i % 3)"), b("v\(i)")) } }
         try db.tag("four", version: 4)
         try db.close()
@@ -148,7 +148,7 @@ final class CompactCommandTests: XCTestCase {
         XCTAssertTrue(again.text.hasPrefix("full backup: "), again.text)
         XCTAssertEqual(try ToolRunner.cowdb(["dump", backup, "-a"]).output, try ToolRunner.cowdb(["dump", path, "-a"]).output)
         // --keep-last, and the write lock.
-        let more = try Database(path: path)
+        let more = try openDatabase(path: path)
         for i in 0 ..< 5 { try more.write { try $0.put(b("n\(i)"), b("x")) } }
         assertFailure(try ToolRunner.cowdb(["compact", path, "--keep-last", "2"]), status: 1, containing: ["locked"])
         try more.close()

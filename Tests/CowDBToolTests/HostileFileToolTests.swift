@@ -30,7 +30,7 @@ final class HostileFileToolTests: XCTestCase {
 
     /// A small real database with history, keyspaces and an overflow value.
     private func makeDatabase(_ path: String) throws {
-        let db = try Database(path: path)
+        let db = try openDatabase(path: path)
         for round in 0 ..< 4 {
             try db.write { txn in
                 for i in 0 ..< 150 { try txn.put(b(String(format: "k%04d", i)), [UInt8](repeating: UInt8(round), count: 30 + round)) }

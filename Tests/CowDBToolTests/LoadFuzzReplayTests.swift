@@ -45,7 +45,7 @@ final class LoadFuzzReplayTests: XCTestCase {
             let isSeed = file.path.contains("seeds-load")
             XCTAssertTrue(isSeed ? result.status == 0 : [0, 1].contains(result.status), "\(name): status \(result.status): \(result.errors)")
             guard result.status == 0 else { continue }
-            let loaded = try Database(path: database, options: DatabaseOptions())
+            let loaded = try openDatabase(path: database, options: DatabaseOptions())
             XCTAssertTrue(try loaded.checkReport(allVersions: true).isClean, name)
             XCTAssertGreaterThan(loaded.latestVersion, 0, "\(name): nothing loaded")
             try loaded.close()

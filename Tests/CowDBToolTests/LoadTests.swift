@@ -132,7 +132,7 @@ final class LoadTests: XCTestCase {
     func testLoadIntoLockedDatabase() throws {
         let dir = TemporaryDirectory()
         let path = try existingDatabase(dir)
-        let writer = try Database(path: path)
+        let writer = try openDatabase(path: path)
         defer { try? writer.close() }
         assertFailure(try ToolRunner.cowdb(["load", path], input: Data(good.utf8)), containing: ["locked", path])
         XCTAssertEqual(writer.latestVersion, 1)

@@ -15,7 +15,7 @@ final class VersionTests: XCTestCase {
         let path = dir.path("db")
         var options = DatabaseOptions()
         options.durability = .none
-        let db = try Database(path: path, options: options)
+        let db = try openDatabase(path: path, options: options)
         var model: Model = [nil: [:]]
         var history: [Model] = [model]
         for _ in 1 ... count {
@@ -126,7 +126,7 @@ final class VersionTests: XCTestCase {
     func testReadersWorkWhileAWriterIsOpen() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
-        let writer = try Database(path: path)
+        let writer = try openDatabase(path: path)
         defer { try? writer.close() }
         try writer.write { try $0.put(b("k"), b("one")) }
         XCTAssertEqual(try ToolRunner.cowdb(["get", path, "k"]).text, "one\n")

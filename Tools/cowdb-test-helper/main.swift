@@ -4,10 +4,12 @@
 //   watch DB VERSION SECS  open read-only, poll until VERSION is visible; print the value of "n"
 //   verify DB SECS [STOP]  open read-only, read for SECS seconds (or until the file STOP exists)
 //                          checking that "n" equals the version at the latest and at random
-//                          older versions; print "ok READS"
+//                          older versions (drawn from the seed in COWDB_SEED, which the
+//                          test derives from its own); print "ok READS"
 //   change-in-view DB KIND  put inside a write transaction's withValue (KIND value) or
 //                          withEntries (KIND entries) of a changed key: must trap
 import CowDB
+import CowDBTestSupport
 import Foundation
 
 let arguments = CommandLine.arguments
@@ -76,6 +78,10 @@ do {
         var options = DatabaseOptions()
         options.readOnly = true
         let deadline = Date().addingTimeInterval(Double(arguments[3]) ?? 1)
+        // Seeded by the test (never from the system's generator), so a printed seed replays its draws.
+        guard let seed = ProcessInfo.processInfo.environment["COWDB_SEED"].flatMap({ UInt64($0) }) else { fail("verify needs COWDB_SEED") }
+        FileHandle.standardError.write(Data("cowdb-test-helper verify seed: \(seed)\n".utf8))
+        var random = SeededGenerator(seed: seed)
         let db = try Database(path: path, options: options)
         say("ready")
         var reads = 0
@@ -93,7 +99,7 @@ do {
             let latest = db.latestVersion
             if latest > 0 {
                 do {
-                    try db.read(at: UInt64.random(in: 1 ... latest)) { try check($0) }
+                    try db.read(at: UInt64.random(in: 1 ... latest, using: &random)) { try check($0) }
                 } catch CowDBError.versionNotFound {
                     // dropped by a compaction
                 }

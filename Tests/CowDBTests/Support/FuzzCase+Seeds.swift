@@ -20,7 +20,7 @@ extension FuzzCase {
             var options = DatabaseOptions()
             options.durability = .none
             options.pageSize = pageSize
-            let database = try Database(path: directory, options: options)
+            let database = try Database(path: directory, options: options) // unchecked-open: no XCTestCase here (the fuzzer shares this file); a clean seed, packed and deleted
             try body(database)
             try database.close()
             let current = try? readFile(directory + "/CURRENT")

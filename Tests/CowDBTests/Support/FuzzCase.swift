@@ -147,7 +147,7 @@ enum FuzzCase {
         options.durability = .none
         options.mapReservation = 1 << 20 // small, so growing past it exercises remapping
         options.dirtyPageBudget = 1 << 20
-        guard let database = try? Database(path: directory, options: options) else { return }
+        guard let database = try? Database(path: directory, options: options) else { return } // unchecked-open: a fuzz input (the fuzzer shares this file; no XCTestCase)
         defer { try? database.close() }
         exercise(database)
         if flags.contains(.write), !flags.contains(.readOnly) {

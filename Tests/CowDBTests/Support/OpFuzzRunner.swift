@@ -141,7 +141,7 @@ final class OpFuzzRunner {
         var attempts = 0
         while true {
             do {
-                database = try Database(path: path, options: options, backend: backend)
+                database = try Database(path: path, options: options, backend: backend) // unchecked-open: fault-injected disk; the runner checks every crash image with checkReport(allVersions:)
                 break
             } catch where isFault(error) && !backend.isCrashed && attempts < 3 {
                 attempts += 1
@@ -203,7 +203,7 @@ final class OpFuzzRunner {
             let restarted = FaultInjectionStorage(image: image)
             var copy = model
             do {
-                let database = try Database(path: path, options: options, backend: restarted)
+                let database = try Database(path: path, options: options, backend: restarted) // unchecked-open: a crash image; checked by the runner with checkReport(allVersions:)
                 let before = problems.count
                 let lostAllowed = !durable && name != "page cache"
                 checkRecovered(database, model: &copy, lostAllowed: lostAllowed, context: "\(name) image after step \(step)")

@@ -3,6 +3,7 @@ import XCTest
 @testable import CowDB
 // Re-exported so every file of this test target sees the shared helpers.
 @_exported import CowDBTestSupport
+@_exported import CowDBTestHarness
 
 extension Database {
     /// Closes after asserting that `check()` finds every version clean (every test database

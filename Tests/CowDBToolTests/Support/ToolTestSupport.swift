@@ -3,6 +3,7 @@ import Foundation
 import XCTest
 // Re-exported so every file of this test target sees the shared helpers.
 @_exported import CowDBTestSupport
+@_exported import CowDBTestHarness
 
 /// The fixtures directory: a copy, in this test target, of `../shared/fixtures/lmdb-dumps`
 /// (real `mdb_dump` output from LMDB 0.9.24 and 0.9.32), so a clone alone runs the tests.
