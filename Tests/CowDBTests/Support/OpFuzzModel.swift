@@ -9,10 +9,9 @@ import Foundation
 struct OpModel {
     typealias Entries = [[UInt8]: [UInt8]]
 
-    /// One version: every keyspace ("" is the default keyspace) and its entries.
-    struct State: Equatable {
-        var spaces: [String: Entries] = ["": [:]]
-    }
+    /// One version: every keyspace ("" is the default keyspace) and its entries, as the crash
+    /// harness models them.
+    typealias State = CrashTests.State
 
     /// Every version that must be readable (0, the empty database, always is).
     var versions: [UInt64: State] = [0: State()]
@@ -101,17 +100,5 @@ struct OpModel {
     }
 
     /// What differs between two states, for a message.
-    static func difference(_ got: State, _ expected: State) -> String {
-        if Set(got.spaces.keys) != Set(expected.spaces.keys) {
-            return "keyspaces \(got.spaces.keys.sorted()) instead of \(expected.spaces.keys.sorted())"
-        }
-        for space in expected.spaces.keys.sorted() where got.spaces[space] != expected.spaces[space] {
-            let g = got.spaces[space]!, e = expected.spaces[space]!
-            let missing = e.keys.filter { g[$0] == nil }.count
-            let extra = g.keys.filter { e[$0] == nil }.count
-            let wrong = e.keys.filter { g[$0] != nil && g[$0] != e[$0] }.count
-            return "keyspace \(space.debugDescription): \(g.count) entries instead of \(e.count) (\(missing) missing, \(extra) extra, \(wrong) wrong)"
-        }
-        return "equal"
-    }
+    static func difference(_ got: State, _ expected: State) -> String { CrashTests.difference(got, expected) }
 }
