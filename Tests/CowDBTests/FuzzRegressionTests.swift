@@ -21,6 +21,7 @@ final class FuzzRegressionTests: XCTestCase {
     func testSeedCorpusAndFindingsReplayWithoutCrashing() throws {
         let directory = TemporaryDirectory()
         let files = try inputs(in: "Tools/cowdb-fuzz/seeds") + inputs(in: "Tests/CowDBTests/Fixtures/fuzz")
+            + inputs(in: "Tests/CowDBTests/Fixtures/fuzz-corpus")
         XCTAssertGreaterThanOrEqual(files.count, 10, "the seed corpus is missing")
         for file in files {
             let bytes = try [UInt8](Data(contentsOf: file))

@@ -20,9 +20,9 @@ final class HostileFileTests: XCTestCase {
         let db = try openDatabase(path: path, options: options)
         var keys: [[UInt8]] = []
         for commit in 0 ..< 16 {
-            // Overwrites and deletes reach only keys of earlier commits: a value replaced in the
-            // transaction that wrote it would leave an overflow run no version reaches, where
-            // damage is harmless and need not be reported.
+            // Overwrites and deletes reach keys of earlier commits; one reached twice in a commit
+            // leaves an overflow run no version reaches, where damage is harmless to reads but
+            // must still be reported (`check` verifies every run of every region).
             let earlier = keys.count
             try db.write { txn in
                 let ks = try txn.keyspaceCreatingIfMissing("ks\(commit % 3)")

@@ -89,6 +89,7 @@ extension Database {
             }
             checker.beginVersion()
             _ = walk(source, checker)
+            checkRegion(source, checker, version: target)
             report.versions.append(target)
         }
         report.problems = checker.problems
@@ -111,6 +112,19 @@ extension Database {
         return DatabaseStats(version: source.version, pageSize: store.layout.pageSize, versionCount: try versions().count,
                              fileBytes: try store.file.length(), liveBytes: live * pageSize,
                              keyspaces: keyspaces, catalogPages: catalogPages)
+    }
+
+    /// Verifies every run of the region a version's commit appended, reachable or not, and the
+    /// region checksum (`RegionCheck`): damage where no read would meet it is reported too.
+    private func checkRegion(_ source: ReadSource, _ checker: TreeChecker, version: UInt64) {
+        guard let commit = source.commit else { return }
+        let pageSize = store.layout.pageSize
+        for problem in RegionCheck.problems(base: source.mapping.base, pageSize: pageSize,
+                                            mappedPages: PageNumber(source.mapping.reservedLength / pageSize),
+                                            firstPage: commit.record.firstPage, commitPage: commit.page,
+                                            expected: commit.record.regionChecksum) {
+            checker.report(problem.page, "version \(version): \(problem.reason)")
+        }
     }
 
     /// Walks every tree of one version with `checker`; returns per-keyspace figures and catalog pages.
