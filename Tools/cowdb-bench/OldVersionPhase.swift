@@ -1,6 +1,8 @@
 // old_version_reads: CowDB's gets at the version 1,000 commits before the latest, on a tree of
 // the latest's shape, with values that differ from the latest's, checked against the values
-// the bench itself wrote (never against what CowDB reads back elsewhere).
+// the bench itself wrote (never against what CowDB reads back elsewhere); and
+// latest_version_reads, the same gets at the latest version of the same database, the
+// reference the old version's reads are held to.
 import CowDB
 
 /// The overwrite commits made before the old-version reads: `commits` commits of `perCommit`
@@ -55,8 +57,9 @@ struct OverwriteSchedule {
 
 extension PhaseRunner {
     /// CowDB only, on a copy of the database the write phase left: the overwrite commits of
-    /// `OverwriteSchedule` (no syncs), then N random gets at the version 1,000 commits before
-    /// the latest. Fails the run unless they return exactly what that version must hold.
+    /// `OverwriteSchedule` (no syncs), then N random gets at the latest version and N at the
+    /// version 1,000 commits before it. Fails the run unless each returns exactly what its
+    /// version must hold.
     mutating func oldVersionReads() throws {
         guard E.self == CowDBEngine.self else { return }
         let data = plan.data, n = plan.scale
@@ -70,6 +73,11 @@ extension PhaseRunner {
         let latest = cowdb.database.latestVersion
         let old = latest - UInt64(OverwriteSchedule.behind)
         let version = plan.misreadOldVersion ? latest : old
+        // The same gets at the latest version of this database first: the reference the old
+        // version's reads are held to (same tree shape, same page-cache state, same process).
+        let latestSum = try timed(.latestVersionReads, operations: n, repeats: plan.readRepeats) {
+            try randomGets(data, 0 ..< n) { try cowdb.read(at: latest, $0) }
+        }
         let sum = try timed(.oldVersionReads, operations: n, repeats: plan.readRepeats) {
             try randomGets(data, 0 ..< n) { try cowdb.read(at: version, $0) }
         }
@@ -80,6 +88,9 @@ extension PhaseRunner {
         let atLatest = schedule.expectedGetSum(0 ..< n, after: schedule.commits)
         guard expected != atLatest else {
             throw EngineError(description: "old_version_reads: version \(old) and the latest hold the same byte sum \(expected); a wrong-version read would go unnoticed")
+        }
+        guard latestSum == atLatest else {
+            throw EngineError(description: "latest_version_reads: the gets at version \(latest) returned byte sum \(latestSum ?? 0), but it holds \(atLatest)")
         }
         guard sum == expected else {
             throw EngineError(description: "old_version_reads: the gets at version \(version) returned byte sum \(sum ?? 0), but version \(old) holds \(expected) (the latest, \(latest), holds \(atLatest)): a read returned another version's values")

@@ -14,8 +14,8 @@ extension Report {
         let n = grouped(scale)
         add("random gets warm, CowDB/LMDB", ratio(.randomReadsWarm), "≥ 1.5") { $0 >= 1.5 }
         add("random range reads, CowDB/LMDB", ratio(.randomRangeReads), "≥ 1.2") { $0 >= 1.2 }
-        if let old = ops(.oldVersionReads, .cowdb), let warm = ops(.randomReadsWarm, .cowdb) {
-            add("gets 1,000 commits old (the latest's tree shape, other values) / CowDB warm gets", old / warm, "≥ 0.95") { $0 >= 0.95 }
+        if let old = ops(.oldVersionReads, .cowdb), let latest = ops(.latestVersionReads, .cowdb) {
+            add("gets 1,000 commits old / gets at the latest, same database (same tree shape, other values)", old / latest, "≥ 0.95") { $0 >= 0.95 }
         }
         add("bulk load, CowDB/LMDB", ratio(.bulkLoad), "≥ 1.0") { $0 >= 1.0 }
         add("individual durable commits, CowDB/LMDB", ratio(.individualWrites), "≥ 1.5") { $0 >= 1.5 }

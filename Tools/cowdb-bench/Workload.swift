@@ -13,6 +13,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     case sizeAfterLoad = "size_after_load"
     case sizeAfterRemovals = "size_after_removals"
     case oldVersionReads = "old_version_reads"
+    case latestVersionReads = "latest_version_reads"
     case openWithHistory = "open_with_history"
     case bytesPerCommit = "bytes_per_commit"
     case diff
@@ -40,7 +41,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     /// Whether only CowDB can run it (a feature the others lack).
     var cowdbOnly: Bool {
         switch self {
-        case .oldVersionReads, .openWithHistory, .bytesPerCommit, .diff, .compaction: true
+        case .oldVersionReads, .latestVersionReads, .openWithHistory, .bytesPerCommit, .diff, .compaction: true
         default: false
         }
     }
@@ -51,7 +52,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         case .bulkLoad, .sizeAfterLoad: .load
         case .individualWrites, .batchWrites, .bytesPerCommit: .write
         case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads: .read
-        case .oldVersionReads: .oldVersion
+        case .oldVersionReads, .latestVersionReads: .oldVersion
         case .removals, .sizeAfterRemovals: .remove
         case .openWithHistory: .history
         case .diff, .compaction: .compaction
@@ -63,7 +64,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         switch self {
         case .bulkLoad, .batchWrites: "pairs/s"
         case .individualWrites: "commits/s"
-        case .randomReads, .randomReadsWarm, .randomReads2Threads, .oldVersionReads: "gets/s"
+        case .randomReads, .randomReadsWarm, .randomReads2Threads, .oldVersionReads, .latestVersionReads: "gets/s"
         case .randomRangeReads: "ranges/s"
         case .removals: "removals/s"
         case .sizeAfterLoad, .sizeAfterRemovals: "MiB"
