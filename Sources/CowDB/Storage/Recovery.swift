@@ -76,9 +76,7 @@ enum Recovery {
         var fold: UInt32 = 0
         var page = regionStart
         while page < filePages {
-            let first = UnsafeRawBufferPointer(start: base + Int(page) * pageSize, count: pageSize)
-            let runLength = UInt64(first.u32(PageHeader.runLengthOffset))
-            let kind = first.u8(PageHeader.kindOffset)
+            let (first, kind, runLength) = RegionCheck.runStart(base: base, pageSize: pageSize, page: page)
             guard runLength >= 1, runLength <= filePages - page, (1 ... 4).contains(kind) else { break }
             let run = UnsafeRawBufferPointer(start: first.baseAddress!, count: Int(runLength) * pageSize)
             guard PageHeader.verify(run, pageNumber: page) else { break }
@@ -95,8 +93,7 @@ enum Recovery {
                 regionStart = page + 1
                 fold = 0
             } else {
-                var checksum = first.u32(PageHeader.checksumOffset).littleEndian
-                fold = withUnsafeBytes(of: &checksum) { crc32c($0, seed: fold) }
+                fold = RegionCheck.extend(fold, withChecksumOf: first)
             }
             page += runLength
         }

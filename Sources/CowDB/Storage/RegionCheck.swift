@@ -24,9 +24,7 @@ enum RegionCheck {
         var fold: UInt32 = 0
         var page = firstPage
         while page < commitPage {
-            let first = UnsafeRawBufferPointer(start: base + Int(page) * pageSize, count: pageSize)
-            let runLength = UInt64(first.u32(PageHeader.runLengthOffset))
-            let kind = first.u8(PageHeader.kindOffset)
+            let (first, kind, runLength) = runStart(base: base, pageSize: pageSize, page: page)
             guard (1 ... 3).contains(kind), runLength >= 1, runLength <= commitPage - page else {
                 problems.append(RegionProblem(page: page, reason: "run header (kind \(kind), \(runLength) pages) does not fit the region ending at page \(commitPage)"))
                 return problems
@@ -35,13 +33,27 @@ enum RegionCheck {
             if !PageHeader.verify(run, pageNumber: page) {
                 problems.append(RegionProblem(page: page, reason: "run of \(runLength) pages fails its checksum"))
             }
-            var checksum = first.u32(PageHeader.checksumOffset).littleEndian
-            fold = withUnsafeBytes(of: &checksum) { crc32c($0, seed: fold) }
+            fold = extend(fold, withChecksumOf: first)
             page += runLength
         }
         if fold != expected {
             problems.append(RegionProblem(page: commitPage, reason: "region checksum mismatch: the runs of [\(firstPage), \(commitPage)) are not the ones this commit wrote"))
         }
         return problems
+    }
+
+    /// The first page of the run at `page` and the kind and length its header claims (unchecked).
+    @inline(__always)
+    static func runStart(base: UnsafeRawPointer, pageSize: Int, page: PageNumber) -> (first: UnsafeRawBufferPointer, kind: UInt8, runLength: UInt64) {
+        let first = UnsafeRawBufferPointer(start: base + Int(page) * pageSize, count: pageSize)
+        return (first, first.u8(PageHeader.kindOffset), UInt64(first.u32(PageHeader.runLengthOffset)))
+    }
+
+    /// `fold` (the region checksum so far) extended with the stored checksum of the run whose
+    /// first page is `first`.
+    @inline(__always)
+    static func extend(_ fold: UInt32, withChecksumOf first: UnsafeRawBufferPointer) -> UInt32 {
+        var checksum = first.u32(PageHeader.checksumOffset).littleEndian
+        return withUnsafeBytes(of: &checksum) { crc32c($0, seed: fold) }
     }
 }
