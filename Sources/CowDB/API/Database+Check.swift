@@ -118,6 +118,8 @@ extension Database {
     /// region checksum (`RegionCheck`): damage where no read would meet it is reported too.
     private func checkRegion(_ source: ReadSource, _ checker: TreeChecker, version: UInt64) {
         guard let commit = source.commit else { return }
+        // The map's reservation bounds the region only loosely; what keeps the walk inside the
+        // file is that it never passes the commit page, which `source(at:)` has read and verified.
         let pageSize = store.layout.pageSize
         for problem in RegionCheck.problems(base: source.mapping.base, pageSize: pageSize,
                                             mappedPages: PageNumber(source.mapping.reservedLength / pageSize),
