@@ -190,4 +190,23 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(bytes.count, 16 + 2 * (2 + 1 + 16) + 4)
         XCTAssertEqual(try TagFile.decode(bytes, path: "t"), tags.reversed())
     }
+
+    /// Only a missing tags file means "no tags": an I/O error reading it throws (the operation
+    /// fuzzer saw `tags()` return an empty list on a disk that had failed).
+    func testTagsThrowOnAnIOErrorInsteadOfReportingNone() throws {
+        let directory = TemporaryDirectory()
+        let base = directory.path("base"), path = base + "/db"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) // the real lock file
+        let backend = FaultInjectionStorage(durableDirectories: [base])
+        let db = try Database(path: path, options: CrashTests.options(.full), backend: backend) // unchecked-open: its disk fails on purpose
+        XCTAssertEqual(try db.tags().map(\.name), [])
+        try db.write { try $0.put(b("k"), b("v")) }
+        try db.tag("first", version: 1)
+        XCTAssertEqual(try db.tags().map(\.name), ["first"])
+        backend.crash(afterStep: 0)
+        XCTAssertThrowsError(try db.tags()) { error in
+            guard case CowDBError.io = error else { return XCTFail("\(error)") }
+        }
+        try? db.close()
+    }
 }

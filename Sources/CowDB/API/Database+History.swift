@@ -108,11 +108,17 @@ extension Database {
         try read(at: try tag(named: name).version, body)
     }
 
-    /// Reads the tags file (none when it does not exist).
+    /// Reads the tags file (none when it does not exist). Opened directly rather than after an
+    /// existence test: only `ENOENT` means "no tags"; any other failure (EIO, EACCES) throws
+    /// instead of passing for an empty list.
     func readTags() throws -> [Tag] {
         let tagsPath = path + "/" + Database.tagsName
-        guard backend.exists(tagsPath) else { return [] }
-        let file = try backend.open(tagsPath, create: false, readOnly: true)
+        let file: any StorageFile
+        do {
+            file = try backend.open(tagsPath, create: false, readOnly: true)
+        } catch let CowDBError.io(_, _, code) where code == ENOENT {
+            return []
+        }
         defer { file.close() }
         let length = try file.length()
         guard length <= 64 << 20 else {
