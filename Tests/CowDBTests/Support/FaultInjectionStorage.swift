@@ -95,6 +95,7 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     private var crashed = false
     private var writeFault: (number: Int, errno: Int32, persistent: Bool)?
     private var syncFault: (number: Int, errno: Int32, persistent: Bool, failure: SyncFailure)?
+    private var droppedPages = 0
 
     /// An empty disk (only the roots "/" and "." exist).
     init() {}
@@ -151,6 +152,10 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
 
     /// Writes, syncs (file and directory) and steps so far.
     var counts: (writes: Int, syncs: Int, steps: Int) { locked { (writes, syncs, steps) } }
+
+    /// How many failed file syncs have dropped dirty pages (`SyncFailure.dropPages`): writes
+    /// never synced are gone from the cache too, as after a power cut.
+    var pageDropCount: Int { locked { droppedPages } }
 
     /// Whether the simulated process has crashed.
     var isCrashed: Bool { locked { crashed } }
@@ -373,7 +378,9 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
             if let fault = syncFault, syncs == fault.number || (fault.persistent && syncs > fault.number) {
                 switch fault.failure {
                 case .keepDirty: break
-                case .dropPages: file.inode.dropDirtyPages()
+                case .dropPages:
+                    file.inode.dropDirtyPages()
+                    droppedPages += 1
                 case .markClean: file.inode.unsynced = []
                 }
                 throw CowDBError.io(operation: "fdatasync", path: file.path, errno: fault.errno)
