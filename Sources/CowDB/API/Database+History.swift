@@ -38,7 +38,7 @@ extension Database {
             }
             let regionStart = latest.page + 1
             let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verifyEveryRead: options.checksumVerification == .everyRead)
-            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+            let now = nanosecondsSince1970(Date())
             let record = CommitRecord(
                 version: latest.record.version + 1, timestamp: max(now, latest.record.timestamp + 1),
                 previousCommit: latest.page, firstPage: regionStart,
@@ -76,7 +76,7 @@ extension Database {
             // The tagged version must be on disk before a durable tag can name it.
             if options.durability == .none { try store.file.sync() }
             var tags = try readTags().filter { $0.name != name }
-            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+            let now = nanosecondsSince1970(Date())
             tags.append(Tag(name: name, version: version, createdAtNanoseconds: now))
             try writeTags(tags)
         }

@@ -428,7 +428,7 @@ public final class Database: @unchecked Sendable {
                 precondition(forced.version > (latest?.record.version ?? 0) && forced.timestamp > (latest?.record.timestamp ?? 0),
                              "CowDB: a forced commit must come after the latest")
             }
-            let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+            let now = nanosecondsSince1970(Date())
             point = try txn.writeCommit(timestamp: max(now, (latest?.record.timestamp ?? 0) + 1), forced: forced)
         } catch {
             try? discardTail(regionStart)

@@ -62,7 +62,7 @@ public struct DatabaseOptions: Sendable {
         case everyRead
     }
 
-    /// Defaults: 4 KiB pages, `.full` durability, read-write, 64 MiB dirty budget.
+    /// Defaults: 4 KiB pages, `.full` durability, read-write, 512 MiB dirty budget, `.firstRead` verification.
     public init() {}
 }
 

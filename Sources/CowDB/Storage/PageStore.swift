@@ -21,7 +21,7 @@ final class PageStore: @unchecked Sendable {
         try backend.unlink(temporary)
         let file = try backend.open(temporary, create: true, readOnly: false)
         defer { file.close() }
-        let now = UInt64(max(0, Date().timeIntervalSince1970 * 1e9))
+        let now = nanosecondsSince1970(Date())
         let header = FileHeader(pageSize: pageSize, uuid: uuid, generation: generation, createdAt: now)
         var page = [UInt8](repeating: 0, count: pageSize)
         page.withUnsafeMutableBytes { header.encode(into: $0) }
