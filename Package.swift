@@ -17,9 +17,32 @@ let package = Package(
             name: "CCowDBSupport",
             path: "Sources/CCowDBSupport"
         ),
+        // The layers, one module each, so that an upward use does not compile (docs/DESIGN.md):
+        // every on-disk structure's encoder and decoder, and the error type.
+        .target(
+            name: "CowDBFormat",
+            dependencies: ["CCowDBSupport"],
+            path: "Sources/CowDBFormat",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Files, pages, the index, recovery, the lock file; a database generation's life.
+        .target(
+            name: "CowDBStorage",
+            dependencies: ["CowDBFormat", "CCowDBSupport"],
+            path: "Sources/CowDBStorage",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The copy-on-write B+tree over a page reader and a page sink.
+        .target(
+            name: "CowDBTree",
+            dependencies: ["CowDBFormat", "CowDBStorage"],
+            path: "Sources/CowDBTree",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // The public API.
         .target(
             name: "CowDB",
-            dependencies: ["CCowDBSupport"],
+            dependencies: ["CowDBFormat", "CowDBStorage", "CowDBTree"],
             path: "Sources/CowDB",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
@@ -84,7 +107,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CowDBTests",
-            dependencies: ["CowDB", "CLMDB", "cowdb-test-helper", "CowDBTestSupport", "CowDBTestHarness"],
+            dependencies: [
+                "CowDB", "CowDBFormat", "CowDBStorage", "CowDBTree",
+                "CLMDB", "cowdb-test-helper", "CowDBTestSupport", "CowDBTestHarness",
+            ],
             path: "Tests/CowDBTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -93,7 +119,10 @@ let package = Package(
         // and a smoke run of cowdb-bench.
         .testTarget(
             name: "CowDBToolTests",
-            dependencies: ["CowDB", "cowdb", "cowdb-bench", "CowDBTestSupport", "CowDBTestHarness"],
+            dependencies: [
+                "CowDB", "CowDBFormat", "CowDBStorage", "CowDBTree",
+                "cowdb", "cowdb-bench", "CowDBTestSupport", "CowDBTestHarness",
+            ],
             path: "Tests/CowDBToolTests",
             exclude: ["Fixtures"],
             swiftSettings: [.swiftLanguageMode(.v6)]

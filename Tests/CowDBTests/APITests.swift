@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// The public API's contract: results, typed errors for bad input, versions and keyspaces.
 final class APITests: XCTestCase {

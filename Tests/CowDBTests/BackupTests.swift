@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Incremental backup of the append-only file, and copies of one version.
 final class BackupTests: XCTestCase {

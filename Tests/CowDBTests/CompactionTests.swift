@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Compaction: kept versions keep their numbers, times and content; dropped ones are gone;
 /// shared pages stay shared; it runs beside readers and a writer; the switch is atomic and

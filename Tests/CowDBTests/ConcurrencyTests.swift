@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Readers on many threads, snapshots across commits, writers waiting their turn, and other
 /// processes: a read-only process sees new commits; a second writer process is locked out.

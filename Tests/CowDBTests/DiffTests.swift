@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// `Database.diff` against a brute-force comparison of two full scans, and its cost: the pages
 /// it reads grow with what changed, not with the size of the database.

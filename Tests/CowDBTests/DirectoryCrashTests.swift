@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Power cuts while a database is created under directories that do not exist yet (or that
 /// exist but were never synced): `FaultInjectionStorage` keeps directories as a tree, so a

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Dates a caller may pass that do not fit a u64 nanosecond timestamp (found by the operation
 /// fuzzer: `RetentionPolicy(keepSince: .distantFuture)` trapped converting to UInt64).

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// File modes (the umask and `fileMode` apply; nothing world-writable) and symbolic links
 /// planted in a database directory (never followed out of it).

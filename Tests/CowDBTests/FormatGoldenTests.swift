@@ -2,6 +2,9 @@ import CCowDBSupport
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -326,15 +329,15 @@ final class FormatGoldenTests: XCTestCase {
         file.replaceSubrange(3 * Self.pageSize ..< 5 * Self.pageSize, with: run)
         try file.withUnsafeBytes { bytes in
             let reader = PageReader(base: bytes.baseAddress!, limit: 6, layout: Self.layout, verification: .everyRead)
-            let value = try OverflowPage.value(in: reader, page: 3, length: 5000, below: 5)
+            let value = try reader.overflowValue(page: 3, length: 5000, below: 5)
             XCTAssertEqual(Array(value), Self.overflowValue)
-            expectCorrupt(page: 3, offset: nil) { _ = try OverflowPage.value(in: reader, page: 3, length: 4999, below: 5) }
-            expectCorrupt(page: 3, offset: nil) { _ = try OverflowPage.value(in: reader, page: 3, length: 5000, below: 4) }
+            expectCorrupt(page: 3, offset: nil) { _ = try reader.overflowValue(page: 3, length: 4999, below: 5) }
+            expectCorrupt(page: 3, offset: nil) { _ = try reader.overflowValue(page: 3, length: 5000, below: 4) }
         }
         file[3 * Self.pageSize + 6000] ^= 1
         file.withUnsafeBytes { bytes in
             let reader = PageReader(base: bytes.baseAddress!, limit: 6, layout: Self.layout, verification: .everyRead)
-            expectCorrupt(page: 3, offset: nil) { _ = try OverflowPage.value(in: reader, page: 3, length: 5000, below: 5) }
+            expectCorrupt(page: 3, offset: nil) { _ = try reader.overflowValue(page: 3, length: 5000, below: 5) }
         }
     }
 

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Replays the fuzzer's seed corpus and every kept finding through the same code the fuzz
 /// target runs (`FuzzCase`), and checks that the fuzzer's checksum resealing mirrors the engine's.

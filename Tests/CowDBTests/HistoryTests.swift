@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Rollback (one commit repeating an old version's roots) and tags (named versions in a file
 /// beside the data file).

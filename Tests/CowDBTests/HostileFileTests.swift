@@ -2,6 +2,9 @@ import CowDBTestSupport
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Damaged and crafted files: every read either returns exactly what the intact database
 /// holds at the version it reads, or throws an error that reports the damage — never a

@@ -1,6 +1,9 @@
 import CowDBTestSupport
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// The in-memory node against a model: every change keeps its entries, its size (what the
 /// page would take) and its page image right, through arena growth, compaction, cuts and merges.

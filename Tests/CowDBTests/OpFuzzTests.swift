@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// The operation fuzzer (`OpFuzzRunner`) as a seeded test: random programs of puts, deletes,
 /// inserts, bulk loads, keyspaces, scans both ways, cursors, reads at versions, snapshots,

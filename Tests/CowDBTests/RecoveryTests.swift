@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Reopening after damage: a truncated data file or index, a deleted index, flipped bytes in
 /// the unsynced tail. Each reopen must yield exactly the newest commit whose bytes are all

@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// `check` verifies every run of every commit region, not only the runs some version reaches:
 /// bit rot in an overflow run that a later put of the same transaction orphaned is reported,

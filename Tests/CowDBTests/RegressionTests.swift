@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 #if canImport(Glibc)
 import Glibc
 #endif

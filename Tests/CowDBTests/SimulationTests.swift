@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Seeded model-based simulation: random operations against CowDB and an in-memory model,
 /// old versions sampled and read back whole, then again after close and reopen.

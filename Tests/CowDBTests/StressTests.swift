@@ -2,6 +2,9 @@ import Foundation
 import Synchronization
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Many reader threads, snapshots held across commits, one writer and a second writer thread
 /// waiting its turn — the suite to run under Thread Sanitizer:

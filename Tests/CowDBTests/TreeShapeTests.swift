@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Balance and fill: what splits and merges leave behind.
 final class TreeShapeTests: XCTestCase {

@@ -1,5 +1,8 @@
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 #if canImport(Glibc)
 import Glibc
 #endif

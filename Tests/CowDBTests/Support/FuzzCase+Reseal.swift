@@ -3,6 +3,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 extension FuzzCase {
     // MARK: Resealing

@@ -5,6 +5,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 extension FuzzCase {
     // MARK: Seeds

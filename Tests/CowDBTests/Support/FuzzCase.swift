@@ -24,6 +24,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Decodes a fuzz input, writes it as a database directory, and runs every reading operation
 /// (and optionally a write) on it. Anything may throw; nothing may crash, hang or read out of

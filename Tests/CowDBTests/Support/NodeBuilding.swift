@@ -1,4 +1,7 @@
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// A leaf value as tests spell it (the engine's `StoredValue` holds views, not bytes).
 enum TestLeafValue: Equatable {

@@ -4,6 +4,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// An error a test throws inside a write transaction to discard it.
 struct OpFuzzAbort: Error {}

@@ -4,6 +4,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 extension OpFuzzRunner {
     /// The errors a read of keyspace `name` at `version` should throw (empty: none).

@@ -5,6 +5,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 extension OpFuzzRunner {
     /// Reconciles the runner's model with a database reopened after a fault.

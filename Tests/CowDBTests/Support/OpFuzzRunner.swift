@@ -12,6 +12,9 @@
 
 import Foundation
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 
 /// Runs one operation fuzzer program.
 final class OpFuzzRunner {

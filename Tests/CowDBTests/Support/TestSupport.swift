@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import CowDB
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
 // Re-exported so every file of this test target sees the shared helpers.
 @_exported import CowDBTestSupport
 @_exported import CowDBTestHarness

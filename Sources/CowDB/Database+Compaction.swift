@@ -1,0 +1,306 @@
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
+import Foundation
+
+// Compaction: the database written anew into the next generation's files, keeping only the
+// versions a retention policy selects, then an atomic switch (the rename of `CURRENT`).
+//
+// The oldest kept version is copied whole, in key order, so its pages come out full; each
+// later kept version is written as its difference from the previous kept one (found by the
+// diff walk, which skips shared subtrees), committed under its own number and time. Pages
+// that kept versions share in the old file are therefore shared in the new one too: a page
+// common to 50 kept versions is written once. The copy runs beside the writer; at the end,
+// under the writer gate, the commits made meanwhile are carried over the same way and the
+// database switches generations. Readers and snapshots already open keep the old file's map
+// (the file is unlinked, not overwritten), read-only processes see the new generation in the
+// lock file and reopen.
+
+/// Which versions compaction keeps. The latest version is always kept.
+public struct RetentionPolicy: Sendable, Equatable {
+    /// Keep the newest N versions.
+    public var keepLast: Int?
+    /// Keep every version committed at or after this time.
+    public var keepSince: Date?
+    /// Keep every tagged version.
+    public var keepTags: Bool
+    /// Keep every version (compaction then only repacks).
+    public var keepAll: Bool
+    /// Keep these versions too.
+    public var keepVersions: Set<UInt64>
+
+    /// A policy; the default keeps the latest version and the tagged ones.
+    public init(keepLast: Int? = nil, keepSince: Date? = nil, keepTags: Bool = true, keepAll: Bool = false, keepVersions: Set<UInt64> = []) {
+        self.keepLast = keepLast
+        self.keepSince = keepSince
+        self.keepTags = keepTags
+        self.keepAll = keepAll
+        self.keepVersions = keepVersions
+    }
+
+    /// Only the latest version.
+    public static let latestOnly = RetentionPolicy(keepTags: false)
+
+    /// The versions of `versions` (oldest first) this policy keeps.
+    func select(from versions: [VersionInfo], tags: [Tag]) -> [UInt64] {
+        // Array accessors cannot throw.
+        try! select(count: versions.count, version: { versions[$0].version }, timestamp: { versions[$0].timestampNanoseconds }, tags: tags)
+    }
+
+    /// The versions this policy keeps among `count` versions in increasing order, read through
+    /// accessors by position: only the positions it needs are read (the newest N, a binary
+    /// search for the time, one for each tag), never the whole list unless `keepAll`.
+    func select(count: Int, version: (Int) throws -> UInt64, timestamp: (Int) throws -> UInt64, tags: [Tag]) throws -> [UInt64] {
+        guard count > 0 else { return [] }
+        if keepAll { return try (0 ..< count).map(version) }
+        var kept: Set<UInt64> = [try version(count - 1)]
+        if let keepLast { for i in max(0, count - keepLast) ..< count { kept.insert(try version(i)) } }
+        /// The first position whose value is at least `target` (values increase with the position).
+        func firstAtLeast(_ target: UInt64, _ value: (Int) throws -> UInt64) throws -> Int {
+            var low = 0, high = count
+            while low < high {
+                let mid = (low + high) / 2
+                if try value(mid) < target { low = mid + 1 } else { high = mid }
+            }
+            return low
+        }
+        if let keepSince {
+            let since = nanosecondsSince1970(keepSince)
+            for i in try firstAtLeast(since, timestamp) ..< count { kept.insert(try version(i)) }
+        }
+        for wanted in (keepTags ? tags.map(\.version) : []) + keepVersions {
+            let i = try firstAtLeast(wanted, version)
+            if i < count, try version(i) == wanted { kept.insert(wanted) }
+        }
+        return kept.sorted()
+    }
+}
+
+/// What a compaction did.
+public struct CompactionReport: Sendable, Equatable {
+    /// Versions before, and kept.
+    public let versionsBefore: Int
+    public let versionsKept: Int
+    /// Commits made while compaction ran, carried over before the switch.
+    public let versionsCarriedOver: Int
+    /// Data file bytes before and after.
+    public let bytesBefore: UInt64
+    public let bytesAfter: UInt64
+    /// The generation now current.
+    public let generation: UInt64
+    /// Wall-clock time of the whole compaction.
+    public let seconds: Double
+}
+
+extension Database {
+    /// Rewrites the database keeping only the versions `policy` selects (always the latest),
+    /// with their numbers and timestamps, into the next generation, and switches to it
+    /// atomically. Runs while readers read and the writer commits (commits made meanwhile are
+    /// carried over). Reading a dropped version afterwards throws `versionNotFound`.
+    /// Throws `busy` when another compaction of this instance is running, `readOnly` on a
+    /// read-only instance.
+    @discardableResult
+    public func compact(keeping policy: RetentionPolicy = RetentionPolicy()) throws -> CompactionReport {
+        if options.readOnly { throw CowDBError.readOnly }
+        let started = monotonicSeconds()
+        try compacting.withLock { running in
+            if running { throw CowDBError.busy("a compaction of this database is running") }
+            running = true
+        }
+        defer { compacting.withLock { $0 = false } }
+
+        let generation = store.header.generation
+        // The versions to keep, read from the index by position (no list of every version).
+        let tags = try readTags()
+        let (versionCount, kept, bytesBefore) = try state.withLock { _ -> (Int, [UInt64], UInt64) in
+            let log = self.log
+            let kept = try policy.select(count: log.count, version: { try log.record($0).version },
+                                         timestamp: { try log.record($0).timestamp }, tags: tags)
+            let last = try log.last()
+            return (log.count, kept, ((last?.commitPage ?? 0) + 1) * UInt64(store.layout.pageSize))
+        }
+        guard versionCount > 0 else {
+            // Nothing committed: nothing to keep or drop, and no new generation.
+            let bytes = UInt64(store.layout.pageSize)
+            return CompactionReport(versionsBefore: 0, versionsKept: 0, versionsCarriedOver: 0, bytesBefore: bytes, bytesAfter: bytes,
+                                    generation: generation, seconds: monotonicSeconds() - started)
+        }
+        let trace = ProcessInfo.processInfo.environment["COWDB_COMPACTION_TRACE"] != nil
+        /// With COWDB_COMPACTION_TRACE set: the time since the start at each step, on stderr.
+        func mark(_ step: String) {
+            if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, monotonicSeconds() - started).utf8)) }
+        }
+        mark("\(versionCount) versions, \(kept.count) kept")
+        var targetOptions = options
+        targetOptions.durability = .none
+        targetOptions.readOnly = false
+        targetOptions.lockTimeout = 0
+        let target = try Database(path: path, options: targetOptions, backend: backend,
+                                  target: GenerationTarget(uuid: store.header.uuid, generation: generation + 1))
+        var switched = false
+        defer {
+            if !switched {
+                try? target.close()
+                for name in [CurrentFile.dataName(generation + 1), CurrentFile.indexName(generation + 1), Database.compactionLockName] {
+                    try? backend.unlink(path + "/" + name)
+                }
+            }
+        }
+
+        // 1. The kept versions, the oldest whole, each later one as its difference.
+        var previous: UInt64?
+        for version in kept {
+            try carry(version, after: previous, into: target)
+            previous = version
+        }
+
+        mark("kept versions copied")
+        // 2. Catch up with what the writer committed meanwhile, without stopping it, until
+        //    little is left.
+        var carried = 0
+        /// The versions committed after `previous`.
+        func newer() throws -> [UInt64] {
+            try state.withLock { _ in
+                let log = self.log
+                // Only the tail after `previous` (a binary search finds it), not the whole index.
+                let start = try previous.flatMap { try log.position(of: $0) }.map { $0 + 1 } ?? 0
+                return try (start ..< log.count).map { try log.record($0).version }.filter { $0 > (previous ?? 0) }
+            }
+        }
+        // Rounds stop when the backlog stops shrinking (a writer committing faster than
+        // compaction carries commits over): the last round, under the gate, is then bounded.
+        var lastBacklog = Int.max
+        for _ in 0 ..< 8 {
+            let backlog = try newer()
+            guard backlog.count > 4, backlog.count < lastBacklog else { break }
+            lastBacklog = backlog.count
+            for version in backlog {
+                try carry(version, after: previous, into: target)
+                previous = version
+                carried += 1
+            }
+        }
+
+        // 3. Under the writer gate: carry over the last commits, make the new files durable,
+        //    switch `CURRENT`, adopt the new generation.
+        return try withWriterGate { latest, _ in
+            for version in try newer() {
+                try carry(version, after: previous, into: target)
+                previous = version
+                carried += 1
+            }
+            mark("caught up (\(carried) carried over)")
+            try target.store.file.sync()
+            try Database.markLastRecordSynced(target.log)
+            try target.close()
+            // From here the new files are kept whatever happens: once `CURRENT.tmp` may have
+            // been renamed they may be the database. A failure from here on also stops this
+            // writer (as a failed sync does): it cannot know which generation a reopen will
+            // find, and a commit into the old one could be lost behind the new `CURRENT`.
+            switched = true
+            do {
+                try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation + 1), backend: backend)
+                mark("synced and switched")
+                try adoptGeneration(generation + 1)
+            } catch {
+                state.withLock { $0.poisoned = "compaction failed while switching generations (\(error)); reopen the database" }
+                throw error
+            }
+            for name in [CurrentFile.dataName(generation), CurrentFile.indexName(generation), Database.compactionLockName] {
+                try? backend.unlink(path + "/" + name)
+            }
+            let after = try self.versions()
+            return CompactionReport(versionsBefore: versionCount + carried, versionsKept: after.count,
+                                    versionsCarriedOver: carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
+                                    bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
+                                    generation: generation + 1, seconds: monotonicSeconds() - started)
+        }
+    }
+
+    /// Commits version `version` of this database into `target` under its own number and
+    /// time: whole when `previous` is nil, else as its difference from `previous`.
+    private func carry(_ version: UInt64, after previous: UInt64?, into target: Database) throws {
+        let info = try read(at: version) { txn in (txn.source.commit?.record.timestamp ?? 0, txn.source.commit?.record.rolledBackFrom) }
+        let forced = WriteTransaction.ForcedCommit(version: version, timestamp: info.0, rolledBackFrom: info.1)
+        guard let previous else {
+            try target.write(forced: forced) { out in
+                try read(at: version) { source in
+                    // Zero-copy from the map into the new tree, in key order (so pages fill up).
+                    for name in [nil] + (try source.keyspaces()) {
+                        if let name { _ = try out.createKeyspace(name) }
+                        try source.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
+                            try out.put(key, value, in: name)
+                            return true
+                        }
+                    }
+                }
+            }
+            return
+        }
+        let before = Set(try read(at: previous) { try $0.keyspaces() })
+        let after = Set(try read(at: version) { try $0.keyspaces() })
+        try target.write(forced: forced) { out in
+            for name in before.subtracting(after).sorted() { try out.dropKeyspace(name) }
+            for name in after.subtracting(before).sorted() { _ = try out.createKeyspace(name) }
+            try diffAllKeyspaces(from: previous, to: version) { changes in
+                var iterator = changes.makeIterator()
+                while let change = try iterator.nextOrThrow() {
+                    if let name = change.keyspace, !after.contains(name) { continue }
+                    let keyspace = try change.keyspace.map { try out.keyspace($0) } ?? out.defaultKeyspace
+                    if let value = change.newValue {
+                        try keyspace.put(change.key, value)
+                    } else {
+                        _ = try keyspace.delete(change.key)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Switches this instance to generation `generation` (already durable and named by
+    /// `CURRENT`): opens its files, verifies its tail, swaps them in for new readers.
+    func adoptGeneration(_ generation: UInt64) throws {
+        guard store.header.generation != generation else { return }
+        let (newStore, newLog) = try Database.openGeneration(path: path, backend: backend, options: options, generation: generation)
+        let pages = try newStore.filePages()
+        let mapping = try newStore.map(covering: max(pages, 1))
+        let recovered = try Recovery.run(store: newStore, mapping: mapping, filePages: pages, log: newLog)
+        newLog.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
+        if !options.readOnly { try newLog.writePending() }
+        state.withLock { state in
+            files.withLock { $0 = Files(store: newStore, log: newLog) }
+            state.latest = recovered.latest
+            state.mapping = mapping
+        }
+        if !options.readOnly {
+            lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
+                             generation: generation, indexCount: newLog.count)
+        }
+    }
+
+    // MARK: Automatic compaction
+
+    /// After a commit: every `checkEveryCommits` commits, measure and maybe compact, in a
+    /// background thread (never two at once).
+    func considerAutomaticCompaction() {
+        guard let automatic = options.automaticCompaction else { return }
+        guard commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits) else { return }
+        // A check or compaction still running: try again after the next commit.
+        guard compacting.withLock({ !$0 }),
+              automaticCheckRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        commitsSinceCheck.store(0, ordering: .relaxed)
+        let thread = Thread { [self] in
+            defer { automaticCheckRunning.store(false, ordering: .releasing) }
+            do {
+                let stats = try self.stats()
+                guard Double(stats.fileBytes) > automatic.fileToLiveRatio * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
+                try self.compact(keeping: automatic.policy)
+            } catch {
+                // A closed database, a compaction already running, an I/O error: the next
+                // check tries again; the database itself is unaffected.
+            }
+        }
+        thread.start()
+    }
+}

@@ -1,0 +1,172 @@
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
+import Foundation
+
+// Rollback and tags: history features that need no copying. A rollback is one commit record
+// repeating an old version's roots; tags live in a small file beside the data file.
+
+extension Database {
+    static let tagsName = "tags"
+    static let tagsTemporaryName = "tags.tmp"
+
+    // MARK: Rollback
+
+    /// Makes the content of `version` the latest state by appending one commit whose roots
+    /// are that version's: O(1), nothing is copied, and every version in between stays
+    /// readable. Version 0 restores the empty database. Rolling back to the latest version
+    /// commits nothing. Returns the version that now holds the content.
+    ///
+    /// ```swift
+    /// let before = db.latestVersion
+    /// try db.write { try $0.put(Array("oops".utf8), Array("bad".utf8)) }
+    /// try db.rollback(to: before)   // a new version, equal in content to `before`
+    /// ```
+    @discardableResult
+    public func rollback(to version: UInt64) throws -> UInt64 {
+        try withWriterGate { latest, mapping in
+            guard let latest else {
+                guard version == 0 else { throw CowDBError.versionNotFound(version) }
+                return 0
+            }
+            guard version != latest.record.version else { return version }
+            let target: CommitPoint?
+            if version == 0 {
+                target = nil
+            } else {
+                guard version < latest.record.version, let position = try log.position(of: version) else {
+                    throw CowDBError.versionNotFound(version)
+                }
+                target = try commit(for: try log.record(position), latest: latest, mapping: mapping)
+            }
+            let regionStart = latest.page + 1
+            let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verifyEveryRead: options.checksumVerification == .everyRead)
+            let now = nanosecondsSince1970(Date())
+            let record = CommitRecord(
+                version: latest.record.version + 1, timestamp: max(now, latest.record.timestamp + 1),
+                previousCommit: latest.page, firstPage: regionStart,
+                catalogRoot: target?.record.catalogRoot ?? 0, defaultRoot: target?.record.defaultRoot ?? 0,
+                defaultCount: target?.record.defaultCount ?? 0, totalCount: target?.record.totalCount ?? 0,
+                regionChecksum: appender.regionChecksum(), rolledBackFrom: version)
+            let page: PageNumber
+            do {
+                page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: appender.tail) }
+                try appender.flush()
+                _ = try appender.reader()
+            } catch {
+                try? discardTail(regionStart)
+                throw error
+            }
+            try publish(CommitPoint(record: record, page: page), mapping: appender.currentMapping)
+            return record.version
+        }
+    }
+
+    /// The version a rollback commit restored, or nil when `version` is an ordinary commit.
+    public func rolledBackFrom(version: UInt64) throws -> UInt64? {
+        try read(at: version) { $0.source.commit?.record.rolledBackFrom }
+    }
+
+    // MARK: Tags
+
+    /// Names `version` (durably; setting an existing name moves it). Tags live outside the
+    /// versioned trees: every version sees the same tags. Compaction keeps tagged versions.
+    public func tag(_ name: String, version: UInt64) throws {
+        guard Tags.isValidName(name) else { throw CowDBError.invalidTagName(name) }
+        try withWriterGate { latest, _ in
+            let known = version == 0 ? true : try log.position(of: version) != nil
+            guard version <= (latest?.record.version ?? 0), known else { throw CowDBError.versionNotFound(version) }
+            // The tagged version must be on disk before a durable tag can name it.
+            if options.durability == .none { try store.file.sync() }
+            var tags = try readTags().filter { $0.name != name }
+            let now = nanosecondsSince1970(Date())
+            tags.append(Tag(name: name, version: version, createdAtNanoseconds: now))
+            try writeTags(tags)
+        }
+    }
+
+    /// Removes a tag; throws `tagNotFound` when there is none of that name.
+    public func deleteTag(_ name: String) throws {
+        try withWriterGate { _, _ in
+            let tags = try readTags()
+            guard tags.contains(where: { $0.name == name }) else { throw CowDBError.tagNotFound(name) }
+            try writeTags(tags.filter { $0.name != name })
+        }
+    }
+
+    /// Every tag, sorted by name.
+    public func tags() throws -> [Tag] {
+        try state.withLock { if $0.closed { throw CowDBError.closed } }
+        return try readTags()
+    }
+
+    /// The tag of this name, or throws `tagNotFound`.
+    public func tag(named name: String) throws -> Tag {
+        guard let tag = try tags().first(where: { $0.name == name }) else { throw CowDBError.tagNotFound(name) }
+        return tag
+    }
+
+    /// Runs `body` in a read transaction on the version a tag names.
+    public func read<T>(tag name: String, _ body: (ReadTransaction) throws -> T) throws -> T {
+        try read(at: try tag(named: name).version, body)
+    }
+
+    /// Reads the tags file (none when it does not exist). Opened directly rather than after an
+    /// existence test: only `ENOENT` means "no tags"; any other failure (EIO, EACCES) throws
+    /// instead of passing for an empty list.
+    func readTags() throws -> [Tag] {
+        let tagsPath = path + "/" + Database.tagsName
+        let file: any StorageFile
+        do {
+            file = try backend.open(tagsPath, create: false, readOnly: true)
+        } catch let CowDBError.io(_, _, code) where code == ENOENT {
+            return []
+        }
+        defer { file.close() }
+        let length = try file.length()
+        guard length <= 64 << 20 else {
+            throw CowDBError.corrupt(page: nil, offset: nil, reason: "tags file \(tagsPath): absurd length \(length)")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        let read = try bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }
+        return try TagFile.decode(Array(bytes.prefix(read)), path: tagsPath)
+    }
+
+    /// Replaces the tags file atomically.
+    private func writeTags(_ tags: [Tag]) throws {
+        try Database.replaceFile(Database.tagsName, in: path, with: TagFile.encode(tags), backend: backend)
+    }
+
+    /// Replaces `directory/name` with `bytes`: write `name.tmp`, sync it, rename it over
+    /// `name`, sync the directory — so the file is always either the old or the new one.
+    static func replaceFile(_ name: String, in directory: String, with bytes: [UInt8], backend: any StorageBackend) throws {
+        try replaceFile(name, in: directory, backend: backend) { file in
+            try bytes.withUnsafeBytes { try file.write($0, at: 0) }
+        }
+    }
+
+    /// Replaces `directory/name` with what `write` puts into a fresh `name.tmp` (synced, then
+    /// renamed over `name`, then the directory synced; on failure the temporary file goes).
+    /// `beforeRename` runs between the sync and the rename.
+    @discardableResult
+    static func replaceFile<T>(_ name: String, in directory: String, backend: any StorageBackend,
+                               beforeRename: () throws -> Void = {}, _ write: (any StorageFile) throws -> T) throws -> T {
+        let temporary = directory + "/" + name + ".tmp"
+        let file = try backend.open(temporary, create: true, readOnly: false)
+        let result: T
+        do {
+            try file.truncate(to: 0)
+            result = try write(file)
+            try file.sync()
+            file.close()
+        } catch {
+            file.close()
+            try? backend.unlink(temporary)
+            throw error
+        }
+        try beforeRename()
+        try backend.rename(temporary, directory + "/" + name)
+        try backend.syncDirectory(directory)
+        return result
+    }
+}

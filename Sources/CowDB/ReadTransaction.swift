@@ -1,0 +1,222 @@
+import CowDBFormat
+import CowDBStorage
+import CowDBTree
+import Foundation
+
+/// Everything a read needs: the map, the commit being read, and a page reader bounded by it.
+struct ReadSource: @unchecked Sendable {
+    let mapping: MappedRegion
+    let commit: CommitPoint?
+    let pages: PageReader
+    /// Keeps the bitmap `pages` tests alive (a compaction may release the store it belongs to).
+    let verifiedPages: VerifiedPages
+
+    /// The version read (0: the empty database).
+    var version: UInt64 { commit?.record.version ?? 0 }
+}
+
+/// A consistent view of one committed version. Handed to the closure of `Database.read`;
+/// it, and every keyspace, cursor and scan made from it, must not be used after the closure
+/// returns (that traps).
+public class ReadTransaction {
+    /// The version this transaction reads (0 for an empty database).
+    public let version: UInt64
+    let source: ReadSource
+    var pages: PageReader
+    var catalog: TreeState
+    var defaultTree: TreeState
+    /// Named keyspaces looked up (and, when writing, changed) so far, by the UTF-8 bytes of
+    /// their names (not by `String`, whose equality treats canonically equivalent spellings,
+    /// which are different names on disk, as the same).
+    var named: [[UInt8]: TreeState] = [:]
+    var isOpen = true
+    /// `withValue`/`withEntries` closures running now: while one runs, the transaction must
+    /// not change (its bytes may live in a changed node, which a change can move or free).
+    var openViews = 0
+    /// An error met where a throw was impossible (inside a scan's iterator); rethrown when
+    /// the closure returns.
+    var pendingError: (any Error)?
+
+    init(source: ReadSource) {
+        self.source = source
+        version = source.version
+        pages = source.pages
+        let record = source.commit?.record
+        catalog = TreeState(rootPage: record?.catalogRoot ?? 0, count: 0)
+        catalog.countsEntries = false
+        defaultTree = TreeState(rootPage: record?.defaultRoot ?? 0, count: record?.defaultCount ?? 0)
+    }
+
+    /// Commit time of this version (nil for version 0).
+    public var timestamp: Date? {
+        source.commit.map { Date(timeIntervalSince1970: Double($0.record.timestamp) / 1e9) }
+    }
+
+    /// Whether this transaction may write.
+    var isWritable: Bool { false }
+
+    /// Counts changes, so cursors of a write transaction know to re-seek (always 0 when reading).
+    var mutationStamp: UInt64 { 0 }
+
+    /// Traps when the transaction is used after its closure ended.
+    @inline(__always)
+    func ensureOpen() {
+        precondition(isOpen, "CowDB: a transaction (or a keyspace, cursor or scan from it) was used after its closure returned")
+    }
+
+    // MARK: Default keyspace
+
+    /// The default (unnamed) keyspace.
+    public var defaultKeyspace: Keyspace { ensureOpen(); return Keyspace(transaction: self, name: nil) }
+
+    /// The value stored under `key` in the default keyspace, or nil.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? { try get(key, in: nil) }
+
+    /// Calls `body` with the bytes of the value under `key` without copying them (they point
+    /// into the map, or into the write transaction's changed node, and are valid only inside
+    /// `body`); nil when the key is absent. `body` must not change the transaction (that traps).
+    public func withValue<R>(for key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try withValue(for: key, in: nil, body)
+    }
+
+    /// Whether `key` is present in the default keyspace.
+    public func contains(_ key: [UInt8]) throws -> Bool { try contains(key, in: nil) }
+
+    /// Entries in `[from, to)` of the default keyspace (either bound optional), ascending or descending.
+    public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> ScanSequence {
+        try scan(in: nil, from: from, to: to, reverse: reverse)
+    }
+
+    /// A cursor over the default keyspace, not yet positioned.
+    public func cursor() throws -> Cursor { try cursor(in: nil) }
+
+    /// Entries in the default keyspace.
+    public var count: UInt64 { ensureOpen(); return defaultTree.count }
+
+    // MARK: Keyspaces
+
+    /// An existing named keyspace; throws `keyspaceNotFound`.
+    public func keyspace(_ name: String) throws -> Keyspace {
+        ensureOpen()
+        _ = try tree(name)
+        return Keyspace(transaction: self, name: name)
+    }
+
+    /// Names of the named keyspaces, in byte order.
+    public func keyspaces() throws -> [String] {
+        ensureOpen()
+        var cursor = TreeCursor(root: catalog.root, pages: pages)
+        var names: [String] = []
+        var previous: [UInt8]?
+        var more = try cursor.first()
+        while more {
+            let name = try cursor.keyArray()
+            if let previous, compareBytes(previous, name) >= 0 {
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog names out of order")
+            }
+            previous = name
+            guard let text = String(validating: name, as: UTF8.self) else {
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog holds a keyspace name that is not UTF-8")
+            }
+            names.append(text)
+            more = try cursor.next()
+        }
+        return names
+    }
+
+    // MARK: Internals shared with Keyspace, Cursor and WriteTransaction
+
+    /// The tree of keyspace `name` (nil: the default keyspace).
+    func tree(_ name: String?) throws -> TreeState {
+        guard let name else { return defaultTree }
+        if let tree = named[Array(name.utf8)] { return tree }
+        let tree = try catalogEntry(name)
+        named[Array(name.utf8)] = tree
+        return tree
+    }
+
+    /// Reads keyspace `name`'s root and count from the catalog.
+    func catalogEntry(_ name: String) throws -> TreeState {
+        let key = Array(name.utf8)
+        guard !key.isEmpty, key.count <= 255,
+              let found = try key.withUnsafeBytes({ try BTree.find(catalog.root, key: $0, pages: pages) })
+        else { throw CowDBError.keyspaceNotFound(name) }
+        return try BTree.withBytes(of: found, pages: pages) { bytes in
+            guard bytes.count == 16, bytes.u64(0) < pages.limit else {
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog entry for keyspace \(name.debugDescription) is malformed")
+            }
+            return TreeState(rootPage: bytes.u64(0), count: bytes.u64(8))
+        }
+    }
+
+    /// The bytes of the value under `key` in the committed default tree this read transaction
+    /// reads (a view into the map, valid until the transaction ends), or nil when absent.
+    /// The hot path of `get`, `withValue` and `contains` on a read transaction: it reads through
+    /// constants (`source`), without the exclusivity checks and reference counting of the
+    /// mutable `pages` and `defaultTree`, and is not generic, so it is compiled once, specialized.
+    /// Only for a transaction that is not writable (whose default tree may hold changed nodes).
+    final func committedValue(for key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+        ensureOpen()
+        let pages = source.pages
+        try Keyspace.validate(key: key, layout: pages.layout)
+        guard let root = source.commit?.record.defaultRoot, root != 0 else { return nil }
+        let found = try key.withUnsafeBytes { try BTree.findStored(rootPage: root, key: $0, pages: pages) }
+        guard let (value, leaf) = found else { return nil }
+        switch value {
+        case let .inline(bytes): return bytes
+        case let .overflow(page, length): return try pages.overflowValue(page: page, length: length, below: leaf)
+        }
+    }
+
+    /// Finds `key` in keyspace `name`.
+    func find(_ key: [UInt8], in name: String?) throws -> FoundValue? {
+        ensureOpen()
+        try Keyspace.validate(key: key, layout: pages.layout)
+        let tree = try tree(name)
+        return try key.withUnsafeBytes { bytes -> FoundValue? in
+            if case let .page(root)? = tree.root {
+                guard let (value, leaf) = try BTree.findStored(rootPage: root, key: bytes, pages: pages) else { return nil }
+                return .stored(value, leafPage: leaf)
+            }
+            return try BTree.find(tree.root, key: bytes, pages: pages)
+        }
+    }
+
+    /// Whether `key` is present in keyspace `name`.
+    func contains(_ key: [UInt8], in name: String?) throws -> Bool {
+        if name == nil, !isWritable { return try committedValue(for: key) != nil }
+        return try find(key, in: name) != nil
+    }
+
+    func get(_ key: [UInt8], in name: String?) throws -> [UInt8]? {
+        if name == nil, !isWritable { return try committedValue(for: key).map { Array($0) } }
+        guard let found = try find(key, in: name) else { return nil }
+        return try BTree.withBytes(of: found, pages: pages) { Array($0) }
+    }
+
+    @inline(__always)
+    func withValue<R>(for key: [UInt8], in name: String?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        if name == nil, !isWritable {
+            guard let bytes = try committedValue(for: key) else { return nil }
+            return try body(bytes)
+        }
+        guard let found = try find(key, in: name) else { return nil }
+        openViews += 1
+        defer { openViews -= 1 }
+        return try BTree.withBytes(of: found, pages: pages, body)
+    }
+
+    func scan(in name: String?, from: [UInt8]?, to: [UInt8]?, reverse: Bool) throws -> ScanSequence {
+        ensureOpen()
+        return ScanSequence(cursor: try cursor(in: name), from: from, to: to, reverse: reverse)
+    }
+
+    func cursor(in name: String?) throws -> Cursor {
+        ensureOpen()
+        _ = try tree(name)
+        return Cursor(transaction: self, name: name)
+    }
+
+    /// Ends the transaction: later use traps.
+    func invalidate() { isOpen = false }
+}

@@ -1,0 +1,152 @@
+import CowDBFormat
+// The index file (`index`): fixed-size records, version → commit record (see IndexRecord.swift).
+// Records [0, fileCount) are read from a map of the file; records recovered from the data
+// file but not (yet) written to the index are held in `pending` (a read-only process never
+// writes; the writer writes them at open).
+
+/// The dense index of commit records.
+package final class RootLog: @unchecked Sendable {
+    package let file: any StorageFile
+    private var mapping: MappedRegion
+    /// Records trusted in the file.
+    package private(set) var fileCount: Int
+    /// Records after the file's, known from the data file only.
+    package private(set) var pending: [IndexRecord] = []
+
+    /// Opens (creating when writable) the index file and maps it; `fileCount` starts at 0
+    /// until `adopt` says how many of its records the recovery trusts.
+    package init(backend: any StorageBackend, directory: String, readOnly: Bool, name: String = "index", dataName: String = "data") throws {
+        let path = directory + "/" + name
+        if readOnly, !backend.exists(path) {
+            // A read-only process never creates files; an empty view stands in.
+            file = try backend.open(directory + "/" + dataName, create: false, readOnly: true)
+            mapping = try file.map(reservedLength: 1 << 20)
+            fileCount = 0
+            pending = []
+            readOnlyWithoutFile = true
+            return
+        }
+        file = try backend.open(path, create: !readOnly, readOnly: readOnly)
+        mapping = try file.map(reservedLength: 1 << 30)
+        fileCount = 0
+        readOnlyWithoutFile = false
+    }
+
+    private let readOnlyWithoutFile: Bool
+
+    /// Number of records in the file (whole records only).
+    package func recordsInFile() throws -> Int {
+        readOnlyWithoutFile ? 0 : Int(try file.length() / UInt64(IndexRecord.size))
+    }
+
+    /// The record at position `i` of the file, decoded; nil when torn or damaged.
+    package func fileRecord(_ i: Int) throws -> IndexRecord? {
+        let end = (i + 1) * IndexRecord.size
+        if end > mapping.reservedLength {
+            mapping = try file.map(reservedLength: max(mapping.reservedLength * 2, end * 2))
+        }
+        return IndexRecord.decode(UnsafeRawBufferPointer(start: mapping.base + i * IndexRecord.size, count: IndexRecord.size))
+    }
+
+    /// Total records known.
+    package var count: Int { fileCount + pending.count }
+
+    /// Record `i` of the log.
+    package func record(_ i: Int) throws -> IndexRecord {
+        precondition(i >= 0 && i < count)
+        if i >= fileCount { return pending[i - fileCount] }
+        // One retry: the writer may be rewriting this record in place (its synced flag).
+        guard let record = try fileRecord(i) ?? fileRecord(i) else {
+            throw CowDBError.corrupt(page: nil, offset: i * IndexRecord.size, reason: "index record \(i) checksum mismatch")
+        }
+        return record
+    }
+
+    /// The last record, if any.
+    package func last() throws -> IndexRecord? { count == 0 ? nil : try record(count - 1) }
+
+    /// Sets what recovery established: the first `fileCount` file records are trusted,
+    /// `pending` follow them.
+    package func adopt(fileCount: Int, pending: [IndexRecord]) {
+        self.fileCount = fileCount
+        self.pending = pending
+    }
+
+    /// Writes pending records to the file after the trusted ones and drops anything beyond
+    /// (writer only; no sync here: the open syncs the index right after, see `Database.init`).
+    package func writePending() throws {
+        try file.truncate(to: UInt64(fileCount * IndexRecord.size))
+        if !pending.isEmpty {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(pending.count * IndexRecord.size)
+            for record in pending { bytes += record.encoded }
+            try bytes.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
+            fileCount += pending.count
+            pending = []
+        }
+    }
+
+    /// Appends one record (writer, after the durability point). If the write fails, the
+    /// record (and every later one) stays pending in memory, so the file never has a gap;
+    /// the next open rebuilds what is missing from the data file.
+    package func append(_ record: IndexRecord) {
+        if pending.isEmpty {
+            do {
+                try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
+                fileCount += 1
+                return
+            } catch {}
+        }
+        pending.append(record)
+    }
+
+    /// Rewrites record `i` in place (used to mark the last record synced).
+    package func rewrite(_ i: Int, _ record: IndexRecord) throws {
+        precondition(i < fileCount)
+        try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(i * IndexRecord.size)) }
+    }
+
+    /// Extends the view with records a writer in another process has written since
+    /// (read-only processes): records [fileCount, newCount) are read from the file.
+    package func refresh(toCount newCount: Int) throws {
+        guard newCount > count, !readOnlyWithoutFile else { return }
+        let inFile = try recordsInFile()
+        guard count < min(newCount, inFile) else { return }
+        var fresh: [IndexRecord] = []
+        for i in count ..< min(newCount, inFile) {
+            guard let record = try fileRecord(i) else { break }
+            fresh.append(record)
+        }
+        pending += fresh
+    }
+
+    // MARK: Look-up
+
+    /// The position of `version`: O(1) while versions are dense, binary search otherwise.
+    package func position(of version: UInt64) throws -> Int? {
+        guard count > 0 else { return nil }
+        let first = try record(0).version
+        if version >= first, version - first < UInt64(count) {
+            let guess = Int(version - first)
+            if try record(guess).version == version { return guess }
+        }
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) / 2
+            let v = try record(mid).version
+            if v == version { return mid }
+            if v < version { low = mid + 1 } else { high = mid }
+        }
+        return nil
+    }
+
+    /// The position of the last version committed at or before `timestamp` (ns since 1970).
+    package func position(asOf timestamp: UInt64) throws -> Int? {
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if try record(mid).timestamp <= timestamp { low = mid + 1 } else { high = mid }
+        }
+        return low == 0 ? nil : low - 1
+    }
+}
