@@ -39,7 +39,7 @@ package struct PageReader {
 
     /// The bytes of page `number`, after checking that it lies inside the readable range and
     /// (unless done before) that its checksum holds.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func page(_ number: PageNumber) throws -> UnsafeRawBufferPointer {
         guard number >= 1, number < limit else {
             throw CowDBError.corruptPage(number, "page number outside the readable range 1..<\(limit)")
@@ -53,6 +53,7 @@ package struct PageReader {
 
     /// The bytes of a run of `count` pages from `number`, bounds-checked as a whole (its
     /// checksum is not verified: see `verifiedRun`).
+    @inlinable
     package func run(_ number: PageNumber, count: Int) throws -> UnsafeRawBufferPointer {
         guard number >= 1, count >= 1, number < limit, UInt64(count) <= limit - number else {
             throw CowDBError.corruptPage(number, "run of \(count) pages outside the readable range 1..<\(limit)")
@@ -63,7 +64,7 @@ package struct PageReader {
     /// Verifies the checksum of `run` (starting at page `number`), unless this process did
     /// before. The caller has checked that the run's header gives the length `run` has: the
     /// bit of a run's first page then vouches for the whole run.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func verifiedRun(_ run: UnsafeRawBufferPointer, _ number: PageNumber) throws {
         if verified.contains(number) { return }
         try verify(run, number, what: "overflow run")
@@ -83,8 +84,8 @@ package struct PageReader {
     }
 
     /// Checks `run`'s checksum as `verification` asks; records a first-read success.
-    @inline(never)
-    private func verify(_ run: UnsafeRawBufferPointer, _ number: PageNumber, what: String) throws {
+    @inline(never) @usableFromInline
+    func verify(_ run: UnsafeRawBufferPointer, _ number: PageNumber, what: String) throws {
         guard verifiesChecksums else { return }
         guard PageHeader.verify(run, pageNumber: number) else {
             throw CowDBError.corruptPage(number, "\(what) checksum mismatch")

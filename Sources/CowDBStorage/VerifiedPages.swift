@@ -59,7 +59,7 @@ package final class VerifiedPages: @unchecked Sendable {
         package static let none = Bits(words: UnsafeMutableRawPointer(bitPattern: 8)!, pageLimit: 0)
 
         /// Whether `page` was verified (or written) by this process: a compare, a load, a bit test.
-        @inline(__always)
+        @inlinable @inline(__always)
         package func contains(_ page: PageNumber) -> Bool {
             guard page < pageLimit else { return false }
             return cowdb_atomic_load_relaxed_u64(words + 8 * Int(page >> 6)) & (1 << (page & 63)) != 0
