@@ -15,7 +15,7 @@
 
 /// The layout of a branch page and of its cells: offsets, sizes, and the encoder and decoder of
 /// each field.
-package enum BranchPage {
+@usableFromInline package enum BranchPage {
     // MARK: Page layout
 
     /// Bytes of a separator head, of a child page number, and of a cell offset.
@@ -101,10 +101,10 @@ package enum BranchPage {
 }
 
 /// A read-only view of a branch page in mapped memory, bounds-checked like `LeafPageView`.
-package struct BranchPageView {
-    package let page: UnsafeRawBufferPointer
-    package let number: PageNumber
-    package let count: Int
+@usableFromInline package struct BranchPageView {
+    @usableFromInline package let page: UnsafeRawBufferPointer
+    @usableFromInline package let number: PageNumber
+    @usableFromInline package let count: Int
 
     /// Checks the header fields that every access relies on (inlined into every descent;
     /// the error is built out of line).
@@ -121,7 +121,7 @@ package struct BranchPageView {
 
     /// The error for a page whose header `init` refused.
     @inline(never)
-    package static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
+    @usableFromInline package static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
         PageHeader.singlePageError(page, number: number, expected: .branch, countProblem: "is zero or does not fit the page")
     }
 
@@ -146,7 +146,7 @@ package struct BranchPageView {
 
     /// The error for child `i`, which `child(_:)` refused.
     @inline(never)
-    package func childError(_ i: Int, _ child: PageNumber) -> CowDBError {
+    @usableFromInline package func childError(_ i: Int, _ child: PageNumber) -> CowDBError {
         CowDBError.corruptPage(number, "child \(i) is page \(child), not below its parent", offset: BranchPage.childOffset(i, count: count))
     }
 
@@ -164,7 +164,7 @@ package struct BranchPageView {
 
     /// The error for cell `i` at `offset`, which `key(_:)` refused.
     @inline(never)
-    package func cellError(_ i: Int, offset: Int) -> CowDBError {
+    @usableFromInline package func cellError(_ i: Int, offset: Int) -> CowDBError {
         guard offset >= BranchPage.cellsStart(count: count), offset + BranchPage.cellHeaderSize <= page.count else {
             return CowDBError.corruptPage(number, "branch cell \(i) offset \(offset) out of bounds", offset: BranchPage.cellOffsetOffset(i, count: count))
         }
@@ -192,7 +192,7 @@ package struct BranchPageView {
     /// search of `[from, count)` on full keys (separators with a greater head are greater).
     /// Out of line, so that the common path stays small enough to inline.
     @inline(never)
-    package func childIndexPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> Int {
+    @usableFromInline package func childIndexPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> Int {
         var low = from, high = count
         while low < high {
             let mid = (low &+ high) &>> 1

@@ -20,7 +20,7 @@
 
 /// The layout of a leaf page and of its cells: offsets, sizes, and the encoder and decoder of
 /// each field.
-package enum LeafPage {
+@usableFromInline package enum LeafPage {
     // MARK: Page layout
 
     /// Bytes of a key head.
@@ -163,10 +163,10 @@ package enum LeafPage {
 
 /// A read-only view of a leaf page in mapped memory. Every offset and length read from the
 /// page is checked against the page before use; violations throw `corrupt`.
-package struct LeafPageView {
-    package let page: UnsafeRawBufferPointer
-    package let number: PageNumber
-    package let count: Int
+@usableFromInline package struct LeafPageView {
+    @usableFromInline package let page: UnsafeRawBufferPointer
+    @usableFromInline package let number: PageNumber
+    @usableFromInline package let count: Int
 
     /// Checks the header fields that every access relies on (inlined into every descent;
     /// the error is built out of line).
@@ -183,7 +183,7 @@ package struct LeafPageView {
 
     /// The error for a page whose header `init` refused.
     @inline(never)
-    package static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
+    @usableFromInline package static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
         PageHeader.singlePageError(page, number: number, expected: .leaf, countProblem: "does not fit the page")
     }
 
@@ -202,7 +202,7 @@ package struct LeafPageView {
 
     /// The error for cell `i` at `offset`, which `cell(_:)` refused: what of it lies outside the page.
     @inline(never)
-    package func cellError(_ i: Int, offset: Int) -> CowDBError {
+    @usableFromInline package func cellError(_ i: Int, offset: Int) -> CowDBError {
         guard offset >= LeafPage.cellsStart(count: count), offset + LeafPage.cellHeaderSize <= page.count else {
             return CowDBError.corruptPage(number, "leaf cell \(i) offset \(offset) out of bounds", offset: LeafPage.cellOffsetOffset(i, count: count))
         }
@@ -276,7 +276,7 @@ package struct LeafPageView {
     /// below `key`: a binary search of `[from, count)` on full keys (kept out of line, so that
     /// the common path stays small enough to inline).
     @inline(never)
-    package func lowerBoundPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> (index: Int, found: Bool) {
+    @usableFromInline package func lowerBoundPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> (index: Int, found: Bool) {
         var low = from, high = count
         while low < high {
             let mid = (low &+ high) &>> 1
@@ -288,7 +288,7 @@ package struct LeafPageView {
 }
 
 /// A value as found in a page: bytes in the page, or a reference to an overflow run.
-package enum StoredValue {
+@usableFromInline package enum StoredValue {
     case inline(UnsafeRawBufferPointer)
     case overflow(page: PageNumber, length: Int)
 }
