@@ -158,18 +158,19 @@ extension Database {
                 if Array(name.utf8) != nameBytes || (try? Keyspace.validate(name: name)) == nil {
                     checker.report(nil, "catalog holds an invalid keyspace name \(name.debugDescription)")
                 }
-                let entry = try BTree.withBytes(of: try cursor.value(), pages: source.pages) { bytes -> (PageNumber, UInt64)? in
-                    bytes.count == 16 ? (bytes.u64(0), bytes.u64(8)) : nil
+                let found = try cursor.value()
+                let entry: CatalogValue?
+                do { entry = try CatalogValue.read(found, keyspace: name, pages: source.pages) } catch let CowDBError.corrupt(page, offset, reason) {
+                    checker.report(page, reason, offset: offset)
+                    entry = nil
                 }
-                if let (root, count) = entry {
-                    let figures = checker.checkTree(root: root, keyspace: name, below: limit)
-                    if figures.entries != count {
-                        checker.report(root, "keyspace \(name.debugDescription) holds \(figures.entries) entries, the catalog says \(count)")
+                if let entry {
+                    let figures = checker.checkTree(root: entry.root, keyspace: name, below: limit)
+                    if figures.entries != entry.count {
+                        checker.report(entry.root, "keyspace \(name.debugDescription) holds \(figures.entries) entries, the catalog says \(entry.count)")
                     }
                     total += figures.entries
                     result.append(KeyspaceStats(name: name, figures))
-                } else {
-                    checker.report(nil, "catalog entry for \(name.debugDescription) is not 16 bytes")
                 }
                 more = try cursor.next()
             }

@@ -298,13 +298,8 @@ final class DiffWalk {
         return try catalogRoot(value, leaf: leaf, name: name, source: source)
     }
 
-    /// The root page a catalog value names (16 bytes: root page, entry count), checked.
+    /// The root page a catalog value names, checked (`CatalogValue.decode`).
     private static func catalogRoot(_ value: StoredValue, leaf: PageNumber, name: String, source: ReadSource) throws -> PageNumber {
-        try BTree.withBytes(of: .stored(value, leafPage: leaf), pages: source.pages) { bytes in
-            guard bytes.count == 16, bytes.u64(0) < source.pages.limit else {
-                throw CowDBError.corrupt(page: leaf, offset: nil, reason: "catalog entry for keyspace \(name.debugDescription) is malformed")
-            }
-            return bytes.u64(0)
-        }
+        try CatalogValue.read(.stored(value, leafPage: leaf), keyspace: name, pages: source.pages).root
     }
 }

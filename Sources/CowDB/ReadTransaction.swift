@@ -141,12 +141,8 @@ public class ReadTransaction {
         guard !key.isEmpty, key.count <= 255,
               let found = try key.withUnsafeBytes({ try BTree.find(catalog.root, key: $0, pages: pages) })
         else { throw CowDBError.keyspaceNotFound(name) }
-        return try BTree.withBytes(of: found, pages: pages) { bytes in
-            guard bytes.count == 16, bytes.u64(0) < pages.limit else {
-                throw CowDBError.corrupt(page: nil, offset: nil, reason: "catalog entry for keyspace \(name.debugDescription) is malformed")
-            }
-            return TreeState(rootPage: bytes.u64(0), count: bytes.u64(8))
-        }
+        let value = try CatalogValue.read(found, keyspace: name, pages: pages)
+        return TreeState(rootPage: value.root, count: value.count)
     }
 
     /// The bytes of the value under `key` in the committed default tree this read transaction

@@ -144,7 +144,7 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Points the catalog entry of keyspace `name` at `root`.
     private func putCatalogEntry(_ catalog: inout TreeState, name: [UInt8], root: PageNumber, count: UInt64) throws {
-        let value = Self.catalogValue(root: root, count: count)
+        let value = CatalogValue(root: root, count: count).encoded()
         _ = try name.withUnsafeBytes { key in try value.withUnsafeBytes { try mutator.put(&catalog, key: key, value: .inline($0)) } }
     }
 
@@ -178,13 +178,6 @@ public final class WriteTransaction: ReadTransaction {
         }
         try mutator.didSpill()
         pages = mutator.pages
-    }
-
-    /// The 16-byte catalog value of a keyspace: root page and entry count (u64 LE each).
-    static func catalogValue(root: PageNumber, count: UInt64) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: 16)
-        bytes.withUnsafeMutableBytes { $0.setU64(root, 0); $0.setU64(count, 8) }
-        return bytes
     }
 
     // MARK: Commit

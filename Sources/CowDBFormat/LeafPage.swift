@@ -4,7 +4,7 @@
 //   0             16    page header (kind 2, count n)
 //   16            8·n   heads: first 8 bytes of each key, zero-padded (big-endian order)
 //   16 + 8n       2·n   cell offsets from the start of the page (u16 LE)
-//   …                   cells, packed after the offsets, in key order:
+//   16 + 10n      …     cells, packed after the offsets, in key order:
 //
 //   cell:  0  2  keyLength
 //          2  1  flags       bit 0: the value lives in an overflow run
@@ -13,34 +13,168 @@
 //          7+k   inline: valueLength bytes; overflow: first page of the run (u64 LE)
 //
 // Binary search walks the contiguous heads array and reads a full key only when heads tie.
+// This file is the one place that knows these bytes: the page encoder and the cell encoder
+// (which the writer's in-memory `Node` uses, keeping its cells in this encoding), the cell
+// field decoders (which `Node` and `LeafPageView` share), and the checked view of a page.
+// The helpers are `@inlinable`: the B-tree calls them in its hottest loops, from another module.
 
-/// Sizes of leaf entries (the writer's encoder is `Node.encode`, which keeps cells in this
-/// encoding), and zero-copy decoding below.
-package enum LeafPage {
-    package static let cellHeaderSize = 7
-    package static let overflowFlag: UInt8 = 1
+/// The layout of a leaf page and of its cells: offsets, sizes, and the encoder and decoder of
+/// each field.
+@usableFromInline package enum LeafPage {
+    // MARK: Page layout
+
+    /// Bytes of a key head.
+    @inlinable package static var headSize: Int { 8 }
+    /// Bytes of a cell offset.
+    @inlinable package static var cellOffsetSize: Int { 2 }
+    /// Bytes each entry takes in the tables before the cells (its head and its cell offset).
+    @inlinable package static var tableEntrySize: Int { headSize + cellOffsetSize }
+
+    /// Offset of head `i`.
+    @inlinable @inline(__always)
+    package static func headOffset(_ i: Int) -> Int { PageHeader.size &+ headSize &* i }
+
+    /// Offset of the cell offset of entry `i` in a page of `count` entries.
+    @inlinable @inline(__always)
+    package static func cellOffsetOffset(_ i: Int, count: Int) -> Int {
+        PageHeader.size &+ headSize &* count &+ cellOffsetSize &* i
+    }
+
+    /// Offset where the cells of a page of `count` entries may start (the end of the tables).
+    @inlinable @inline(__always)
+    package static func cellsStart(count: Int) -> Int { PageHeader.size &+ tableEntrySize &* count }
+
+    // MARK: Cell layout
+
+    /// Offset of `keyLength` (u16) in a cell.
+    @inlinable package static var keyLengthOffset: Int { 0 }
+    /// Offset of `flags` (u8) in a cell.
+    @inlinable package static var flagsOffset: Int { 2 }
+    /// Offset of `valueLength` (u32) in a cell.
+    @inlinable package static var valueLengthOffset: Int { 3 }
+    /// Bytes of a cell before its key.
+    @inlinable package static var cellHeaderSize: Int { 7 }
+    /// The `flags` bit of a value stored in an overflow run.
+    @inlinable package static var overflowFlag: UInt8 { 1 }
+    /// Bytes of an overflow reference (the run's first page, u64).
+    @inlinable package static var overflowReferenceSize: Int { 8 }
 
     /// Bytes an entry takes (head + offset + cell) when its value is inline.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func entrySize(keyLength: Int, inlineValueLength: Int) -> Int {
-        8 + 2 + cellHeaderSize + keyLength + inlineValueLength
+        tableEntrySize + cellHeaderSize + keyLength + inlineValueLength
+    }
+
+    // MARK: Cell decoding (the caller has checked that the cell's bytes are there)
+
+    /// The `keyLength` field of the cell at `cell`.
+    @inlinable @inline(__always)
+    package static func keyLength(ofCell cell: UnsafeRawPointer) -> Int {
+        Int(UInt16(littleEndian: cell.loadUnaligned(fromByteOffset: keyLengthOffset, as: UInt16.self)))
+    }
+
+    /// Whether the cell's value lives in an overflow run (bit 0 of `flags`).
+    @inlinable @inline(__always)
+    package static func hasOverflowValue(cell: UnsafeRawPointer) -> Bool {
+        cell.load(fromByteOffset: flagsOffset, as: UInt8.self) & overflowFlag != 0
+    }
+
+    /// The `valueLength` field of the cell: the value's length, inline or in its run.
+    @inlinable @inline(__always)
+    package static func valueLength(ofCell cell: UnsafeRawPointer) -> Int {
+        Int(UInt32(littleEndian: cell.loadUnaligned(fromByteOffset: valueLengthOffset, as: UInt32.self)))
+    }
+
+    /// Bytes of the cell: header, key, and the inline value or the overflow reference.
+    @inlinable @inline(__always)
+    package static func cellSize(ofCell cell: UnsafeRawPointer) -> Int {
+        let valueBytes = hasOverflowValue(cell: cell) ? overflowReferenceSize : valueLength(ofCell: cell)
+        return cellHeaderSize &+ keyLength(ofCell: cell) &+ valueBytes
+    }
+
+    /// Bytes the entry whose cell is at `cell` takes in a page (tables and cell).
+    @inlinable @inline(__always)
+    package static func entrySize(ofCell cell: UnsafeRawPointer) -> Int { tableEntrySize &+ cellSize(ofCell: cell) }
+
+    /// The key bytes of the cell (a view into the cell's memory).
+    @inlinable @inline(__always)
+    package static func key(ofCell cell: UnsafeRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: cell + cellHeaderSize, count: keyLength(ofCell: cell))
+    }
+
+    /// The stored value of the cell: inline bytes (a view into the cell's memory) or an overflow reference.
+    @inlinable @inline(__always)
+    package static func value(ofCell cell: UnsafeRawPointer) -> StoredValue {
+        let start = cell + (cellHeaderSize &+ keyLength(ofCell: cell))
+        let length = valueLength(ofCell: cell)
+        if hasOverflowValue(cell: cell) {
+            return .overflow(page: UInt64(littleEndian: start.loadUnaligned(as: UInt64.self)), length: length)
+        }
+        return .inline(UnsafeRawBufferPointer(start: start, count: length))
+    }
+
+    // MARK: Encoding
+
+    /// Bytes of the cell holding a key of `keyLength` bytes and `value`.
+    @inlinable @inline(__always)
+    package static func cellSize(keyLength: Int, value: StoredValue) -> Int {
+        switch value {
+        case let .inline(bytes): cellHeaderSize + keyLength + bytes.count
+        case .overflow: cellHeaderSize + keyLength + overflowReferenceSize
+        }
+    }
+
+    /// Writes the cell of `key` and `value` at `cell`, which has room for `cellSize(keyLength:value:)`
+    /// bytes (and must not overlap the key or the value).
+    @inlinable @inline(__always)
+    package static func writeCell(_ cell: UnsafeMutableRawPointer, key: UnsafeRawBufferPointer, value: StoredValue) {
+        cell.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: keyLengthOffset, as: UInt16.self)
+        if key.count > 0 { (cell + cellHeaderSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        let start = cell + cellHeaderSize + key.count
+        switch value {
+        case let .inline(bytes):
+            cell.storeBytes(of: 0, toByteOffset: flagsOffset, as: UInt8.self)
+            cell.storeBytes(of: UInt32(bytes.count).littleEndian, toByteOffset: valueLengthOffset, as: UInt32.self)
+            if bytes.count > 0 { start.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+        case let .overflow(page, length):
+            cell.storeBytes(of: overflowFlag, toByteOffset: flagsOffset, as: UInt8.self)
+            cell.storeBytes(of: UInt32(length).littleEndian, toByteOffset: valueLengthOffset, as: UInt32.self)
+            start.storeBytes(of: page.littleEndian, as: UInt64.self)
+        }
+    }
+
+    /// Writes a leaf page of `count` entries into `page` (zeroed by the caller; the entries must
+    /// fit): the header, then for each entry in key order its head and its cell, already encoded
+    /// (`entry(i)`), packed after the tables. Not sealed.
+    @inlinable
+    package static func encode(into page: UnsafeMutableRawBufferPointer, count: Int,
+                               entry: (Int) -> (head: UInt64, cell: UnsafeRawBufferPointer)) {
+        PageHeader.write(page, kind: .leaf, count: count, runLength: 1)
+        var at = cellsStart(count: count)
+        for i in 0 ..< count {
+            let (head, cell) = entry(i)
+            page.setHead(head, headOffset(i))
+            page.setU16(UInt16(at), cellOffsetOffset(i, count: count))
+            page.setBytes(cell, at)
+            at += cell.count
+        }
     }
 }
 
 /// A read-only view of a leaf page in mapped memory. Every offset and length read from the
 /// page is checked against the page before use; violations throw `corrupt`.
-package struct LeafPageView {
-    package let page: UnsafeRawBufferPointer
-    package let number: PageNumber
-    package let count: Int
+@usableFromInline package struct LeafPageView {
+    @usableFromInline package let page: UnsafeRawBufferPointer
+    @usableFromInline package let number: PageNumber
+    @usableFromInline package let count: Int
 
     /// Checks the header fields that every access relies on (inlined into every descent;
     /// the error is built out of line).
-    @inline(__always)
+    @inlinable @inline(__always)
     package init(_ page: UnsafeRawBufferPointer, number: PageNumber) throws {
         let n = Int(page.u16(PageHeader.countOffset))
         guard page.u8(PageHeader.kindOffset) == PageKind.leaf.rawValue, page.u32(PageHeader.runLengthOffset) == 1,
-              PageHeader.size + 10 * n <= page.count
+              LeafPage.cellsStart(count: n) <= page.count
         else { throw Self.headerError(page, number: number) }
         self.page = page
         self.number = number
@@ -49,98 +183,72 @@ package struct LeafPageView {
 
     /// The error for a page whose header `init` refused.
     @inline(never)
-    package static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
+    @usableFromInline package static func headerError(_ page: UnsafeRawBufferPointer, number: PageNumber) -> CowDBError {
         PageHeader.singlePageError(page, number: number, expected: .leaf, countProblem: "does not fit the page")
     }
 
-    /// Offset of cell `i`, checked so that its fixed header lies inside the page.
-    @inline(__always)
-    package func cellOffset(_ i: Int) throws -> Int {
-        let offset = Int(page.u16(PageHeader.size + 8 * count + 2 * i))
-        guard offset >= PageHeader.size + 10 * count, offset + LeafPage.cellHeaderSize <= page.count else {
-            throw CowDBError.corruptPage(number, "leaf cell \(i) offset \(offset) out of bounds", offset: PageHeader.size + 8 * count + 2 * i)
+    /// The cell of entry `i`, checked to lie inside the page with its key and its inline value
+    /// or overflow reference.
+    @inlinable @inline(__always)
+    package func cell(_ i: Int) throws -> UnsafeRawPointer {
+        let offset = Int(page.u16(LeafPage.cellOffsetOffset(i, count: count)))
+        guard offset >= LeafPage.cellsStart(count: count), offset &+ LeafPage.cellHeaderSize <= page.count else {
+            throw cellError(i, offset: offset)
         }
-        return offset
+        let cell = page.baseAddress.unsafelyUnwrapped + offset
+        guard offset &+ LeafPage.cellSize(ofCell: cell) <= page.count else { throw cellError(i, offset: offset) }
+        return cell
+    }
+
+    /// The error for cell `i` at `offset`, which `cell(_:)` refused: what of it lies outside the page.
+    @inline(never)
+    @usableFromInline package func cellError(_ i: Int, offset: Int) -> CowDBError {
+        guard offset >= LeafPage.cellsStart(count: count), offset + LeafPage.cellHeaderSize <= page.count else {
+            return CowDBError.corruptPage(number, "leaf cell \(i) offset \(offset) out of bounds", offset: LeafPage.cellOffsetOffset(i, count: count))
+        }
+        let cell = page.baseAddress! + offset
+        let keyLength = LeafPage.keyLength(ofCell: cell)
+        if offset + LeafPage.cellHeaderSize + keyLength > page.count {
+            return CowDBError.corruptPage(number, "leaf key \(i) of \(keyLength) bytes runs past the page", offset: offset)
+        }
+        if LeafPage.hasOverflowValue(cell: cell) {
+            return CowDBError.corruptPage(number, "leaf overflow reference \(i) runs past the page", offset: offset)
+        }
+        return CowDBError.corruptPage(number, "leaf value \(i) of \(LeafPage.valueLength(ofCell: cell)) bytes runs past the page", offset: offset)
     }
 
     /// The head of entry `i`.
-    @inline(__always)
-    package func head(_ i: Int) -> UInt64 { page.head(PageHeader.size &+ 8 &* i) }
+    @inlinable @inline(__always)
+    package func head(_ i: Int) -> UInt64 { page.head(LeafPage.headOffset(i)) }
 
     /// Starts loading every cache line `lowerBound` may read before the cell it ends at (the
     /// heads and the cell offsets), all at once: their misses then overlap instead of
     /// following one another down the binary search. The first line, which holds the page
     /// header, is loaded already.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func prefetchSearchArea() {
-        prefetchLines(page, upTo: PageHeader.size + 10 * count)
+        prefetchLines(page, upTo: LeafPage.cellsStart(count: count))
     }
 
     /// The key bytes of entry `i` (a view into the page).
-    @inline(__always)
-    package func key(_ i: Int) throws -> UnsafeRawBufferPointer {
-        let cell = try cellOffset(i)
-        let length = Int(page.u16(cell))
-        let start = cell + LeafPage.cellHeaderSize
-        guard start + length <= page.count else {
-            throw CowDBError.corruptPage(number, "leaf key \(i) of \(length) bytes runs past the page", offset: cell)
-        }
-        return UnsafeRawBufferPointer(rebasing: page[start ..< start + length])
-    }
+    @inlinable @inline(__always)
+    package func key(_ i: Int) throws -> UnsafeRawBufferPointer { LeafPage.key(ofCell: try cell(i)) }
 
     /// The stored value of entry `i`: inline bytes (a view into the page) or an overflow reference.
-    @inline(__always)
-    package func value(_ i: Int) throws -> StoredValue {
-        let cell = try cellOffset(i)
-        let keyLength = Int(page.u16(cell))
-        let flags = page.u8(cell + 2)
-        let length = Int(page.u32(cell + 3))
-        let start = cell + LeafPage.cellHeaderSize + keyLength
-        if flags & LeafPage.overflowFlag != 0 {
-            guard start + 8 <= page.count else {
-                throw CowDBError.corruptPage(number, "leaf overflow reference \(i) runs past the page", offset: cell)
-            }
-            return .overflow(page: page.u64(start), length: length)
-        }
-        guard start + length <= page.count else {
-            throw CowDBError.corruptPage(number, "leaf value \(i) of \(length) bytes runs past the page", offset: cell)
-        }
-        return .inline(UnsafeRawBufferPointer(rebasing: page[start ..< start + length]))
-    }
+    @inlinable @inline(__always)
+    package func value(_ i: Int) throws -> StoredValue { LeafPage.value(ofCell: try cell(i)) }
 
-    /// The key and stored value of entry `i` (one cell lookup for both; checked like `key` and `value`).
-    @inline(__always)
+    /// The key and stored value of entry `i` (one cell lookup for both).
+    @inlinable @inline(__always)
     package func entry(_ i: Int) throws -> (key: UnsafeRawBufferPointer, value: StoredValue) {
-        let cell = try cellOffset(i)
-        let keyLength = Int(page.u16(cell))
-        let flags = page.u8(cell + 2)
-        let length = Int(page.u32(cell + 3))
-        let start = cell + LeafPage.cellHeaderSize
-        let valueStart = start + keyLength
-        guard valueStart <= page.count else {
-            throw CowDBError.corruptPage(number, "leaf key \(i) of \(keyLength) bytes runs past the page", offset: cell)
-        }
-        let key = UnsafeRawBufferPointer(rebasing: page[start ..< valueStart])
-        if flags & LeafPage.overflowFlag != 0 {
-            guard valueStart + 8 <= page.count else {
-                throw CowDBError.corruptPage(number, "leaf overflow reference \(i) runs past the page", offset: cell)
-            }
-            return (key, .overflow(page: page.u64(valueStart), length: length))
-        }
-        guard valueStart + length <= page.count else {
-            throw CowDBError.corruptPage(number, "leaf value \(i) of \(length) bytes runs past the page", offset: cell)
-        }
-        return (key, .inline(UnsafeRawBufferPointer(rebasing: page[valueStart ..< valueStart + length])))
+        let cell = try cell(i)
+        return (LeafPage.key(ofCell: cell), LeafPage.value(ofCell: cell))
     }
 
     /// Bytes the page's header and entries take (what `Node.size` would be).
     package func storedSize() throws -> Int {
         var size = PageHeader.size
-        for i in 0 ..< count {
-            let cell = try cellOffset(i)
-            let inline = page.u8(cell + 2) & LeafPage.overflowFlag == 0
-            size += LeafPage.entrySize(keyLength: Int(page.u16(cell)), inlineValueLength: inline ? Int(page.u32(cell + 3)) : 8)
-        }
+        for i in 0 ..< count { size += LeafPage.entrySize(ofCell: try cell(i)) }
         return size
     }
 
@@ -150,7 +258,7 @@ package struct LeafPageView {
     /// entry whose head is ≥ `head`; full keys are compared only among the entries whose head
     /// equals it. (Indices stay below `count` < 65,536, so the index arithmetic cannot
     /// overflow and wraps unchecked.)
-    @inline(__always)
+    @inlinable @inline(__always)
     package func lowerBound(_ key: UnsafeRawBufferPointer, head: UInt64) throws -> (index: Int, found: Bool) {
         var low = 0, high = count
         while low < high {
@@ -168,7 +276,7 @@ package struct LeafPageView {
     /// below `key`: a binary search of `[from, count)` on full keys (kept out of line, so that
     /// the common path stays small enough to inline).
     @inline(never)
-    package func lowerBoundPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> (index: Int, found: Bool) {
+    @usableFromInline package func lowerBoundPastTie(_ key: UnsafeRawBufferPointer, head: UInt64, from: Int) throws -> (index: Int, found: Bool) {
         var low = from, high = count
         while low < high {
             let mid = (low &+ high) &>> 1
@@ -180,7 +288,7 @@ package struct LeafPageView {
 }
 
 /// A value as found in a page: bytes in the page, or a reference to an overflow run.
-package enum StoredValue {
+@usableFromInline package enum StoredValue {
     case inline(UnsafeRawBufferPointer)
     case overflow(page: PageNumber, length: Int)
 }

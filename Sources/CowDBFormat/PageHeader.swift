@@ -14,28 +14,29 @@
 
 /// A page number: page n starts at byte `n × pageSize` of the data file. 0 is the file header,
 /// so 0 also means "no page" wherever a root or link is stored.
-package typealias PageNumber = UInt64
+@usableFromInline package typealias PageNumber = UInt64
 
 /// The kinds of page in the data file.
-package enum PageKind: UInt8, Sendable, CaseIterable {
+@usableFromInline package enum PageKind: UInt8, Sendable, CaseIterable {
     case branch = 1
     case leaf = 2
     case overflow = 3
     case commit = 4
 }
 
-/// Field offsets and helpers for the page header.
-package enum PageHeader {
-    package static let size = 16
-    package static let checksumOffset = 0
-    package static let kindOffset = 4
-    package static let flagsOffset = 5
-    package static let countOffset = 6
-    package static let runLengthOffset = 8
-    package static let auxOffset = 12
+/// Field offsets and helpers for the page header. (The offsets are `@inlinable` computed
+/// properties, not stored constants, so that code inlined into other modules folds them.)
+@usableFromInline package enum PageHeader {
+    @inlinable package static var size: Int { 16 }
+    @inlinable package static var checksumOffset: Int { 0 }
+    @inlinable package static var kindOffset: Int { 4 }
+    @inlinable package static var flagsOffset: Int { 5 }
+    @inlinable package static var countOffset: Int { 6 }
+    @inlinable package static var runLengthOffset: Int { 8 }
+    @inlinable package static var auxOffset: Int { 12 }
 
     /// Writes the header fields (not the checksum).
-    package static func write(_ page: UnsafeMutableRawBufferPointer, kind: PageKind, count: Int, runLength: Int, aux: UInt32 = 0) {
+    @usableFromInline package static func write(_ page: UnsafeMutableRawBufferPointer, kind: PageKind, count: Int, runLength: Int, aux: UInt32 = 0) {
         page.setU32(0, checksumOffset)
         page.setU8(kind.rawValue, kindOffset)
         page.setU8(0, flagsOffset)

@@ -7,18 +7,19 @@
 // (992 bytes at 4 KiB, 16,352 at 64 KiB; LMDB allows 511). The 3 bytes beyond the
 // 25-byte worst case are slack kept for a future cell flag.
 
-/// Limits that follow from the page size.
-package struct PageLayout: Sendable, Equatable {
+/// Limits that follow from the page size. (`@inlinable` where the B-tree's and the API's hot
+/// paths read them from other modules, so that they fold there.)
+@usableFromInline package struct PageLayout: Sendable, Equatable {
     /// Smallest and largest allowed page sizes.
     package static let minPageSize = 4096
     package static let maxPageSize = 65536
     /// The largest value CowDB stores (1 GiB); it is kept in one overflow run.
-    package static let maxValueSize = 1 << 30
+    @inlinable package static var maxValueSize: Int { 1 << 30 }
     /// B-trees deeper than this do not occur (fan-out ≥ 4 at every level); a deeper path
     /// means a damaged or hostile file, and stops the descent before it can recurse far.
-    package static let maxDepth = 48
+    @inlinable package static var maxDepth: Int { 48 }
 
-    package let pageSize: Int
+    @usableFromInline package let pageSize: Int
 
     /// Memberwise.
     package init(pageSize: Int) {
@@ -31,16 +32,16 @@ package struct PageLayout: Sendable, Equatable {
     }
 
     /// The most bytes one entry (slot + cell) may use, so that a page holds four.
-    package var maxEntrySize: Int { (pageSize - PageHeader.size) / 4 }
+    @inlinable package var maxEntrySize: Int { (pageSize - PageHeader.size) / 4 }
 
     /// The longest key allowed.
-    package var maxKeySize: Int { maxEntrySize - 28 }
+    @inlinable package var maxKeySize: Int { maxEntrySize - 28 }
 
     /// Bytes of page available to entries.
     package var usableSize: Int { pageSize - PageHeader.size }
 
     /// Whether a value of `valueLength` bytes is stored in the leaf beside a key of `keyLength` bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     package func valueIsInline(keyLength: Int, valueLength: Int) -> Bool {
         LeafPage.entrySize(keyLength: keyLength, inlineValueLength: valueLength) <= maxEntrySize
     }

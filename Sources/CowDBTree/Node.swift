@@ -15,6 +15,9 @@ import CowDBStorage
 //   leaf cell:    keyLength u16 | flags u8 | valueLength u32 | key | value or run page (u64 LE)
 //   branch cell:  keyLength u16 | key
 //
+// The node knows no byte of a cell itself: it reads and writes cells through LeafPage and
+// BranchPage (CowDBFormat), as the page views do, and writes pages through them (Node+Pages.swift).
+//
 // The three live in one allocation per node (none per entry): an insert is a binary search
 // over the heads, two `memmove`s of the tables and one cell copy; writing a page is a
 // `memcpy` per cell.
@@ -45,7 +48,7 @@ package final class Node {
 
     /// The one allocation holding heads, cells and arena.
     @exclusivity(unchecked) private var block: UnsafeMutableRawPointer
-    @exclusivity(unchecked) private var heads: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) var heads: UnsafeMutablePointer<UInt64>
     @exclusivity(unchecked) private var cells: UnsafeMutablePointer<UInt32>
     @exclusivity(unchecked) private var capacity: Int
     @exclusivity(unchecked) private var arena: UnsafeMutableRawPointer
@@ -53,9 +56,6 @@ package final class Node {
     @exclusivity(unchecked) private var arenaUsed = 0
     /// Bytes of the arena held by replaced or removed cells.
     @exclusivity(unchecked) private var garbage = 0
-
-    /// Bytes of a cell before its key.
-    private var cellHeaderSize: Int { isLeaf ? LeafPage.cellHeaderSize : 2 }
 
     /// An empty node with room for `capacity` entries and `arenaCapacity` bytes of cells
     /// (both grow on demand; a page's worth avoids growing).
@@ -81,42 +81,29 @@ package final class Node {
 
     /// The bytes of the cell of entry `i`.
     @inline(__always)
-    private func cell(_ i: Int) -> UnsafeMutableRawPointer { arena + Int(cells[i]) }
+    func cell(_ i: Int) -> UnsafeMutableRawPointer { arena + Int(cells[i]) }
 
     /// Key `i` (a view into the node, valid until the node changes).
     @inline(__always)
     package func key(_ i: Int) -> UnsafeRawBufferPointer {
-        let cell = cell(i)
-        let length = Int(UInt16(littleEndian: cell.loadUnaligned(as: UInt16.self)))
-        return UnsafeRawBufferPointer(start: cell + cellHeaderSize, count: length)
+        isLeaf ? LeafPage.key(ofCell: cell(i)) : BranchPage.key(ofCell: cell(i))
     }
 
     /// The value of leaf entry `i` (inline bytes are a view into the node, valid until it changes).
     @inline(__always)
-    package func value(_ i: Int) -> StoredValue {
-        let cell = cell(i)
-        let keyLength = Int(UInt16(littleEndian: cell.loadUnaligned(as: UInt16.self)))
-        let length = Int(UInt32(littleEndian: cell.loadUnaligned(fromByteOffset: 3, as: UInt32.self)))
-        let start = cell + LeafPage.cellHeaderSize + keyLength
-        if cell.load(fromByteOffset: 2, as: UInt8.self) & LeafPage.overflowFlag != 0 {
-            return .overflow(page: UInt64(littleEndian: start.loadUnaligned(as: UInt64.self)), length: length)
-        }
-        return .inline(UnsafeRawBufferPointer(start: start, count: length))
-    }
+    package func value(_ i: Int) -> StoredValue { LeafPage.value(ofCell: cell(i)) }
 
     /// Bytes of the cell of entry `i`.
     @inline(__always)
-    private func cellSize(_ i: Int) -> Int {
-        let cell = cell(i)
-        let keyLength = Int(UInt16(littleEndian: cell.loadUnaligned(as: UInt16.self)))
-        guard isLeaf else { return 2 + keyLength }
-        if cell.load(fromByteOffset: 2, as: UInt8.self) & LeafPage.overflowFlag != 0 { return LeafPage.cellHeaderSize + keyLength + 8 }
-        return LeafPage.cellHeaderSize + keyLength + Int(UInt32(littleEndian: cell.loadUnaligned(fromByteOffset: 3, as: UInt32.self)))
+    func cellSize(_ i: Int) -> Int {
+        isLeaf ? LeafPage.cellSize(ofCell: cell(i)) : BranchPage.cellSize(ofCell: cell(i))
     }
 
     /// Bytes entry `i` takes in the page (head, slot fields and cell).
     @inline(__always)
-    package func entrySize(_ i: Int) -> Int { (isLeaf ? 10 : 18) + cellSize(i) }
+    package func entrySize(_ i: Int) -> Int {
+        isLeaf ? LeafPage.entrySize(ofCell: cell(i)) : BranchPage.entrySize(ofCell: cell(i))
+    }
 
     /// Whether a leaf points to an overflow run at or above `page` (readers check that a
     /// leaf's runs precede it, so such a leaf cannot be rewritten at `page`).
@@ -318,38 +305,29 @@ package final class Node {
     /// Writes a new leaf cell into the arena; returns its offset. (Reserving may move the
     /// arena, so every table entry must name a live cell while this runs.)
     @inline(__always)
-    private func writeLeafCell(key: UnsafeRawBufferPointer, value: StoredValue) -> UInt32 {
-        let valueBytes: Int
-        switch value {
-        case let .inline(bytes): valueBytes = bytes.count
-        case .overflow: valueBytes = 8
-        }
-        let offset = reserve(LeafPage.cellHeaderSize + key.count + valueBytes)
-        let cell = arena + offset
-        cell.storeBytes(of: UInt16(key.count).littleEndian, as: UInt16.self)
-        if key.count > 0 { (cell + LeafPage.cellHeaderSize).copyMemory(from: key.baseAddress!, byteCount: key.count) }
-        let start = cell + LeafPage.cellHeaderSize + key.count
-        switch value {
-        case let .inline(bytes):
-            cell.storeBytes(of: 0, toByteOffset: 2, as: UInt8.self)
-            cell.storeBytes(of: UInt32(bytes.count).littleEndian, toByteOffset: 3, as: UInt32.self)
-            if bytes.count > 0 { start.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        case let .overflow(page, length):
-            cell.storeBytes(of: LeafPage.overflowFlag, toByteOffset: 2, as: UInt8.self)
-            cell.storeBytes(of: UInt32(length).littleEndian, toByteOffset: 3, as: UInt32.self)
-            start.storeBytes(of: page.littleEndian, as: UInt64.self)
-        }
+    func writeLeafCell(key: UnsafeRawBufferPointer, value: StoredValue) -> UInt32 {
+        let offset = reserve(LeafPage.cellSize(keyLength: key.count, value: value))
+        LeafPage.writeCell(arena + offset, key: key, value: value)
         return UInt32(offset)
     }
 
     /// Writes a new branch cell into the arena; returns its offset (as `writeLeafCell`).
     @inline(__always)
-    private func writeBranchCell(key: UnsafeRawBufferPointer) -> UInt32 {
-        let offset = reserve(2 + key.count)
-        let cell = arena + offset
-        cell.storeBytes(of: UInt16(key.count).littleEndian, as: UInt16.self)
-        if key.count > 0 { (cell + 2).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+    func writeBranchCell(key: UnsafeRawBufferPointer) -> UInt32 {
+        let offset = reserve(BranchPage.cellHeaderSize + key.count)
+        BranchPage.writeCell(arena + offset, key: key)
         return UInt32(offset)
+    }
+
+    /// Appends an entry whose cell was just written, while loading (the tables were sized
+    /// for the page's entries, so nothing moves).
+    @inline(__always)
+    func appendLoaded(cell: UInt32, key: UnsafeRawBufferPointer) {
+        precondition(count < capacity)
+        cells[count] = cell
+        heads[count] = keyHead(key)
+        count += 1
+        size += entrySize(count - 1)
     }
 
     /// Appends a copy of `other`'s entry `i` (for branches, with `key` as its separator).
@@ -363,80 +341,6 @@ package final class Node {
             cells[count - 1] = cell
             heads[count - 1] = keyHead(key)
             size += entrySize(count - 1)
-        }
-    }
-
-    // MARK: Pages
-
-    /// Copies a written page into a node, checking every offset and length against the page.
-    package static func load(_ page: UnsafeRawBufferPointer, number: PageNumber) throws -> Node {
-        switch page.u8(PageHeader.kindOffset) {
-        case PageKind.leaf.rawValue:
-            let view = try LeafPageView(page, number: number)
-            let node = Node(isLeaf: true, capacity: view.count + 8, arenaCapacity: page.count)
-            let maxEntrySize = PageLayout(pageSize: page.count).maxEntrySize
-            for i in 0 ..< view.count {
-                let (key, value) = try view.entry(i)
-                let entrySize: Int
-                switch value {
-                case let .inline(bytes): entrySize = LeafPage.entrySize(keyLength: key.count, inlineValueLength: bytes.count)
-                case .overflow: entrySize = LeafPage.entrySize(keyLength: key.count, inlineValueLength: 8)
-                }
-                // Writers keep every entry within a quarter page (so splits always have room)
-                // and the entries within the page; refuse before copying more than a page.
-                guard entrySize <= maxEntrySize, node.size + entrySize <= page.count else {
-                    throw CowDBError.corruptPage(number, "leaf entry \(i) of \(entrySize) bytes does not fit (entries overlap or exceed a quarter page)")
-                }
-                node.appendLoaded(cell: node.writeLeafCell(key: key, value: value), key: key)
-            }
-            return node
-        case PageKind.branch.rawValue:
-            let view = try BranchPageView(page, number: number)
-            let node = Node(isLeaf: false, capacity: view.count + 8, arenaCapacity: page.count / 2)
-            node.children.reserveCapacity(view.count + 8)
-            let maxKeySize = PageLayout(pageSize: page.count).maxKeySize
-            for i in 0 ..< view.count {
-                let key = i == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : try view.key(i)
-                guard key.count <= maxKeySize, node.size + BranchPage.entrySize(keyLength: key.count) <= page.count else {
-                    throw CowDBError.corruptPage(number, "branch separator \(i) of \(key.count) bytes does not fit (entries overlap or exceed the key limit)")
-                }
-                node.children.append(.page(try view.child(i)))
-                node.appendLoaded(cell: node.writeBranchCell(key: key), key: key)
-            }
-            return node
-        default:
-            throw CowDBError.corruptPage(number, "expected a branch or leaf page, found kind \(page.u8(PageHeader.kindOffset))", offset: 4)
-        }
-    }
-
-    /// Appends an entry whose cell was just written, while loading (the tables were sized
-    /// for the page's entries, so nothing moves).
-    @inline(__always)
-    private func appendLoaded(cell: UInt32, key: UnsafeRawBufferPointer) {
-        precondition(count < capacity)
-        cells[count] = cell
-        heads[count] = keyHead(key)
-        count += 1
-        size += entrySize(count - 1)
-    }
-
-    /// Writes the node as a page into `page` (zeroed by the caller; the node must fit).
-    /// A branch's children must all be written.
-    package func encode(into page: UnsafeMutableRawBufferPointer) {
-        let n = count
-        PageHeader.write(page, kind: isLeaf ? .leaf : .branch, count: n, runLength: 1)
-        let slots = isLeaf ? PageHeader.size + 8 * n : PageHeader.size + 16 * n
-        var at = slots + 2 * n
-        for i in 0 ..< n {
-            page.storeBytes(of: heads[i].bigEndian, toByteOffset: PageHeader.size + 8 * i, as: UInt64.self)
-            if !isLeaf {
-                guard case let .page(child) = children[i] else { preconditionFailure("child not written") }
-                page.setU64(child, PageHeader.size + 8 * n + 8 * i)
-            }
-            page.setU16(UInt16(at), slots + 2 * i)
-            let size = cellSize(i)
-            page.setBytes(UnsafeRawBufferPointer(start: cell(i), count: size), at)
-            at += size
         }
     }
 }

@@ -54,22 +54,11 @@ package final class TreeChecker {
     /// Distinct pages reachable from the versions walked.
     package private(set) var reachablePages = 0
 
-    /// What a verified subtree holds.
-    package struct Summary {
-        package var entries: UInt64
-        package var depth: Int
-        package var first: [UInt8]?
-        package var last: [UInt8]?
-        package var figures: TreeFigures
-
-        /// Memberwise.
-        package init(entries: UInt64, depth: Int, first: [UInt8]? = nil, last: [UInt8]? = nil, figures: TreeFigures) {
-            self.entries = entries
-            self.depth = depth
-            self.first = first
-            self.last = last
-            self.figures = figures
-        }
+    /// What a verified subtree holds: its first and last keys, and its figures (depth, pages, entries).
+    private struct Summary {
+        var first: [UInt8]?
+        var last: [UInt8]?
+        var figures: TreeFigures
     }
 
     package init(pages: PageReader) {
@@ -138,7 +127,7 @@ package final class TreeChecker {
         for i in 0 ..< leaf.count {
             let key = Array(try leaf.key(i))
             if key.isEmpty || key.count > pages.layout.maxKeySize { report(leaf.number, "key \(i) has length \(key.count)") }
-            if keyHead(key.withUnsafeBytes { $0 }) != leaf.head(i) { report(leaf.number, "head \(i) does not match its key", offset: PageHeader.size + 8 * i) }
+            if key.withUnsafeBytes({ keyHead($0) }) != leaf.head(i) { report(leaf.number, "head \(i) does not match its key", offset: LeafPage.headOffset(i)) }
             if let previous, compareBytes(previous, key) >= 0 { report(leaf.number, "keys \(i - 1) and \(i) are out of order") }
             if first == nil { first = key }
             previous = key
@@ -147,7 +136,7 @@ package final class TreeChecker {
             }
         }
         checkBounds(leaf.number, first, previous, lower: lower, upper: upper)
-        return Summary(entries: UInt64(leaf.count), depth: 1, first: first, last: previous, figures: figures)
+        return Summary(first: first, last: previous, figures: figures)
     }
 
     /// Verifies an overflow run referenced from `leaf`; returns its page count.
@@ -192,27 +181,26 @@ package final class TreeChecker {
         var childDepth: Int?
         var first: [UInt8]?
         var last: [UInt8]?
-        var entries: UInt64 = 0
         for i in 0 ..< branch.count {
             let child = try branch.child(i)
             let low = separators[i]
             let high = i + 1 < branch.count ? separators[i + 1] : upper
             guard let summary = walk(child, lower: low, upper: high, depth: depth + 1) else { continue }
-            if let childDepth, childDepth != summary.depth {
-                report(branch.number, "child \(i) has depth \(summary.depth), child 0 has \(childDepth): paths differ in length")
+            let depth = summary.figures.depth
+            if let childDepth, childDepth != depth {
+                report(branch.number, "child \(i) has depth \(depth), child 0 has \(childDepth): paths differ in length")
             }
-            childDepth = childDepth ?? summary.depth
-            if summary.entries == 0 { report(child, "empty subtree under branch \(branch.number)") }
+            childDepth = childDepth ?? depth
+            if summary.figures.entries == 0 { report(child, "empty subtree under branch \(branch.number)") }
             first = first ?? summary.first
             last = summary.last ?? last
-            entries += summary.entries
+            figures.entries += summary.figures.entries
             figures.branchPages += summary.figures.branchPages
             figures.leafPages += summary.figures.leafPages
             figures.overflowPages += summary.figures.overflowPages
         }
         figures.depth = (childDepth ?? 0) + 1
-        figures.entries = entries
-        return Summary(entries: entries, depth: figures.depth, first: first, last: last, figures: figures)
+        return Summary(first: first, last: last, figures: figures)
     }
 
     /// Reports keys outside [lower, upper).

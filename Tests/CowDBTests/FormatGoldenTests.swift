@@ -467,8 +467,8 @@ final class FormatGoldenTests: XCTestCase {
     // MARK: Catalog value and lock file
 
     func testCatalogValueGolden() {
-        XCTAssertEqual(hex(WriteTransaction.catalogValue(root: 17, count: 3)), "11000000000000000300000000000000")
-        XCTAssertEqual(WriteTransaction.catalogValue(root: 0, count: 0), [UInt8](repeating: 0, count: 16))
+        XCTAssertEqual(hex(CatalogValue(root: 17, count: 3).encoded()), "11000000000000000300000000000000")
+        XCTAssertEqual(CatalogValue(root: 0, count: 0).encoded(), [UInt8](repeating: 0, count: 16))
     }
 
     /// The shared page after one and two publications (the seqlock counter ends even).

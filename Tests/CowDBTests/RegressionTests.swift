@@ -66,7 +66,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 1. Redistribution can grow a full parent past a page (crashes)
 
-    /// TreeMutator+Commit.swift:71-72 (trap at :137) — redistributing two leaves replaces a 1-byte separator in
+    /// `TreeMutator.rebalance` (the trap: `TreeMutator.write(_ node:)`'s precondition) — redistributing two leaves replaces a 1-byte separator in
     /// the parent by a long one; nothing re-splits the parent, so write() hits
     /// `precondition(node.size <= layout.pageSize)` and the process traps. Committed-data loss
     /// of the transaction plus a crash.
@@ -90,7 +90,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 2. Cursor keeps a stale PageReader after a spill that changed nothing
 
-    /// Cursor.swift:42,58,75 + WriteTransaction.swift:92,142 — `delete` of an absent key (or
+    /// `Cursor.next`/`previous`/`fresh` + `WriteTransaction.delete`/`insert` — `delete` of an absent key (or
     /// `insert` of a present one) runs spillIfOverBudget but does not bump the mutation stamp.
     /// The cursor keeps its TreeCursor, whose PageReader limit predates the spilled pages, and
     /// its in-memory parent now points at those pages: next() throws a spurious `corrupt`.
@@ -117,7 +117,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 3. Keyspace names that are canonically equivalent share one tree
 
-    /// ReadTransaction.swift:24,118 — `named` is a [String: TreeState]. Swift String equality is
+    /// `ReadTransaction.named` and `ReadTransaction.tree(_:)` — `named` was a [String: TreeState]. Swift String equality is
     /// Unicode canonical equivalence, but the catalog keys are the raw UTF-8 bytes. "é" (U+00E9)
     /// and "e\u{301}" are two keyspaces on disk, yet one transaction hands the first one's
     /// tree out for the second: reads return wrong results, writes go to the wrong keyspace.
@@ -145,7 +145,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 4. Index record appended outside the state lock (race)
 
-    /// Database.swift:340 — `log.append` runs after the sync but outside the state mutex, before
+    /// `Database.publish` — `log.append` ran after the sync but outside the state mutex, before
     /// `state.latest` moves. A reader in that window sees the new index record but the old
     /// latest: `read(asOf:)` throws `corrupt("index names a commit record past the latest
     /// commit")`, and `versions()` lists a version that `read(at:)` rejects. (Also a data race
@@ -182,7 +182,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 5. Hostile totals trap (crashes)
 
-    /// WriteTransaction.swift:76 (also :85, TreeMutator.swift:43,54) — `totalCount += 1` and
+    /// `WriteTransaction.put` (also its `insert`, and `TreeMutator.put`) — `totalCount += 1` and
     /// `tree.count += 1` trap on overflow. A file whose commit record says totalCount = 2^64-1
     /// (checksums recomputed) makes the next put trap instead of throwing; deletes/drops already
     /// use wrapping arithmetic for exactly this reason.
@@ -214,7 +214,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 6. Read-only process without an index file never learns intermediate versions
 
-    /// RootLog.swift:19-26,110 (+ Database.swift:275-277) — a read-only process opened while `index` was
+    /// `RootLog.init` and `RootLog.refresh` (+ `Database.refreshFromWriter`) — a read-only process opened while `index` was
     /// missing keeps `readOnlyWithoutFile` forever: refresh() returns early and refreshFromWriter
     /// adds only the newest published record, so versions committed in between are unreachable.
     func testReadOnlyProcessWithoutIndexSeesEveryVersion() throws {
@@ -241,10 +241,10 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 7. Read-only refresh traps after the writer's index append failed (crashes)
 
-    /// RootLog.swift:113 — `for i in count ..< min(newCount, inFile)` traps when the reader already
+    /// `RootLog.refresh` — `for i in count ..< min(newCount, inFile)` traps when the reader already
     /// knows more records than the file holds. The writer keeps a record `pending` when its
     /// index write fails (RootLog.append) but publishes indexCount = log.count; the reader adds
-    /// a synthetic record for it (Database.swift:276); on the next commit count > inFile.
+    /// a synthetic record for it (`Database.refreshFromWriter`); on the next commit count > inFile.
     func testReadOnlyRefreshAfterFailedIndexWriteDoesNotTrap() throws {
         let dir = TemporaryDirectory()
         let path = dir.path("db")
@@ -266,7 +266,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 8. Read-only open races a writer's truncation (crashes: SIGBUS)
 
-    /// Database.swift:85-87 + Recovery.swift:75 — a read-only open takes the file length, maps,
+    /// `Database.init` + `Recovery`'s tail scan — a read-only open takes the file length, maps,
     /// then scans the tail up to that length. The tail past the last commit belongs to the
     /// running write transaction, which truncates it when it aborts (discardTail). If that
     /// happens between the length and the scan, the reader touches mapped pages past EOF:
@@ -304,7 +304,7 @@ final class RegressionTests: XCTestCase {
 
     // MARK: 9. close() inside a write closure deadlocks (hang)
 
-    /// Database.swift:108 — close() takes the non-recursive writer gate. Called from inside a
+    /// `Database.close` — close() took the non-recursive writer gate. Called from inside a
     /// write closure it waits for itself forever (a nested write traps with a message; close
     /// should throw `busy`).
     func testCloseInsideWriteDoesNotHang() throws {
