@@ -77,7 +77,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
 
 extension CowDBError {
     /// Shorthand for a `corrupt` error at a page.
-    package static func corruptPage(_ page: UInt64, _ reason: String, offset: Int? = nil) -> CowDBError {
+    @usableFromInline package static func corruptPage(_ page: UInt64, _ reason: String, offset: Int? = nil) -> CowDBError {
         .corrupt(page: page, offset: offset, reason: reason)
     }
 }

@@ -15,15 +15,15 @@ package enum PageVerification {
 }
 
 /// Bounds-checked, checksum-verified access to pages `1 ..< limit` of mapped memory.
-package struct PageReader {
-    package let base: UnsafeRawPointer
+@usableFromInline package struct PageReader {
+    @usableFromInline package let base: UnsafeRawPointer
     /// Pages `[1, limit)` are readable; page 0 (the file header) never holds tree data.
-    package var limit: PageNumber
-    package let layout: PageLayout
+    @usableFromInline package var limit: PageNumber
+    @usableFromInline package let layout: PageLayout
     /// Pages verified before, tested first (no page for a reader that verifies every read).
-    package let verified: VerifiedPages.Bits
+    @usableFromInline package let verified: VerifiedPages.Bits
     /// False only for an `unverified` reader.
-    package let verifiesChecksums: Bool
+    @usableFromInline package let verifiesChecksums: Bool
 
     /// A reader of pages `[1, limit)` at `base` that verifies checksums as `verification` says.
     package init(base: UnsafeRawPointer, limit: PageNumber, layout: PageLayout, verification: PageVerification) {

@@ -21,7 +21,7 @@ import Darwin
 
 /// The verified-pages bitmap of one data file, shared by the readers and the writer of a
 /// `Database` instance. Owned by its `PageStore`; `Bits` views it without reference counting.
-package final class VerifiedPages: @unchecked Sendable {
+@usableFromInline package final class VerifiedPages: @unchecked Sendable {
     /// Pages the bitmap covers.
     package static let capacity: UInt64 = 1 << 35
 
@@ -44,10 +44,10 @@ package final class VerifiedPages: @unchecked Sendable {
     }
 
     /// A view of the bitmap (valid while its `VerifiedPages` lives).
-    package struct Bits: @unchecked Sendable {
-        package let words: UnsafeMutableRawPointer
+    @usableFromInline package struct Bits: @unchecked Sendable {
+        @usableFromInline package let words: UnsafeMutableRawPointer
         /// Pages below this have a bit.
-        package let pageLimit: UInt64
+        @usableFromInline package let pageLimit: UInt64
 
         /// Memberwise.
         package init(words: UnsafeMutableRawPointer, pageLimit: UInt64) {
