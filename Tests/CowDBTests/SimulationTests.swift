@@ -11,6 +11,7 @@ final class SimulationTests: XCTestCase {
     typealias Model = [String: [[UInt8]: [UInt8]]]
     static let defaultName = ""
 
+    // long-function: one switch over the operations, each case a few lines against the model; split, the model state would be threaded through every case
     func testRandomOperationsAgainstModel() throws {
         let seed = testSeed("simulation")
         var random = SeededGenerator(seed: seed)

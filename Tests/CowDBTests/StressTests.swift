@@ -60,6 +60,7 @@ final class StressTests: XCTestCase {
         return (round, problems)
     }
 
+    // long-function: one scenario: the threads it starts share its locals and are joined and checked at its end
     func testReadersSnapshotsAndTwoWritersUnderLoad() throws {
         let seed = testSeed("StressTests")
         let directory = TemporaryDirectory()

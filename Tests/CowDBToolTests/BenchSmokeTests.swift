@@ -18,6 +18,7 @@ final class BenchSmokeTests: XCTestCase {
     static let repeated = ["individual_writes": 5, "batch_writes": 5, "random_reads_warm": 3, "random_range_reads": 3,
                            "random_reads_2_threads": 3, "old_version_reads": 3]
 
+    // long-function: one linear check of one benchmark report, row by row
     func testSmallRunHasEveryRowAndEnginesAgree() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.benchPath), "cowdb-bench not found at \(Self.benchPath)")
         let scratch = TemporaryDirectory()
