@@ -67,7 +67,6 @@ extension CrashTests {
 
     /// A flipped bit in any page below the latest commit record is reported by `check()` with
     /// that page's number, and a verified read never returns wrong data.
-    // long-function: one linear walk: build, flip a bit in each page in turn, and check what check() and reads say about that page
     func testBitFlipAnywhereIsReportedByCheck() throws {
         let seed = testSeed("crash-flip-anywhere")
         var random = SeededGenerator(seed: seed)
@@ -87,10 +86,7 @@ extension CrashTests {
                 let space = c >= 2 && i % 3 == 0 ? "alpha" : ""
                 mutations.append(.put(space: space, key: b(key), value: random.bytes(i % 9 == 0 ? 5_000 : 90)))
             }
-            try db.write { try Self.apply(mutations, to: $0) }
-            var next = models.last!
-            Self.apply(mutations, to: &next)
-            models.append(next)
+            try commitRecording(mutations, to: db, &models)
         }
         let latestCommitPage = (try db.versions().last!.fileLength) / 4096 - 1
         try db.close()
@@ -102,30 +98,7 @@ extension CrashTests {
 
         var flips = 0
         for page in 1 ..< Int(latestCommitPage) {
-            let offset = page * 4096 + Int.random(in: 0 ..< 4096, using: &random)
-            var image = clean
-            image.flipBit(path + "/data", offset: offset, bit: Int.random(in: 0 ..< 8, using: &random))
-            let damaged = try Database(path: path, options: verifying, backend: FaultInjectionStorage(image: image)) // unchecked-open: a copy with a flipped bit
-            XCTAssertEqual(damaged.latestVersion, 6, "damage below the last commit is not the tail")
-            let report = try damaged.checkReport(allVersions: true)
-            XCTAssertFalse(report.isClean, "flip at page \(page) offset \(offset % 4096)")
-            // Named by the page, or by the first page of the run holding it (an overflow run
-            // has one checksum); a damaged commit record is named in the message.
-            let named = report.problems.contains { problem in
-                if let first = problem.page, first <= UInt64(page) {
-                    let runLength = UInt64(Self.u32(clean.files[path + "/data"]!, at: Int(first) * 4096 + PageHeader.runLengthOffset))
-                    if UInt64(page) < first + max(runLength, 1) { return true }
-                }
-                return problem.message.contains("page \(page):")
-            }
-            XCTAssertTrue(named, "page \(page) named: \(report.problems.prefix(3))")
-            // Verified reads: the right data or an error, never wrong data.
-            for version in 1 ... UInt64(6) {
-                if let state = try? damaged.read(at: version, { try Self.readState($0).0 }) {
-                    XCTAssertEqual(state, models[Int(version)], "version \(version) with page \(page) damaged")
-                }
-            }
-            try damaged.close()
+            try checkFlippedPage(page, of: clean, path: path, options: verifying, models: models, random: &random)
             flips += 1
         }
 
@@ -151,6 +124,37 @@ extension CrashTests {
         XCTAssertTrue(report.problems.contains { $0.page == UInt64(victim) || $0.message.contains("page \(victim):") }, "\(report.problems.prefix(3))")
         try open.close()
         print("crash-flip-anywhere: \(flips) flipped images")
+    }
+
+    /// Flips a random bit of `page` in a copy of `clean`: check() must report it, naming the page
+    /// (or the first page of its run, or the page in its message), and verified reads of every
+    /// version give the right data or an error.
+    private func checkFlippedPage(_ page: Int, of clean: DiskImage, path: String, options verifying: DatabaseOptions,
+                                  models: [State], random: inout SeededGenerator) throws {
+        let offset = page * 4096 + Int.random(in: 0 ..< 4096, using: &random)
+        var image = clean
+        image.flipBit(path + "/data", offset: offset, bit: Int.random(in: 0 ..< 8, using: &random))
+        let damaged = try Database(path: path, options: verifying, backend: FaultInjectionStorage(image: image)) // unchecked-open: a copy with a flipped bit
+        XCTAssertEqual(damaged.latestVersion, 6, "damage below the last commit is not the tail")
+        let report = try damaged.checkReport(allVersions: true)
+        XCTAssertFalse(report.isClean, "flip at page \(page) offset \(offset % 4096)")
+        // Named by the page, or by the first page of the run holding it (an overflow run
+        // has one checksum); a damaged commit record is named in the message.
+        let named = report.problems.contains { problem in
+            if let first = problem.page, first <= UInt64(page) {
+                let runLength = UInt64(Self.u32(clean.files[path + "/data"]!, at: Int(first) * 4096 + PageHeader.runLengthOffset))
+                if UInt64(page) < first + max(runLength, 1) { return true }
+            }
+            return problem.message.contains("page \(page):")
+        }
+        XCTAssertTrue(named, "page \(page) named: \(report.problems.prefix(3))")
+        // Verified reads: the right data or an error, never wrong data.
+        for version in 1 ... UInt64(6) {
+            if let state = try? damaged.read(at: version, { try Self.readState($0).0 }) {
+                XCTAssertEqual(state, models[Int(version)], "version \(version) with page \(page) damaged")
+            }
+        }
+        try damaged.close()
     }
 
     /// A commit that was durable (its fdatasync returned) is never dropped without an error

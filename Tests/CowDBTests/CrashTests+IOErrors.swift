@@ -40,7 +40,6 @@ extension CrashTests {
         }
     }
 
-    // long-function: one scenario in order (fail a write at each step of a commit, then commit again), each step asserting on the one before
     func testFailedWriteFailsThatCommitAndTheNextSucceeds() throws {
         let seed = testSeed("failed-write")
         var random = SeededGenerator(seed: seed)
@@ -50,12 +49,8 @@ extension CrashTests {
         var (db, models) = try makeDatabase(backend, path, random: &random)
 
         // How many writes one commit makes (overflow runs, leaves, commit record, index record).
-        var probe = someCommit(&random)
         let before = backend.counts.writes
-        try db.write { try Self.apply(probe, to: $0) }
-        var next = models.last!
-        Self.apply(probe, to: &next)
-        models.append(next)
+        try commitRecording(someCommit(&random), to: db, &models)
         let writesPerCommit = backend.counts.writes - before
         XCTAssertGreaterThanOrEqual(writesPerCommit, 3)
 
@@ -63,37 +58,9 @@ extension CrashTests {
         for errorNumber in [ENOSPC, EIO] {
             for k in 1 ... writesPerCommit {
                 for persistent in [true, false] {
-                    probe = someCommit(&random)
-                    backend.failWrite(number: backend.counts.writes + k, errno: errorNumber, persistent: persistent)
-                    let latest = db.latestVersion
-                    do {
-                        try db.write { try Self.apply(probe, to: $0) }
-                        // Only the index record's write may fail without failing the commit
-                        // (the record stays pending and is rebuilt at the next open).
-                        XCTAssertEqual(db.latestVersion, latest + 1)
-                        var next = models.last!
-                        Self.apply(probe, to: &next)
-                        models.append(next)
-                    } catch let error as CowDBError {
-                        failedCommits += 1
-                        XCTAssertEqual(error, .io(operation: "pwrite", path: path + "/data", errno: errorNumber), "write \(k) of the commit")
-                        XCTAssertEqual(db.latestVersion, latest, "the failed commit made no version")
-                        assertReads(db, models)
-                        if persistent {
-                            // The disk is still full: the next commit fails too.
-                            XCTAssertThrowsError(try db.write { try Self.apply(probe, to: $0) })
-                            XCTAssertEqual(db.latestVersion, latest)
-                        }
-                    }
-                    backend.clearFaults()
-                    // Space is back: the next commit succeeds.
-                    let retry = someCommit(&random)
-                    try db.write { try Self.apply(retry, to: $0) }
-                    var next = models.last!
-                    Self.apply(retry, to: &next)
-                    models.append(next)
-                    XCTAssertEqual(db.latestVersion, UInt64(models.count - 1))
-                    assertReads(db, models)
+                    let failed = try commitWithFailingWrite(k, errno: errorNumber, persistent: persistent, db, backend, path: path,
+                                                            models: &models, random: &random)
+                    if failed { failedCommits += 1 }
                 }
             }
         }
@@ -108,6 +75,48 @@ extension CrashTests {
             assertReads(db, models)
             try db.checkAndClose()
         }
+    }
+
+    /// Commits `mutations` and appends the state they make to `models`.
+    func commitRecording(_ mutations: [Mutation], to db: Database, _ models: inout [State]) throws {
+        try db.write { try Self.apply(mutations, to: $0) }
+        var next = models.last!
+        Self.apply(mutations, to: &next)
+        models.append(next)
+    }
+
+    /// A commit whose `k`th write fails with `errorNumber` (once, or until cleared): it fails
+    /// whole and leaves no version (or, the index record's write only, succeeds); then, the
+    /// fault cleared, the next commit succeeds. Returns whether the commit failed.
+    private func commitWithFailingWrite(_ k: Int, errno errorNumber: Int32, persistent: Bool, _ db: Database,
+                                        _ backend: FaultInjectionStorage, path: String, models: inout [State],
+                                        random: inout SeededGenerator) throws -> Bool {
+        let probe = someCommit(&random)
+        backend.failWrite(number: backend.counts.writes + k, errno: errorNumber, persistent: persistent)
+        let latest = db.latestVersion
+        var failed = false
+        do {
+            try commitRecording(probe, to: db, &models)
+            // Only the index record's write may fail without failing the commit
+            // (the record stays pending and is rebuilt at the next open).
+            XCTAssertEqual(db.latestVersion, latest + 1)
+        } catch let error as CowDBError {
+            failed = true
+            XCTAssertEqual(error, .io(operation: "pwrite", path: path + "/data", errno: errorNumber), "write \(k) of the commit")
+            XCTAssertEqual(db.latestVersion, latest, "the failed commit made no version")
+            assertReads(db, models)
+            if persistent {
+                // The disk is still full: the next commit fails too.
+                XCTAssertThrowsError(try db.write { try Self.apply(probe, to: $0) })
+                XCTAssertEqual(db.latestVersion, latest)
+            }
+        }
+        backend.clearFaults()
+        // Space is back: the next commit succeeds.
+        try commitRecording(someCommit(&random), to: db, &models)
+        XCTAssertEqual(db.latestVersion, UInt64(models.count - 1))
+        assertReads(db, models)
+        return failed
     }
 
     /// A failed fdatasync poisons the writer; readers continue; a reopen re-verifies the tail

@@ -15,22 +15,11 @@ extension CrashTests {
     /// commits other versions 1 and 2. Whatever part of that reaches the disk before a second
     /// power cut (a crash after each of its steps, several power-cut images each), an old
     /// record must not come back: recovery trusts the records before a synced one unread.
-    // long-function: one two-process scenario in order (power cut, recovery, new commits, second power cut at each step); its nested second process needs the first one's locals
     func testIndexRecordsOfALostHistoryNeverReturn() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("db")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        // The first process: three commits of two 9 000-byte values each, nothing synced.
-        let first = FaultInjectionStorage()
-        let lost = try openDatabase(path: path, options: Self.options(.none), backend: first)
-        for c in 0 ..< 3 {
-            try lost.write { txn in for i in 0 ..< 2 { try txn.put(b("lost-\(c)-\(i)"), [UInt8](repeating: UInt8(c), count: 9_000)) } }
-        }
-        // The power cut keeps every write but a torn first page: no commit survives it.
-        var image = first.image(.processCrash)
-        try lost.close()
-        image.flipBit(path + "/data", offset: 4096 + 100, bit: 0)
-        XCTAssertEqual(image.files[path + "/index"]?.count, 3 * IndexRecord.size)
+        let image = try lostHistoryImage(path: path)
 
         // The second process: a small version 1 (its commit record before the lost one's) and
         // a larger version 2 (its commit record after it).
@@ -54,19 +43,7 @@ extension CrashTests {
             } catch {}
         }
 
-        // The machine the second process starts on: the disk after the power cut, or the
-        // machine after an earlier process died during its open (its truncation of the index
-        // in the page cache only).
-        let powerCut = image
-        var machines: [(String, () -> FaultInjectionStorage)] = [("", { FaultInjectionStorage(image: powerCut) })]
-        let opening = FaultInjectionStorage(image: powerCut)
-        try openDatabase(path: path, options: Self.options(.none), backend: opening).close()
-        for k in 1 ... opening.counts.steps - 2 { // the close syncs the index and the directory
-            let died = FaultInjectionStorage(image: powerCut)
-            died.crash(afterStep: k)
-            _ = try? openDatabase(path: path, options: Self.options(.none), backend: died)
-            machines.append((", after a process died at step \(k) of its open", { died.restartedAfterProcessCrash() }))
-        }
+        let machines = try machinesForTheSecondProcess(image, path: path)
 
         var images = 0
         for (machineLabel, machine) in machines {
@@ -77,30 +54,72 @@ extension CrashTests {
                     let backend = machine()
                     backend.crash(afterStep: step)
                     secondProcess(backend, durability)
-                    for seed in 0 ..< UInt64(48) {
-                        images += 1
-                        let label = "\(durability)\(machineLabel), crash after step \(step), power cut \(seed)"
-                        do {
-                            let disk = FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false)))
-                            let db = try openDatabase(path: path, options: Self.options(durability), backend: disk)
-                            defer { try? db.close() }
-                            XCTAssertLessThanOrEqual(db.latestVersion, 2, label)
-                            for version in 0 ... min(db.latestVersion, 2) {
-                                do {
-                                    let state = try db.read(at: version) { try Self.readState($0).0 }
-                                    XCTAssertEqual(state, models[Int(version)], "\(label): version \(version) reads back wrong: \(Self.difference(state, models[Int(version)]))")
-                                } catch {
-                                    XCTFail("\(label): version \(version) unreadable: \(error)")
-                                }
-                            }
-                        } catch {
-                            XCTFail("\(label): the open fails: \(error)")
-                        }
-                    }
+                    images += checkPowerCuts(of: backend, path: path, durability: durability, models: models,
+                                             context: "\(durability)\(machineLabel), crash after step \(step)")
                 }
             }
         }
         print("lost-history index: \(images) power-cut images")
+    }
+
+    /// The disk a first process leaves after a power cut: three `.none` commits of two 9,000-byte
+    /// values each, every write kept but the first page torn, so no commit survives; three index records.
+    private func lostHistoryImage(path: String) throws -> DiskImage {
+        let first = FaultInjectionStorage()
+        let lost = try openDatabase(path: path, options: Self.options(.none), backend: first)
+        for c in 0 ..< 3 {
+            try lost.write { txn in for i in 0 ..< 2 { try txn.put(b("lost-\(c)-\(i)"), [UInt8](repeating: UInt8(c), count: 9_000)) } }
+        }
+        // The power cut keeps every write but a torn first page: no commit survives it.
+        var image = first.image(.processCrash)
+        try lost.close()
+        image.flipBit(path + "/data", offset: 4096 + 100, bit: 0)
+        XCTAssertEqual(image.files[path + "/index"]?.count, 3 * IndexRecord.size)
+        return image
+    }
+
+    /// The machines the second process may start on: the disk after the power cut (`powerCut`),
+    /// or the machine after an earlier process died during its open (its truncation of the
+    /// index in the page cache only), each with a label.
+    private func machinesForTheSecondProcess(_ powerCut: DiskImage, path: String) throws -> [(String, () -> FaultInjectionStorage)] {
+        var machines: [(String, () -> FaultInjectionStorage)] = [("", { FaultInjectionStorage(image: powerCut) })]
+        let opening = FaultInjectionStorage(image: powerCut)
+        try openDatabase(path: path, options: Self.options(.none), backend: opening).close()
+        for k in 1 ... opening.counts.steps - 2 { // the close syncs the index and the directory
+            let died = FaultInjectionStorage(image: powerCut)
+            died.crash(afterStep: k)
+            _ = try? openDatabase(path: path, options: Self.options(.none), backend: died)
+            machines.append((", after a process died at step \(k) of its open", { died.restartedAfterProcessCrash() }))
+        }
+        return machines
+    }
+
+    /// Opens 48 power-cut images of `backend` and checks that every version up to 2 reads as
+    /// `models` has it; returns how many images it checked.
+    private func checkPowerCuts(of backend: FaultInjectionStorage, path: String, durability: DatabaseOptions.Durability,
+                                models: [State], context: String) -> Int {
+        var images = 0
+        for seed in 0 ..< UInt64(48) {
+            images += 1
+            let label = "\(context), power cut \(seed)"
+            do {
+                let disk = FaultInjectionStorage(image: backend.image(.powerCut(seed: seed, tear: false)))
+                let db = try openDatabase(path: path, options: Self.options(durability), backend: disk)
+                defer { try? db.close() }
+                XCTAssertLessThanOrEqual(db.latestVersion, 2, label)
+                for version in 0 ... min(db.latestVersion, 2) {
+                    do {
+                        let state = try db.read(at: version) { try Self.readState($0).0 }
+                        XCTAssertEqual(state, models[Int(version)], "\(label): version \(version) reads back wrong: \(Self.difference(state, models[Int(version)]))")
+                    } catch {
+                        XCTFail("\(label): version \(version) unreadable: \(error)")
+                    }
+                }
+            } catch {
+                XCTFail("\(label): the open fails: \(error)")
+            }
+        }
+        return images
     }
 
     /// A power cut tears a `.none` commit record at a sector boundary and leaves the file that

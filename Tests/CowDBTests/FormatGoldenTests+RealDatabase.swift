@@ -15,7 +15,6 @@ extension FormatGoldenTests {
     /// Writes two commits through the public API, then walks `data`, `index` and `lock` with
     /// nothing but the rules in FORMAT.md: header, every run's checksum, the region checksums,
     /// the commit chain, the index records and the published version.
-    // long-function: one linear read of a real database by FORMAT.md, section by section, in the document's order
     func testDatabaseFilesFollowTheFormat() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -47,37 +46,8 @@ extension FormatGoldenTests {
             XCTAssertEqual(file.count % pageSize, 0)
 
             // The runs, region by region.
-            var commits: [(page: UInt64, record: CommitRecord)] = []
-            var regionStart: UInt64 = 1
-            var runChecksums: [UInt8] = []
-            var page: UInt64 = 1
+            let commits = try commitRecordsOfEveryRegion(file, pageSize: pageSize)
             let pages = UInt64(file.count / pageSize)
-            while page < pages {
-                let at = Int(page) * pageSize
-                let kind = file[at + 4]
-                let runLength = UInt64(file.u32(at + 8))
-                XCTAssertTrue((1 ... 4).contains(kind), "page \(page) kind \(kind)")
-                XCTAssertEqual(file[at + 5], 0, "page \(page) flags")
-                let expectedRun = kind == 3 ? (16 + UInt64(file.u32(at + 12)) + UInt64(pageSize) - 1) / UInt64(pageSize) : 1
-                XCTAssertEqual(runLength, expectedRun, "page \(page) run length")
-                let run = UnsafeRawBufferPointer(rebasing: file[at ..< at + Int(runLength) * pageSize])
-                XCTAssertEqual(run.u32(0), referenceChecksum(run, pageNumber: page), "page \(page) checksum")
-                if kind == 4 {
-                    let record = try CommitRecord.decode(run, pageNumber: page)
-                    XCTAssertEqual(record.version, UInt64(commits.count + 1))
-                    XCTAssertEqual(record.previousCommit, commits.last?.page ?? 0)
-                    XCTAssertEqual(record.firstPage, regionStart)
-                    XCTAssertEqual(record.regionChecksum, referenceCRC(runChecksums))
-                    XCTAssertGreaterThan(record.timestamp, commits.last?.record.timestamp ?? 0)
-                    XCTAssertTrue(run[84 ..< pageSize].allSatisfy { $0 == 0 })
-                    commits.append((page, record))
-                    regionStart = page + 1
-                    runChecksums = []
-                } else {
-                    runChecksums += Array(run[0 ..< 4])
-                }
-                page += runLength
-            }
             XCTAssertEqual(commits.count, 2)
             XCTAssertEqual(commits.last?.page, pages - 1, "the file ends with a commit record")
             XCTAssertEqual(commits.map(\.record.defaultCount), [2, 3])
@@ -85,23 +55,7 @@ extension FormatGoldenTests {
             XCTAssertTrue(commits.allSatisfy { $0.record.catalogRoot != 0 && $0.record.defaultRoot != 0 })
 
             // The index: one synced record per commit, agreeing with the commit records.
-            XCTAssertEqual(index.count, commits.count * 64)
-            for (i, commit) in commits.enumerated() {
-                let bytes = Array(index[64 * i ..< 64 * i + 64])
-                try bytes.withUnsafeBytes { record in
-                    XCTAssertEqual(record.u32(60), referenceCRC(Array(bytes[0 ..< 60])))
-                    XCTAssertEqual(record.u64(0), commit.record.version)
-                    XCTAssertEqual(record.u64(8), commit.record.timestamp)
-                    XCTAssertEqual(record.u64(16), commit.page)
-                    XCTAssertEqual(record.u64(24), commit.record.catalogRoot)
-                    XCTAssertEqual(record.u64(32), commit.record.defaultRoot)
-                    XCTAssertEqual(record.u64(40), commit.record.totalCount)
-                    XCTAssertEqual(UInt64(record.u32(48)), commit.page - commit.record.firstPage + 1)
-                    XCTAssertEqual(record.u32(52), 1, "synced")
-                    XCTAssertEqual(record.u32(56), 0)
-                    _ = try XCTUnwrap(IndexRecord.decode(record))
-                }
-            }
+            try checkIndex(index, against: commits)
 
             // The lock file announces the latest commit.
             lock.withUnsafeBytes { shared in
@@ -111,6 +65,65 @@ extension FormatGoldenTests {
                 XCTAssertEqual(shared.u64(24), commits.last?.page)
                 XCTAssertEqual(shared.u64(32), 1)
                 XCTAssertEqual(shared.u64(40), 2)
+            }
+        }
+    }
+
+    /// Walks the data file's runs after page 0 by FORMAT.md's rules (kinds, flags, run lengths,
+    /// checksums; each region closed by a commit record linked to the one before) and returns
+    /// the commit records with their pages.
+    private func commitRecordsOfEveryRegion(_ file: UnsafeRawBufferPointer, pageSize: Int) throws -> [(page: UInt64, record: CommitRecord)] {
+        var commits: [(page: UInt64, record: CommitRecord)] = []
+        var regionStart: UInt64 = 1
+        var runChecksums: [UInt8] = []
+        var page: UInt64 = 1
+        let pages = UInt64(file.count / pageSize)
+        while page < pages {
+            let at = Int(page) * pageSize
+            let kind = file[at + 4]
+            let runLength = UInt64(file.u32(at + 8))
+            XCTAssertTrue((1 ... 4).contains(kind), "page \(page) kind \(kind)")
+            XCTAssertEqual(file[at + 5], 0, "page \(page) flags")
+            let expectedRun = kind == 3 ? (16 + UInt64(file.u32(at + 12)) + UInt64(pageSize) - 1) / UInt64(pageSize) : 1
+            XCTAssertEqual(runLength, expectedRun, "page \(page) run length")
+            let run = UnsafeRawBufferPointer(rebasing: file[at ..< at + Int(runLength) * pageSize])
+            XCTAssertEqual(run.u32(0), referenceChecksum(run, pageNumber: page), "page \(page) checksum")
+            if kind == 4 {
+                let record = try CommitRecord.decode(run, pageNumber: page)
+                XCTAssertEqual(record.version, UInt64(commits.count + 1))
+                XCTAssertEqual(record.previousCommit, commits.last?.page ?? 0)
+                XCTAssertEqual(record.firstPage, regionStart)
+                XCTAssertEqual(record.regionChecksum, referenceCRC(runChecksums))
+                XCTAssertGreaterThan(record.timestamp, commits.last?.record.timestamp ?? 0)
+                XCTAssertTrue(run[84 ..< pageSize].allSatisfy { $0 == 0 })
+                commits.append((page, record))
+                regionStart = page + 1
+                runChecksums = []
+            } else {
+                runChecksums += Array(run[0 ..< 4])
+            }
+            page += runLength
+        }
+        return commits
+    }
+
+    /// Checks each index record against its commit record: field by field, synced, checksummed.
+    private func checkIndex(_ index: [UInt8], against commits: [(page: UInt64, record: CommitRecord)]) throws {
+        XCTAssertEqual(index.count, commits.count * 64)
+        for (i, commit) in commits.enumerated() {
+            let bytes = Array(index[64 * i ..< 64 * i + 64])
+            try bytes.withUnsafeBytes { record in
+                XCTAssertEqual(record.u32(60), referenceCRC(Array(bytes[0 ..< 60])))
+                XCTAssertEqual(record.u64(0), commit.record.version)
+                XCTAssertEqual(record.u64(8), commit.record.timestamp)
+                XCTAssertEqual(record.u64(16), commit.page)
+                XCTAssertEqual(record.u64(24), commit.record.catalogRoot)
+                XCTAssertEqual(record.u64(32), commit.record.defaultRoot)
+                XCTAssertEqual(record.u64(40), commit.record.totalCount)
+                XCTAssertEqual(UInt64(record.u32(48)), commit.page - commit.record.firstPage + 1)
+                XCTAssertEqual(record.u32(52), 1, "synced")
+                XCTAssertEqual(record.u32(56), 0)
+                _ = try XCTUnwrap(IndexRecord.decode(record))
             }
         }
     }
