@@ -48,7 +48,8 @@ for target in "${targets[@]}"; do
     case "$target" in
     cowdb-fuzz) sources=(Tests/CowDBTests/Support/FuzzCase*.swift Tools/cowdb-fuzz/FuzzMain.swift) ;;
     cowdb-fuzz-ops) sources=("${support[@]}" Tests/CowDBTests/Support/FaultInjectionStorage*.swift
-        Tests/CowDBTests/Support/ModelState.swift         Tests/CowDBTests/Support/OpFuzz*.swift Tools/cowdb-fuzz/OpFuzzMain.swift) ;;
+        Tests/CowDBTests/Support/ModelState.swift
+        Tests/CowDBTests/Support/OpFuzz*.swift Tools/cowdb-fuzz/OpFuzzMain.swift) ;;
     cowdb-fuzz-load) sources=("$tool/DumpReader.swift" "$tool/DumpFormat.swift" "$tool/LineReader.swift"
         "$tool/ByteEscaping.swift" "$tool/ToolError.swift" "$tool/BufferedOutput.swift" "$tool/LoadSession.swift"
         "$tool/Progress.swift" Tools/cowdb-fuzz/LoadFuzzMain.swift) ;;
