@@ -44,6 +44,13 @@ extension TreeMutator {
             }
         }
         pack(node)
+        try mergeUnderfullChildren(of: node)
+        return node.size > layout.pageSize ? cut(node, at: midpoint(node)) : nil
+    }
+
+    /// Merges each child of `node` under half a page with a sibling (or evens the two out when
+    /// they don't fit one page); drops empty children. A leaf spilled early counts too.
+    private func mergeUnderfullChildren(of node: Node) throws {
         let half = layout.pageSize / 2
         var i = 0
         while i < node.count {
@@ -94,7 +101,6 @@ extension TreeMutator {
                 i += 1
             }
         }
-        return node.size > layout.pageSize ? cut(node, at: midpoint(node)) : nil
     }
 
     /// Packs runs of adjacent changed leaves under `node`: entries move left until each

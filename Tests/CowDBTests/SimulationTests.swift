@@ -25,23 +25,6 @@ final class SimulationTests: XCTestCase {
         var sampledInAll = 0
         var operations = 0
         let commits = 420
-        let keyPool = 12_000
-
-        func randomKey() -> [UInt8] {
-            let n = Int.random(in: 0 ..< keyPool, using: &random)
-            switch n % 4 {
-            case 0: return b("user:\(n)") // shared prefixes: heads tie
-            case 1: return b("u\(n)")
-            case 2: return b(String(repeating: "k", count: 10) + "\(n)") // heads equal across all of these
-            default: return [UInt8(n & 0xFF), UInt8(n >> 8)] // short, binary
-            }
-        }
-        func randomValue() -> [UInt8] {
-            let roll = Int.random(in: 0 ..< 1000, using: &random)
-            if roll < 4 { return random.bytes(Int.random(in: 4000 ... 40000, using: &random)) } // overflow
-            if roll < 30 { return [] }
-            return random.bytes(Int.random(in: 1 ... 120, using: &random))
-        }
 
         var commit = 0
         while commit < commits || operations < 100_000 {
@@ -50,89 +33,14 @@ final class SimulationTests: XCTestCase {
             try db!.write { txn in
                 for _ in 0 ..< operationsInCommit {
                     operations += 1
-                    let names = model.keys.sorted()
-                    let name = names.randomElement(using: &random)!
-                    let keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
-                    let roll = Int.random(in: 0 ..< 1000, using: &random)
-                    switch roll {
-                    case 0 ..< 550:
-                        let key = randomKey(), value = randomValue()
-                        try keyspace.put(key, value)
-                        model[name]![key] = value
-                    case 550 ..< 650:
-                        let key = randomKey(), value = randomValue()
-                        let inserted = try keyspace.insert(key, value)
-                        XCTAssertEqual(inserted, model[name]![key] == nil)
-                        if inserted { model[name]![key] = value }
-                    case 650 ..< 900:
-                        let key = randomKey()
-                        let existed = try keyspace.delete(key)
-                        XCTAssertEqual(existed, model[name]!.removeValue(forKey: key) != nil, "delete result")
-                    case 900 ..< 990:
-                        let key = randomKey()
-                        XCTAssertEqual(try keyspace.get(key), model[name]![key], "get inside the write transaction")
-                    case 990 ..< 993:
-                        // A short range scan, forward or reverse, reading this transaction's own writes.
-                        let lo = randomKey(), hi = randomKey()
-                        let (from, to) = lo.lexicographicallyPrecedes(hi) ? (lo, hi) : (hi, lo)
-                        let reverse = Bool.random(using: &random)
-                        let got = Array(try keyspace.scan(from: from, to: to, reverse: reverse).prefix(20))
-                        var expected = sortedEntries(model[name]!.filter {
-                            !$0.key.lexicographicallyPrecedes(from) && $0.key.lexicographicallyPrecedes(to)
-                        })
-                        if reverse { expected.reverse() }
-                        XCTAssertTrue(got.elementsEqual(expected.prefix(20), by: { $0.key == $1.key && $0.value == $1.value }), "scan in txn")
-                    case 993 ..< 996:
-                        // Cursor walk with a write in the middle.
-                        var cursor = try keyspace.cursor()
-                        var entry = try cursor.seek(to: randomKey())
-                        var steps = 0
-                        while let current = entry, steps < 10 {
-                            XCTAssertEqual(model[name]![current.key], current.value, "cursor value")
-                            if steps == 3 { let k = randomKey(); try keyspace.put(k, [1]); model[name]![k] = [1] }
-                            let after = current.key
-                            entry = try cursor.next()
-                            if let next = entry {
-                                XCTAssertTrue(after.lexicographicallyPrecedes(next.key), "cursor order")
-                                let between = model[name]!.keys.filter { after.lexicographicallyPrecedes($0) && $0.lexicographicallyPrecedes(next.key) }
-                                XCTAssertTrue(between.isEmpty, "cursor skipped keys")
-                            }
-                            steps += 1
-                        }
-                    default:
-                        if roll % 2 == 0, model.count < 6 {
-                            let newName = "ks-\(Int.random(in: 0 ..< 20, using: &random))"
-                            if model[newName] == nil {
-                                _ = try txn.createKeyspace(newName)
-                                model[newName] = [:]
-                            }
-                        } else if let victim = names.filter({ $0 != Self.defaultName }).randomElement(using: &random) {
-                            try txn.dropKeyspace(victim)
-                            model[victim] = nil
-                        }
-                    }
+                    try randomOperation(in: txn, &model, &random)
                 }
             }
             if Int.random(in: 0 ..< 100, using: &random) < 60 {
                 samples.append((db!.latestVersion, model))
             }
             if commit == 210 {
-                // Compact mid-run with a random policy: the sampled versions it keeps must read
-                // back whole (checked against the model), the others must be gone.
-                let chosen = Set(samples.filter { _ in Bool.random(using: &random) }.map(\.version))
-                let policy = RetentionPolicy(keepLast: Int.random(in: 1 ... 20, using: &random), keepTags: false, keepVersions: chosen)
-                sampledInAll += samples.count
-                let report = try db!.compact(keeping: policy)
-                let kept = Set(try db!.versions().map(\.version))
-                XCTAssertTrue(chosen.isSubset(of: kept))
-                XCTAssertEqual(report.versionsKept, kept.count)
-                for (version, _) in samples.filter({ !kept.contains($0.version) }).prefix(10) {
-                    XCTAssertThrowsError(try db!.read(at: version) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(version)) }
-                }
-                samples = samples.filter { kept.contains($0.version) }
-                try verify(db!, samples: samples, random: &random)
-                print("simulation: compacted to \(kept.count) versions (\(samples.count) sampled), \(report.bytesBefore) → \(report.bytesAfter) bytes")
-                samples.removeAll() // verified; the rest of the run samples anew
+                try compactMidRun(db!, samples: &samples, sampledInAll: &sampledInAll, random: &random)
             }
             if commit % 140 == 0 {
                 // Close and reopen mid-run.
@@ -151,6 +59,123 @@ final class SimulationTests: XCTestCase {
         // After reopening, every fourth sample again (the first pass read them all).
         try verify(db!, samples: samples.enumerated().filter { $0.offset % 4 == 0 }.map(\.element), random: &random)
         try db!.checkAndClose()
+    }
+
+    /// How many distinct keys the simulation draws from.
+    private static let keyPool = 12_000
+
+    /// A random key in one of four shapes (shared prefixes, equal heads, short binary).
+    private static func randomKey(_ random: inout SeededGenerator) -> [UInt8] {
+        let n = Int.random(in: 0 ..< keyPool, using: &random)
+        switch n % 4 {
+        case 0: return b("user:\(n)") // shared prefixes: heads tie
+        case 1: return b("u\(n)")
+        case 2: return b(String(repeating: "k", count: 10) + "\(n)") // heads equal across all of these
+        default: return [UInt8(n & 0xFF), UInt8(n >> 8)] // short, binary
+        }
+    }
+
+    /// A random value: mostly short, some empty, a few large enough to overflow.
+    private static func randomValue(_ random: inout SeededGenerator) -> [UInt8] {
+        let roll = Int.random(in: 0 ..< 1000, using: &random)
+        if roll < 4 { return random.bytes(Int.random(in: 4000 ... 40000, using: &random)) } // overflow
+        if roll < 30 { return [] }
+        return random.bytes(Int.random(in: 1 ... 120, using: &random))
+    }
+
+    /// One random operation in `txn` on a random keyspace: put, insert, delete, get, a short
+    /// scan, a cursor walk, or a keyspace created or dropped; mirrored in and checked against `model`.
+    private func randomOperation(in txn: WriteTransaction, _ model: inout Model, _ random: inout SeededGenerator) throws {
+        let names = model.keys.sorted()
+        let name = names.randomElement(using: &random)!
+        let keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
+        let roll = Int.random(in: 0 ..< 1000, using: &random)
+        switch roll {
+        case 0 ..< 550:
+            let key = Self.randomKey(&random), value = Self.randomValue(&random)
+            try keyspace.put(key, value)
+            model[name]![key] = value
+        case 550 ..< 650:
+            let key = Self.randomKey(&random), value = Self.randomValue(&random)
+            let inserted = try keyspace.insert(key, value)
+            XCTAssertEqual(inserted, model[name]![key] == nil)
+            if inserted { model[name]![key] = value }
+        case 650 ..< 900:
+            let key = Self.randomKey(&random)
+            let existed = try keyspace.delete(key)
+            XCTAssertEqual(existed, model[name]!.removeValue(forKey: key) != nil, "delete result")
+        case 900 ..< 990:
+            let key = Self.randomKey(&random)
+            XCTAssertEqual(try keyspace.get(key), model[name]![key], "get inside the write transaction")
+        case 990 ..< 993:
+            try checkShortScan(keyspace, model[name]!, &random)
+        case 993 ..< 996:
+            try walkCursorWithAWrite(keyspace, &model[name]!, &random)
+        default:
+            if roll % 2 == 0, model.count < 6 {
+                let newName = "ks-\(Int.random(in: 0 ..< 20, using: &random))"
+                if model[newName] == nil {
+                    _ = try txn.createKeyspace(newName)
+                    model[newName] = [:]
+                }
+            } else if let victim = names.filter({ $0 != Self.defaultName }).randomElement(using: &random) {
+                try txn.dropKeyspace(victim)
+                model[victim] = nil
+            }
+        }
+    }
+
+    /// A short range scan, forward or reverse, reading the write transaction's own writes.
+    private func checkShortScan(_ keyspace: Keyspace, _ entries: [[UInt8]: [UInt8]], _ random: inout SeededGenerator) throws {
+        let lo = Self.randomKey(&random), hi = Self.randomKey(&random)
+        let (from, to) = lo.lexicographicallyPrecedes(hi) ? (lo, hi) : (hi, lo)
+        let reverse = Bool.random(using: &random)
+        let got = Array(try keyspace.scan(from: from, to: to, reverse: reverse).prefix(20))
+        var expected = sortedEntries(entries.filter {
+            !$0.key.lexicographicallyPrecedes(from) && $0.key.lexicographicallyPrecedes(to)
+        })
+        if reverse { expected.reverse() }
+        XCTAssertTrue(got.elementsEqual(expected.prefix(20), by: { $0.key == $1.key && $0.value == $1.value }), "scan in txn")
+    }
+
+    /// A cursor walk of up to ten steps with a put in the middle: values, order and no key skipped.
+    private func walkCursorWithAWrite(_ keyspace: Keyspace, _ entries: inout [[UInt8]: [UInt8]], _ random: inout SeededGenerator) throws {
+        var cursor = try keyspace.cursor()
+        var entry = try cursor.seek(to: Self.randomKey(&random))
+        var steps = 0
+        while let current = entry, steps < 10 {
+            XCTAssertEqual(entries[current.key], current.value, "cursor value")
+            if steps == 3 { let k = Self.randomKey(&random); try keyspace.put(k, [1]); entries[k] = [1] }
+            let after = current.key
+            entry = try cursor.next()
+            if let next = entry {
+                XCTAssertTrue(after.lexicographicallyPrecedes(next.key), "cursor order")
+                let between = entries.keys.filter { after.lexicographicallyPrecedes($0) && $0.lexicographicallyPrecedes(next.key) }
+                XCTAssertTrue(between.isEmpty, "cursor skipped keys")
+            }
+            steps += 1
+        }
+    }
+
+    /// Compacts mid-run with a random policy: the sampled versions it keeps must read back
+    /// whole (checked against the model), the others must be gone. Empties `samples` (verified;
+    /// the rest of the run samples anew), counting them in `sampledInAll`.
+    private func compactMidRun(_ db: Database, samples: inout [(version: UInt64, model: Model)], sampledInAll: inout Int,
+                               random: inout SeededGenerator) throws {
+        let chosen = Set(samples.filter { _ in Bool.random(using: &random) }.map(\.version))
+        let policy = RetentionPolicy(keepLast: Int.random(in: 1 ... 20, using: &random), keepTags: false, keepVersions: chosen)
+        sampledInAll += samples.count
+        let report = try db.compact(keeping: policy)
+        let kept = Set(try db.versions().map(\.version))
+        XCTAssertTrue(chosen.isSubset(of: kept))
+        XCTAssertEqual(report.versionsKept, kept.count)
+        for (version, _) in samples.filter({ !kept.contains($0.version) }).prefix(10) {
+            XCTAssertThrowsError(try db.read(at: version) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(version)) }
+        }
+        samples = samples.filter { kept.contains($0.version) }
+        try verify(db, samples: samples, random: &random)
+        print("simulation: compacted to \(kept.count) versions (\(samples.count) sampled), \(report.bytesBefore) → \(report.bytesAfter) bytes")
+        samples.removeAll()
     }
 
     /// Reads every sampled version back whole and compares it with the model.

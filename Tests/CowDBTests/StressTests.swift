@@ -60,6 +60,20 @@ final class StressTests: XCTestCase {
         return (round, problems)
     }
 
+    /// What the threads of `testReadersSnapshotsAndTwoWritersUnderLoad` share: the problems
+    /// found, the flag that stops the readers, and counts.
+    private final class Shared: Sendable {
+        let problems = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+        let readsDone = Atomic<Int>(0)
+        let snapshotsChecked = Atomic<Int>(0)
+
+        /// Records problems found by a thread.
+        func report(_ found: [String]) {
+            if !found.isEmpty { problems.withLock { $0.append(contentsOf: found) } }
+        }
+    }
+
     func testReadersSnapshotsAndTwoWritersUnderLoad() throws {
         let seed = testSeed("StressTests")
         let directory = TemporaryDirectory()
@@ -70,77 +84,11 @@ final class StressTests: XCTestCase {
             for (index, key) in Self.keys(round: 0).enumerated() { try transaction.put(key, Self.value(round: 0, key: index)) }
             try transaction.createKeyspace("counter").put(Array("n".utf8), Array("0".utf8))
         }
-        let problems = Mutex<[String]>([])
-        let stop = Atomic<Bool>(false)
-        let readsDone = Atomic<Int>(0)
-        let snapshotsChecked = Atomic<Int>(0)
-
-        /// Records problems found by a thread.
-        @Sendable func report(_ found: [String]) {
-            if !found.isEmpty { problems.withLock { $0.append(contentsOf: found) } }
-        }
-
+        let shared = Shared()
         let readers = (0 ..< Self.readerThreads).map { reader in
-            Thread {
-                var random = SeededGenerator(seed: seed &+ UInt64(reader))
-                var lastCounter = 0
-                var held: [(Snapshot, Int)] = []
-                while !stop.load(ordering: .relaxed) {
-                    do {
-                        switch Int.random(in: 0 ..< 10, using: &random) {
-                        case 0 ..< 5: // the latest version, checked whole
-                            let (_, found) = try db.read { try Self.verify($0) }
-                            report(found)
-                            let counter = try db.read { try Int(String(decoding: $0.keyspace("counter").get(Array("n".utf8)) ?? [], as: UTF8.self)) ?? -1 }
-                            if counter < lastCounter { report(["counter went back from \(lastCounter) to \(counter)"]) }
-                            lastCounter = counter
-                        case 5 ..< 7: // an older version, by number
-                            let latest = db.latestVersion
-                            let version = UInt64.random(in: 1 ... latest, using: &random)
-                            let (_, found) = try db.read(at: version) { try Self.verify($0) }
-                            report(found)
-                        case 7: // take a snapshot and hold it across commits
-                            let snapshot = try db.snapshot()
-                            let (round, found) = try snapshot.read { try Self.verify($0) }
-                            report(found)
-                            held.append((snapshot, round))
-                        case 8: // re-check and release the oldest held snapshot
-                            if !held.isEmpty {
-                                let (snapshot, round) = held.removeFirst()
-                                let (again, found) = try snapshot.read { try Self.verify($0) }
-                                report(found + (again == round ? [] : ["snapshot moved from round \(round) to \(again)"]))
-                                snapshot.close()
-                                snapshotsChecked.add(1, ordering: .relaxed)
-                            }
-                        default: // the version list, and a time-travel read
-                            let versions = try db.versions()
-                            if let pick = versions.randomElement(using: &random) {
-                                let (_, found) = try db.read(asOf: pick.timestamp) { try Self.verify($0) }
-                                report(found)
-                            }
-                        }
-                        readsDone.add(1, ordering: .relaxed)
-                    } catch {
-                        report(["reader \(reader): \(error)"])
-                    }
-                }
-                for (snapshot, _) in held { snapshot.close() }
-            }
+            Thread { Self.readUntilStopped(db, reader: reader, seed: seed, shared) }
         }
-        let writerB = Thread {
-            for _ in 0 ..< Self.counterBumps {
-                do {
-                    try db.write { transaction in
-                        let counter = try transaction.keyspace("counter")
-                        let n = Int(String(decoding: try counter.get(Array("n".utf8)) ?? [], as: UTF8.self)) ?? 0
-                        try counter.put(Array("n".utf8), Array("\(n + 1)".utf8))
-                    }
-                } catch {
-                    report(["writer B: \(error)"])
-                }
-                usleep(500)
-            }
-        }
+        let writerB = Thread { Self.bumpCounter(db, shared) }
         readers.forEach { $0.start() }
         writerB.start()
         for round in 1 ... Self.rounds {
@@ -151,17 +99,81 @@ final class StressTests: XCTestCase {
             }
         }
         while !writerB.isFinished { usleep(1000) }
-        stop.store(true, ordering: .relaxed)
+        shared.stop.store(true, ordering: .relaxed)
         while readers.contains(where: { !$0.isFinished }) { usleep(1000) }
 
-        XCTAssertEqual(problems.withLock { Array($0.prefix(10)) }, [])
-        XCTAssertGreaterThan(readsDone.load(ordering: .relaxed), Self.readerThreads)
-        print("StressTests: \(readsDone.load(ordering: .relaxed)) checked reads, \(snapshotsChecked.load(ordering: .relaxed)) snapshots held across commits, \(db.latestVersion) versions")
+        XCTAssertEqual(shared.problems.withLock { Array($0.prefix(10)) }, [])
+        XCTAssertGreaterThan(shared.readsDone.load(ordering: .relaxed), Self.readerThreads)
+        print("StressTests: \(shared.readsDone.load(ordering: .relaxed)) checked reads, \(shared.snapshotsChecked.load(ordering: .relaxed)) snapshots held across commits, \(db.latestVersion) versions")
         try db.read { transaction in
             XCTAssertEqual(try Self.verify(transaction).round, Self.rounds)
             XCTAssertEqual(try transaction.keyspace("counter").get(Array("n".utf8)), Array("\(Self.counterBumps)".utf8))
         }
         XCTAssertEqual(db.latestVersion, UInt64(1 + Self.rounds + Self.counterBumps))
         try db.checkAndClose(allVersions: false)
+    }
+
+    /// A reader thread: random checked reads (the latest version, an older one, snapshots held
+    /// across commits and checked again, time travel) until `shared.stop`.
+    private static func readUntilStopped(_ db: Database, reader: Int, seed: UInt64, _ shared: Shared) {
+        var random = SeededGenerator(seed: seed &+ UInt64(reader))
+        var lastCounter = 0
+        var held: [(Snapshot, Int)] = []
+        while !shared.stop.load(ordering: .relaxed) {
+            do {
+                switch Int.random(in: 0 ..< 10, using: &random) {
+                case 0 ..< 5: // the latest version, checked whole
+                    let (_, found) = try db.read { try Self.verify($0) }
+                    shared.report(found)
+                    let counter = try db.read { try Int(String(decoding: $0.keyspace("counter").get(Array("n".utf8)) ?? [], as: UTF8.self)) ?? -1 }
+                    if counter < lastCounter { shared.report(["counter went back from \(lastCounter) to \(counter)"]) }
+                    lastCounter = counter
+                case 5 ..< 7: // an older version, by number
+                    let latest = db.latestVersion
+                    let version = UInt64.random(in: 1 ... latest, using: &random)
+                    let (_, found) = try db.read(at: version) { try Self.verify($0) }
+                    shared.report(found)
+                case 7: // take a snapshot and hold it across commits
+                    let snapshot = try db.snapshot()
+                    let (round, found) = try snapshot.read { try Self.verify($0) }
+                    shared.report(found)
+                    held.append((snapshot, round))
+                case 8: // re-check and release the oldest held snapshot
+                    if !held.isEmpty {
+                        let (snapshot, round) = held.removeFirst()
+                        let (again, found) = try snapshot.read { try Self.verify($0) }
+                        shared.report(found + (again == round ? [] : ["snapshot moved from round \(round) to \(again)"]))
+                        snapshot.close()
+                        shared.snapshotsChecked.add(1, ordering: .relaxed)
+                    }
+                default: // the version list, and a time-travel read
+                    let versions = try db.versions()
+                    if let pick = versions.randomElement(using: &random) {
+                        let (_, found) = try db.read(asOf: pick.timestamp) { try Self.verify($0) }
+                        shared.report(found)
+                    }
+                }
+                shared.readsDone.add(1, ordering: .relaxed)
+            } catch {
+                shared.report(["reader \(reader): \(error)"])
+            }
+        }
+        for (snapshot, _) in held { snapshot.close() }
+    }
+
+    /// Writer B: bumps the counter keyspace's "n" `counterBumps` times, a commit each.
+    private static func bumpCounter(_ db: Database, _ shared: Shared) {
+        for _ in 0 ..< Self.counterBumps {
+            do {
+                try db.write { transaction in
+                    let counter = try transaction.keyspace("counter")
+                    let n = Int(String(decoding: try counter.get(Array("n".utf8)) ?? [], as: UTF8.self)) ?? 0
+                    try counter.put(Array("n".utf8), Array("\(n + 1)".utf8))
+                }
+            } catch {
+                shared.report(["writer B: \(error)"])
+            }
+            usleep(500)
+        }
     }
 }

@@ -44,7 +44,7 @@ final class BenchSmokeTests: XCTestCase {
         func row(_ workload: String, _ engine: String) -> [String: Any]? {
             rows.first { $0["workload"] as? String == workload && $0["engine"] as? String == engine }
         }
-        func number(_ row: [String: Any]?, _ field: String) -> Double? { (row?[field] as? NSNumber)?.doubleValue }
+        let number = Self.number
 
         for engine in ["cowdb", "lmdb", "sqlite"] {
             for workload in Self.shared + (engine == "cowdb" ? Self.cowdbOnly : []) {
@@ -52,23 +52,7 @@ final class BenchSmokeTests: XCTestCase {
                     XCTFail("missing row \(workload) / \(engine)")
                     continue
                 }
-                // Every field is present, null when it does not apply.
-                for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits", "cpu_seconds"] {
-                    XCTAssertNotNil(r[field], "\(workload) / \(engine) lacks \(field)")
-                }
-                if workload.hasPrefix("size_") || workload == "bytes_per_commit" {
-                    XCTAssertGreaterThan(number(r, "bytes") ?? 0, 0, "\(workload) / \(engine)")
-                    XCTAssertTrue(r["seconds"] is NSNull, "\(workload) / \(engine) seconds should be null")
-                } else {
-                    XCTAssertGreaterThan(number(r, "seconds") ?? 0, 0, "\(workload) / \(engine)")
-                    XCTAssertGreaterThan(number(r, "peak_rss_anon_bytes") ?? 0, 0, "\(workload) / \(engine)")
-                    if workload != "open_with_history" {
-                        XCTAssertGreaterThan(number(r, "ops_per_second") ?? 0, 0, "\(workload) / \(engine)")
-                    }
-                    if Self.shared.contains(workload), !workload.hasPrefix("size_") {
-                        XCTAssertGreaterThanOrEqual(number(r, "cpu_seconds") ?? -1, 0, "\(workload) / \(engine) CPU time")
-                    }
-                }
+                checkFields(r, workload: workload, engine: engine)
             }
             XCTAssertNil(row("old_version_reads", engine == "cowdb" ? "none" : engine), "\(engine) cannot read old versions")
             checkSpreads(row, engine)
@@ -81,7 +65,37 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertTrue(result.text.contains("≤ 5 for 100 changed keys at N = 1,000,000"), "no diff target in: \(result.text)")
         XCTAssertTrue(result.text.contains("1.25 × LMDB's"), "no memory target in: \(result.text)")
 
-        // The same reads give the same bytes in every engine (and in every read workload).
+        checkChecksums(rows)
+    }
+
+    /// A row's numeric field, or nil when it is absent or null.
+    private static func number(_ row: [String: Any]?, _ field: String) -> Double? { (row?[field] as? NSNumber)?.doubleValue }
+
+    /// Checks one row's fields: all present (null when they don't apply), sizes for size rows,
+    /// positive times, rates and memory for timed ones, CPU time for shared workloads.
+    private func checkFields(_ r: [String: Any], workload: String, engine: String) {
+        let number = Self.number
+        // Every field is present, null when it does not apply.
+        for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits", "cpu_seconds"] {
+            XCTAssertNotNil(r[field], "\(workload) / \(engine) lacks \(field)")
+        }
+        if workload.hasPrefix("size_") || workload == "bytes_per_commit" {
+            XCTAssertGreaterThan(number(r, "bytes") ?? 0, 0, "\(workload) / \(engine)")
+            XCTAssertTrue(r["seconds"] is NSNull, "\(workload) / \(engine) seconds should be null")
+        } else {
+            XCTAssertGreaterThan(number(r, "seconds") ?? 0, 0, "\(workload) / \(engine)")
+            XCTAssertGreaterThan(number(r, "peak_rss_anon_bytes") ?? 0, 0, "\(workload) / \(engine)")
+            if workload != "open_with_history" {
+                XCTAssertGreaterThan(number(r, "ops_per_second") ?? 0, 0, "\(workload) / \(engine)")
+            }
+            if Self.shared.contains(workload), !workload.hasPrefix("size_") {
+                XCTAssertGreaterThanOrEqual(number(r, "cpu_seconds") ?? -1, 0, "\(workload) / \(engine) CPU time")
+            }
+        }
+    }
+
+    /// The same reads give the same bytes in every engine (and in every read workload).
+    private func checkChecksums(_ rows: [[String: Any]]) {
         let sums = rows.compactMap { r -> (String, String, UInt64)? in
             guard let sum = r["checksum"] as? NSNumber else { return nil }
             return (r["workload"] as? String ?? "", r["engine"] as? String ?? "", sum.uint64Value)

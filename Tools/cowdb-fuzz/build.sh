@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (not SwiftPM targets: every file needs -sanitize=fuzzer,address).
-# The engine is compiled once, as the module CowDB with testing enabled; each target is one
-# more module that imports it with `@testable import CowDB`:
+# The engine is compiled once, as its four layer modules in order (CowDBFormat → CowDBStorage →
+# CowDBTree → CowDB, as Package.swift has them), each with testing enabled and one package name
+# (they share `package` declarations); each target is one more module in that package that imports
+# them (`@testable import CowDB`, `import CowDBFormat`, …):
 #   .build-fuzz/cowdb-fuzz       database files (FuzzCase.swift): mutated data, index, tags,
 #                                CURRENT and lock files
 #   .build-fuzz/cowdb-fuzz-ops   operations against an in-memory model on a faulty disk that
@@ -14,7 +16,8 @@ root="$PWD"
 out="$root/.build-fuzz"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(cowdb-fuzz cowdb-fuzz-ops cowdb-fuzz-load)
-flags=(-swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address -I "$out/module")
+flags=(-swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address -I "$out/module" -package-name cowdb)
+layers=(CowDBFormat CowDBStorage CowDBTree CowDB)
 mkdir -p "$out/module" "$out/engine"
 cat > "$out/module/module.modulemap" <<MAP
 module CCowDBSupport {
@@ -22,20 +25,30 @@ module CCowDBSupport {
     export *
 }
 MAP
-# The engine, unless no source changed since it was last built.
-if [ ! -f "$out/engine/CowDB.o" ] || [ -n "$(find Sources/CowDB Sources/CCowDBSupport -newer "$out/engine/CowDB.o")" ]; then
+if [ ! -f "$out/crc32c.o" ] || [ Sources/CCowDBSupport/crc32c.c -nt "$out/crc32c.o" ]; then
     clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CCowDBSupport/include \
         -c Sources/CCowDBSupport/crc32c.c -o "$out/crc32c.o"
-    mapfile -t engine < <(find Sources/CowDB -name '*.swift' | sort)
-    swiftc "${flags[@]}" -enable-testing -module-name CowDB -wmo -c "${engine[@]}" \
-        -emit-module -emit-module-path "$out/module/CowDB.swiftmodule" -o "$out/engine/CowDB.o"
 fi
-support=(Tests/CowDBTestSupport/TestSupport.swift)
+# Each layer, unless neither its sources nor a layer below it changed since it was last built.
+stale=""
+engine_objects=()
+for layer in "${layers[@]}"; do
+    object="$out/engine/$layer.o"
+    engine_objects+=("$object")
+    if [ -n "$stale" ] || [ ! -f "$object" ] || [ -n "$(find "Sources/$layer" Sources/CCowDBSupport -newer "$object")" ]; then
+        stale=yes
+        mapfile -t sources < <(find "Sources/$layer" -name '*.swift' | sort)
+        swiftc "${flags[@]}" -enable-testing -module-name "$layer" -wmo -c "${sources[@]}" \
+            -emit-module -emit-module-path "$out/module/$layer.swiftmodule" -o "$object"
+    fi
+done
+support=(Tests/CowDBTestSupport/*.swift)
 tool=Tools/cowdb/Support
 for target in "${targets[@]}"; do
     case "$target" in
     cowdb-fuzz) sources=(Tests/CowDBTests/Support/FuzzCase*.swift Tools/cowdb-fuzz/FuzzMain.swift) ;;
-    cowdb-fuzz-ops) sources=("${support[@]}" Tests/CowDBTests/Support/FaultInjectionStorage.swift
+    cowdb-fuzz-ops) sources=("${support[@]}" Tests/CowDBTests/Support/FaultInjectionStorage*.swift
+        Tests/CowDBTests/Support/ModelState.swift
         Tests/CowDBTests/Support/OpFuzz*.swift Tools/cowdb-fuzz/OpFuzzMain.swift) ;;
     cowdb-fuzz-load) sources=("$tool/DumpReader.swift" "$tool/DumpFormat.swift" "$tool/LineReader.swift"
         "$tool/ByteEscaping.swift" "$tool/ToolError.swift" "$tool/BufferedOutput.swift" "$tool/LoadSession.swift"
@@ -43,6 +56,6 @@ for target in "${targets[@]}"; do
     *) echo "unknown target $target" >&2; exit 2 ;;
     esac
     swiftc "${flags[@]}" -module-name "$(echo "$target" | tr -d '-')" "${sources[@]}" \
-        "$out/engine/CowDB.o" "$out/crc32c.o" -use-ld=lld -o "$out/$target"
+        "${engine_objects[@]}" "$out/crc32c.o" -use-ld=lld -o "$out/$target"
     echo "built $out/$target"
 done

@@ -85,20 +85,21 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     static let roots: Set<String> = ["/", "."]
 
     private let lock = NSLock()
-    private var volatileNames: [String: Inode] = [:]
-    private var durableNames: [String: Inode] = [:]
-    private var volatileDirectories: Set<String> = FaultInjectionStorage.roots
-    private var durableDirectories: Set<String> = FaultInjectionStorage.roots
+    var volatileNames: [String: Inode] = [:]
+    var durableNames: [String: Inode] = [:]
+    var volatileDirectories: Set<String> = FaultInjectionStorage.roots
+    var durableDirectories: Set<String> = FaultInjectionStorage.roots
 
-    // Counters (over all files) and faults.
-    private var writes = 0
-    private var syncs = 0
-    private var steps = 0
-    private var crashAfterStep: Int?
-    private var crashed = false
-    private var writeFault: (number: Int, errno: Int32, persistent: Bool)?
-    private var syncFault: (number: Int, errno: Int32, persistent: Bool, failure: SyncFailure)?
-    private var droppedPages = 0
+    // Counters (over all files) and faults. The state is internal, not private, for the file
+    // operations in FaultInjectionStorage+Files.swift; nothing outside the backend touches it.
+    var writes = 0
+    var syncs = 0
+    var steps = 0
+    var crashAfterStep: Int?
+    var crashed = false
+    var writeFault: (number: Int, errno: Int32, persistent: Bool)?
+    var syncFault: (number: Int, errno: Int32, persistent: Bool, failure: SyncFailure)?
+    var droppedPages = 0
 
     /// An empty disk (only the roots "/" and "." exist).
     init() {}
@@ -337,242 +338,36 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
         }
     }
 
-    // MARK: File operations (called by FaultFile)
-
-    fileprivate func length(_ file: FaultFile) throws -> UInt64 {
-        try locked {
-            try checkOpen(file, "fstat")
-            return UInt64(file.inode.length)
-        }
-    }
-
-    fileprivate func read(_ file: FaultFile, into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
-        try locked {
-            try checkOpen(file, "pread")
-            let inode = file.inode
-            guard offset < UInt64(inode.length) else { return 0 }
-            let count = min(buffer.count, inode.length - Int(offset))
-            if count > 0 { buffer.baseAddress!.copyMemory(from: inode.base + Int(offset), byteCount: count) }
-            return count
-        }
-    }
-
-    fileprivate func write(_ file: FaultFile, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
-        try locked {
-            try checkOpen(file, "pwrite")
-            if file.readOnly { throw CowDBError.io(operation: "pwrite", path: file.path, errno: EBADF) }
-            try step("pwrite", file.path)
-            writes += 1
-            if let fault = writeFault, writes == fault.number || (fault.persistent && writes > fault.number) {
-                throw CowDBError.io(operation: "pwrite", path: file.path, errno: fault.errno)
-            }
-            let end = Int(offset) + bytes.count
-            guard end <= Self.arenaSize else { throw CowDBError.io(operation: "pwrite", path: file.path, errno: EFBIG) }
-            file.inode.write(Array(bytes), at: Int(offset))
-            afterStep()
-        }
-    }
-
-    fileprivate func sync(_ file: FaultFile) throws {
-        try locked {
-            try checkOpen(file, "fdatasync")
-            try step("fdatasync", file.path)
-            syncs += 1
-            if let fault = syncFault, syncs == fault.number || (fault.persistent && syncs > fault.number) {
-                switch fault.failure {
-                case .keepDirty: break
-                case .dropPages:
-                    file.inode.dropDirtyPages()
-                    droppedPages += 1
-                case .markClean: file.inode.unsynced = []
-                }
-                throw CowDBError.io(operation: "fdatasync", path: file.path, errno: fault.errno)
-            }
-            file.inode.sync()
-            afterStep()
-        }
-    }
-
-    fileprivate func truncate(_ file: FaultFile, to length: UInt64) throws {
-        try locked {
-            try checkOpen(file, "ftruncate")
-            if file.readOnly { throw CowDBError.io(operation: "ftruncate", path: file.path, errno: EINVAL) }
-            try step("ftruncate", file.path)
-            guard length <= UInt64(Self.arenaSize) else { throw CowDBError.io(operation: "ftruncate", path: file.path, errno: EFBIG) }
-            file.inode.truncate(to: Int(length))
-            afterStep()
-        }
-    }
-
-    fileprivate func map(_ file: FaultFile, reservedLength: Int) throws -> MappedRegion {
-        try locked {
-            try checkOpen(file, "mmap")
-            let inode = file.inode
-            // The whole arena is reserved, whatever was asked: report what is really there.
-            return MappedRegion(base: UnsafeRawPointer(inode.base), reservedLength: min(reservedLength, Self.arenaSize)) {
-                withExtendedLifetime(inode) {}
-            }
-        }
-    }
-
     // MARK: Helpers
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()
     }
 
-    private func checkAlive(_ operation: String, _ path: String) throws {
+    func checkAlive(_ operation: String, _ path: String) throws {
         if crashed { throw CowDBError.io(operation: operation + " (crashed)", path: path, errno: EIO) }
     }
 
-    private func checkOpen(_ file: FaultFile, _ operation: String) throws {
+    func checkOpen(_ file: FaultFile, _ operation: String) throws {
         try checkAlive(operation, file.path)
         if file.closed { throw CowDBError.io(operation: operation, path: file.path, errno: EBADF) }
     }
 
     /// Counts a step; throws if the process is dead.
-    private func step(_ operation: String, _ path: String) throws {
+    func step(_ operation: String, _ path: String) throws {
         try checkAlive(operation, path)
         steps += 1
     }
 
     /// After a step completed: crash here if asked to.
-    private func afterStep() {
+    func afterStep() {
         if let crashAfterStep, steps >= crashAfterStep { crashed = true }
     }
 
-    fileprivate func closeFile(_ file: FaultFile) { locked { file.closed = true } }
+    func closeFile(_ file: FaultFile) { locked { file.closed = true } }
 
     /// The directory holding `path` ("." for a bare name; a root is its own parent).
     static func parent(of path: String) -> String { parentDirectory(of: path) }
-}
-
-/// One file's contents: the page cache (an anonymous mapping) and the disk.
-private final class Inode: @unchecked Sendable {
-    /// Volatile bytes [0, length); the rest of the arena is zero.
-    let base: UnsafeMutableRawPointer
-    var length: Int
-    /// What a power cut leaves (before the unsynced operations).
-    var durable: [UInt8]
-    /// Writes and truncations since the last sync, in program order.
-    var unsynced: [Operation] = []
-
-    enum Operation {
-        case write(offset: Int, bytes: [UInt8])
-        case truncate(length: Int)
-    }
-
-    init(_ bytes: [UInt8]) {
-        let address = mmap(nil, FaultInjectionStorage.arenaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        guard let address, address != MAP_FAILED else { fatalError("FaultInjectionStorage: cannot reserve address space (errno \(errno))") }
-        base = address
-        length = bytes.count
-        durable = bytes
-        bytes.withUnsafeBytes { if $0.count > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-    }
-
-    deinit { munmap(base, FaultInjectionStorage.arenaSize) }
-
-    func write(_ bytes: [UInt8], at offset: Int) {
-        bytes.withUnsafeBytes { if $0.count > 0 { (base + offset).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-        length = max(length, offset + bytes.count)
-        unsynced.append(.write(offset: offset, bytes: bytes))
-    }
-
-    func truncate(to newLength: Int) {
-        if newLength < length { (base + newLength).initializeMemory(as: UInt8.self, repeating: 0, count: length - newLength) }
-        length = newLength
-        unsynced.append(.truncate(length: newLength))
-    }
-
-    /// Makes the volatile state durable (applying the unsynced operations in order gives it,
-    /// unless a failed sync marked pages clean: their bytes never reach the disk, but the
-    /// length, which is metadata, does).
-    func sync() {
-        for operation in unsynced { Self.apply(operation, to: &durable, prefix: nil) }
-        unsynced = []
-        Self.apply(.truncate(length: length), to: &durable, prefix: nil)
-    }
-
-    /// The cache forgets its dirty pages: it shows the disk again (the length stays).
-    func dropDirtyPages() {
-        let shown = min(length, durable.count)
-        durable.withUnsafeBytes { if shown > 0 { base.copyMemory(from: $0.baseAddress!, byteCount: shown) } }
-        if length > shown { (base + shown).initializeMemory(as: UInt8.self, repeating: 0, count: length - shown) }
-        if durable.count < length { durable += [UInt8](repeating: 0, count: length - durable.count) }
-        unsynced = []
-    }
-
-    /// Durable bytes plus a random subset of the unsynced operations in random order, one
-    /// write possibly torn.
-    func powerCutBytes(using random: inout SeededGenerator, tear: Bool) -> [UInt8] {
-        var bytes = durable
-        var chosen: [Operation]
-        switch Int.random(in: 0 ..< 4, using: &random) {
-        case 0: chosen = unsynced // everything reached the disk
-        default: chosen = unsynced.filter { _ in Bool.random(using: &random) }
-        }
-        chosen.shuffle(using: &random)
-        let writes = chosen.indices.filter { if case .write = chosen[$0] { return true } else { return false } }
-        let torn = tear && !writes.isEmpty ? writes.randomElement(using: &random) : nil
-        // Sometimes the new length reached the disk (metadata) but not the data: zeros.
-        if Int.random(in: 0 ..< 4, using: &random) == 0 {
-            let end = unsynced.reduce(0) { end, operation in
-                if case let .write(offset, data) = operation { return max(end, offset + data.count) } else { return end }
-            }
-            if end > bytes.count { bytes += [UInt8](repeating: 0, count: end - bytes.count) }
-        }
-        for index in chosen.indices {
-            var prefix: Int?
-            if index == torn, case let .write(_, data) = chosen[index] {
-                // Sector-aligned most of the time, any byte sometimes.
-                let cut = Int.random(in: 0 ... data.count, using: &random)
-                prefix = Bool.random(using: &random) ? cut / 512 * 512 : cut
-            }
-            Self.apply(chosen[index], to: &bytes, prefix: prefix)
-        }
-        return bytes
-    }
-
-    static func apply(_ operation: Operation, to bytes: inout [UInt8], prefix: Int?) {
-        switch operation {
-        case let .write(offset, data):
-            let count = prefix ?? data.count
-            if bytes.count < offset + count { bytes += [UInt8](repeating: 0, count: offset + count - bytes.count) }
-            bytes.withUnsafeMutableBytes { target in
-                data.withUnsafeBytes { source in
-                    if count > 0 { (target.baseAddress! + offset).copyMemory(from: source.baseAddress!, byteCount: count) }
-                }
-            }
-        case let .truncate(length):
-            if length < bytes.count { bytes.removeSubrange(length...) } else { bytes += [UInt8](repeating: 0, count: length - bytes.count) }
-        }
-    }
-}
-
-/// An open file of `FaultInjectionStorage`.
-private final class FaultFile: StorageFile, @unchecked Sendable {
-    let backend: FaultInjectionStorage
-    let inode: Inode
-    let path: String
-    let readOnly: Bool
-    /// Guarded by the backend's lock.
-    var closed = false
-
-    init(backend: FaultInjectionStorage, inode: Inode, path: String, readOnly: Bool) {
-        self.backend = backend
-        self.inode = inode
-        self.path = path
-        self.readOnly = readOnly
-    }
-
-    func length() throws -> UInt64 { try backend.length(self) }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int { try backend.read(self, into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws { try backend.write(self, bytes, at: offset) }
-    func sync() throws { try backend.sync(self) }
-    func truncate(to length: UInt64) throws { try backend.truncate(self, to: length) }
-    func map(reservedLength: Int) throws -> MappedRegion { try backend.map(self, reservedLength: reservedLength) }
-    func close() { backend.closeFile(self) }
 }

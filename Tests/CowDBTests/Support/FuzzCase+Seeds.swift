@@ -49,24 +49,7 @@ extension FuzzCase {
             }
         }
         try build("tree", variants: [("resealed", [.resealData, .resealIndex]), ("relinked", [.resealData, .relinkChain, .write]),
-                                     ("verify", [.resealData, .verifyOnRead, .readOnly])]) { database in
-            for round in 0 ..< 4 {
-                try database.write { transaction in
-                    for i in stride(from: round, to: 400, by: 2) {
-                        try transaction.put(Array(String(format: "k%05d", i).utf8), Array(repeating: UInt8(truncatingIfNeeded: i &+ round), count: 40))
-                    }
-                    if round == 1 {
-                        try transaction.put(Array("big".utf8), Array(repeating: 0xAB, count: 9_000))
-                        let names = try transaction.keyspaceCreatingIfMissing("names")
-                        for i in 0 ..< 30 { try names.put(Array("n\(i)".utf8), [UInt8(i)]) }
-                    }
-                    if round == 3 {
-                        for i in stride(from: 0, to: 400, by: 3) { _ = try transaction.delete(Array(String(format: "k%05d", i).utf8)) }
-                        try transaction.dropKeyspace("names")
-                    }
-                }
-            }
-        }
+                                     ("verify", [.resealData, .verifyOnRead, .readOnly])]) { try fillTree($0) }
         try makeMoreSeeds { try build($0, pageSize: $1, variants: $2, $3) }
         if let history = seeds.first(where: { $0.name == "history-files-readonly" }) {
             var files = history.bytes.withUnsafeBytes { unpackFiles($0) }
@@ -74,6 +57,26 @@ extension FuzzCase {
             seeds.append(("lock-hostile", pack(files)))
         }
         return seeds
+    }
+
+    /// Four rounds over 400 keys, a 9 KB value and a keyspace created then dropped: the "tree" seed.
+    private static func fillTree(_ database: Database) throws {
+        for round in 0 ..< 4 {
+            try database.write { transaction in
+                for i in stride(from: round, to: 400, by: 2) {
+                    try transaction.put(Array(String(format: "k%05d", i).utf8), Array(repeating: UInt8(truncatingIfNeeded: i &+ round), count: 40))
+                }
+                if round == 1 {
+                    try transaction.put(Array("big".utf8), Array(repeating: 0xAB, count: 9_000))
+                    let names = try transaction.keyspaceCreatingIfMissing("names")
+                    for i in 0 ..< 30 { try names.put(Array("n\(i)".utf8), [UInt8(i)]) }
+                }
+                if round == 3 {
+                    for i in stride(from: 0, to: 400, by: 3) { _ = try transaction.delete(Array(String(format: "k%05d", i).utf8)) }
+                    try transaction.dropKeyspace("names")
+                }
+            }
+        }
     }
 
     /// The seeds for what the first corpus lacked: page sizes from 8 to 64 KiB, a tree three

@@ -11,7 +11,7 @@ struct OpModel {
 
     /// One version: every keyspace ("" is the default keyspace) and its entries, as the crash
     /// harness models them.
-    typealias State = CrashTests.State
+    typealias State = ModelState
 
     /// Every version that must be readable (0, the empty database, always is).
     var versions: [UInt64: State] = [0: State()]
@@ -100,5 +100,5 @@ struct OpModel {
     }
 
     /// What differs between two states, for a message.
-    static func difference(_ got: State, _ expected: State) -> String { CrashTests.difference(got, expected) }
+    static func difference(_ got: State, _ expected: State) -> String { ModelState.difference(got, expected) }
 }

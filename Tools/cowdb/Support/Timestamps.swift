@@ -138,6 +138,12 @@ enum Timestamps {
             offsetSeconds = (sign == UInt8(ascii: "+") ? 1 : -1) * Int(hours * 3600 + minutes * 60)
         }
         guard scanner.isEmpty else { return nil }
+        return nanoseconds(&parts, offsetSeconds: offsetSeconds, fraction: fraction)
+    }
+
+    /// The nanoseconds since 1970 of a parsed date and time: in UTC less `offsetSeconds`, or in
+    /// local time when no offset was given; 0 for a time before 1970.
+    private static func nanoseconds(_ parts: inout tm, offsetSeconds: Int?, fraction: UInt64) -> UInt64 {
         let seconds: Int
         if let offsetSeconds {
             seconds = Int(timegm(&parts)) - offsetSeconds
