@@ -41,8 +41,8 @@ extension Database {
     public func backup(to destination: String, full: Bool = false) throws -> BackupReport {
         // 1. The consistent point: the latest commit, the mapping that holds it, its index.
         let source = try currentSource()
-        let records: [IndexRecord] = try state.withLock { _ in try (0 ..< log.count).map { try log.record($0) } }
-            .filter { $0.version <= source.version }
+        let index = try currentGeneration().view().index
+        let records = try (0 ..< index.count).map { try index.record($0) }.filter { $0.version <= source.version }
         let pageSize = UInt64(store.layout.pageSize)
         let end = ((source.commit?.page ?? 0) + 1) * pageSize
         let tags = try readTags()
@@ -193,16 +193,13 @@ extension Database {
     /// past the destination's last synced index record (everything this backup appended:
     /// page checksums, region checksums, chain links) — and checks where it ends.
     private func verifyBackup(_ destination: String, generation: UInt64, expecting version: UInt64) throws {
-        let copy = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize,
-                                 name: CurrentFile.dataName(generation))
-        defer { copy.file.close() }
-        let copyLog = try RootLog(backend: backend, directory: destination, readOnly: true,
-                                  name: CurrentFile.indexName(generation), dataName: CurrentFile.dataName(generation))
-        let pages = try copy.filePages()
-        let mapping = try copy.map(covering: max(pages, 1))
-        let recovered = try Recovery.run(store: copy, mapping: mapping, filePages: pages, log: copyLog)
-        let reached = recovered.latest?.record.version ?? 0
-        guard reached == version, (recovered.latest?.page ?? 0) + 1 == pages else {
+        let place = GenerationPlace(backend: backend, directory: destination, readOnly: true, mapReservation: store.layout.pageSize)
+        let copy = try Generation.open(place, number: generation, lockFile: nil)
+        defer { copy.closeFiles() }
+        let pages = try copy.store.filePages()
+        let latest = copy.current().latest
+        let reached = latest?.record.version ?? 0
+        guard reached == version, (latest?.page ?? 0) + 1 == pages else {
             throw CowDBError.corrupt(page: nil, offset: nil, reason: "backup \(destination) verifies only up to version \(reached), not \(version)")
         }
     }

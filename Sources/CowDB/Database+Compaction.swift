@@ -112,13 +112,11 @@ extension Database {
         let generation = store.header.generation
         // The versions to keep, read from the index by position (no list of every version).
         let tags = try readTags()
-        let (versionCount, kept, bytesBefore) = try state.withLock { _ -> (Int, [UInt64], UInt64) in
-            let log = self.log
-            let kept = try policy.select(count: log.count, version: { try log.record($0).version },
-                                         timestamp: { try log.record($0).timestamp }, tags: tags)
-            let last = try log.last()
-            return (log.count, kept, ((last?.commitPage ?? 0) + 1) * UInt64(store.layout.pageSize))
-        }
+        let index = try currentGeneration().view().index
+        let kept = try policy.select(count: index.count, version: { try index.record($0).version },
+                                     timestamp: { try index.record($0).timestamp }, tags: tags)
+        let versionCount = index.count
+        let bytesBefore = ((try index.last()?.commitPage ?? 0) + 1) * UInt64(store.layout.pageSize)
         guard versionCount > 0 else {
             // Nothing committed: nothing to keep or drop, and no new generation.
             let bytes = UInt64(store.layout.pageSize)
@@ -160,12 +158,10 @@ extension Database {
         var carried = 0
         /// The versions committed after `previous`.
         func newer() throws -> [UInt64] {
-            try state.withLock { _ in
-                let log = self.log
-                // Only the tail after `previous` (a binary search finds it), not the whole index.
-                let start = try previous.flatMap { try log.position(of: $0) }.map { $0 + 1 } ?? 0
-                return try (start ..< log.count).map { try log.record($0).version }.filter { $0 > (previous ?? 0) }
-            }
+            let index = try currentGeneration().view().index
+            // Only the tail after `previous` (a binary search finds it), not the whole index.
+            let start = try previous.flatMap { try index.position(of: $0) }.map { $0 + 1 } ?? 0
+            return try (start ..< index.count).map { try index.record($0).version }.filter { $0 > (previous ?? 0) }
         }
         // Rounds stop when the backlog stops shrinking (a writer committing faster than
         // compaction carries commits over): the last round, under the gate, is then bounded.
@@ -190,8 +186,7 @@ extension Database {
                 carried += 1
             }
             mark("caught up (\(carried) carried over)")
-            try target.store.file.sync()
-            try Database.markLastRecordSynced(target.log)
+            try target.generation.makeDurable()
             try target.close()
             // From here the new files are kept whatever happens: once `CURRENT.tmp` may have
             // been renamed they may be the database. A failure from here on also stops this
@@ -203,7 +198,7 @@ extension Database {
                 mark("synced and switched")
                 try adoptGeneration(generation + 1)
             } catch {
-                state.withLock { $0.poisoned = "compaction failed while switching generations (\(error)); reopen the database" }
+                self.generation.poison("compaction failed while switching generations (\(error)); reopen the database")
                 throw error
             }
             for name in [CurrentFile.dataName(generation), CurrentFile.indexName(generation), Database.compactionLockName] {
@@ -254,27 +249,6 @@ extension Database {
                     }
                 }
             }
-        }
-    }
-
-    /// Switches this instance to generation `generation` (already durable and named by
-    /// `CURRENT`): opens its files, verifies its tail, swaps them in for new readers.
-    func adoptGeneration(_ generation: UInt64) throws {
-        guard store.header.generation != generation else { return }
-        let (newStore, newLog) = try Database.openGeneration(path: path, backend: backend, options: options, generation: generation)
-        let pages = try newStore.filePages()
-        let mapping = try newStore.map(covering: max(pages, 1))
-        let recovered = try Recovery.run(store: newStore, mapping: mapping, filePages: pages, log: newLog)
-        newLog.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
-        if !options.readOnly { try newLog.writePending() }
-        state.withLock { state in
-            files.withLock { $0 = Files(store: newStore, log: newLog) }
-            state.latest = recovered.latest
-            state.mapping = mapping
-        }
-        if !options.readOnly {
-            lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
-                             generation: generation, indexCount: newLog.count)
         }
     }
 
