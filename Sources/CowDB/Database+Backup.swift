@@ -60,20 +60,7 @@ extension Database {
         let dataName = CurrentFile.dataName(generation), indexName = CurrentFile.indexName(generation)
         let destinationGeneration = backend.exists(destination + "/" + CurrentFile.name)
             ? try CurrentFile.read(in: destination, backend: backend) : 1
-        var start: UInt64 = 0
-        var previousVersion: UInt64?
-        if backend.exists(destination + "/" + CurrentFile.dataName(destinationGeneration)) {
-            let shared = try sharedPrefix(destination: destination, generation: destinationGeneration, source: source, end: end)
-            switch shared {
-            case .prefix(let length, let version):
-                start = length
-                previousVersion = version
-            case .otherGeneration:
-                break
-            case .refused(let reason):
-                guard full else { throw CowDBError.invalidArgument("cannot back up into \(destination): \(reason) (a full backup would replace it)") }
-            }
-        }
+        let (start, previousVersion) = try incrementalStart(destination, generation: destinationGeneration, source: source, end: end, full: full)
 
         // 4. Copy, sync, verify.
         var copied: UInt64 = 0
@@ -108,6 +95,22 @@ extension Database {
         //    that returned survives a power cut whole.
         try backend.syncDirectory(destination)
         return BackupReport(version: source.version, previousVersion: previousVersion, bytesCopied: copied, fileBytes: end)
+    }
+
+    /// Where an incremental backup into `destination` starts appending, and the version the
+    /// destination holds; (0, nil) for a full backup. Throws when the destination is refused.
+    private func incrementalStart(_ destination: String, generation: UInt64, source: ReadSource, end: UInt64,
+                                  full: Bool) throws -> (UInt64, UInt64?) {
+        guard backend.exists(destination + "/" + CurrentFile.dataName(generation)) else { return (0, nil) }
+        switch try sharedPrefix(destination: destination, generation: generation, source: source, end: end) {
+        case .prefix(let length, let version):
+            return (length, version)
+        case .otherGeneration:
+            return (0, nil)
+        case .refused(let reason):
+            guard full else { throw CowDBError.invalidArgument("cannot back up into \(destination): \(reason) (a full backup would replace it)") }
+            return (0, nil)
+        }
     }
 
     /// How the destination's data file relates to this one.
