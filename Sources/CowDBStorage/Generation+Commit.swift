@@ -11,7 +11,7 @@ import CowDBFormat
 //    dropped the dirty pages and cleared the error, so the file is not trusted for writing
 //    again, and readers stay on the previous version (the next open decides from the disk);
 //  - after it, nothing can fail: a failed index write leaves the record pending in memory
-//    (`RootLog.append`), and publication only stores values.
+//    (`RootLog.write`), and publication only stores values.
 //
 // Nothing becomes visible to readers before the durability point.
 
@@ -124,11 +124,14 @@ extension Generation {
                 throw error
             }
         }
-        // 6. The index record (no sync of its own), and 7. publication to readers in this
-        //    process: under the head lock together, so that a reader that finds the record
-        //    also finds its version the latest.
+        // 6. The index record (no sync of its own), written past every reader's view; and
+        // 7. publication to readers in this process: the record counted and the head moved
+        //    under the head lock together, so that a reader that finds the record also finds
+        //    its version the latest.
+        let record = IndexRecord(commit: point.record, page: point.page, synced: durable)
+        let written = log.write(record)
         head.withLock { head in
-            log.append(IndexRecord(commit: point.record, page: point.page, synced: durable))
+            log.count(record, written: written)
             head.latest = point
             head.mapping = appender.currentMapping
         }

@@ -12,9 +12,11 @@ import Glibc
 // One generation is current at a time; compaction writes the next one and switches to it.
 //
 // The head (the latest commit and the map that covers it, what a new reader starts from) has
-// its own lock, taken for a few loads and never across I/O. A commit appends its index record
-// and moves the head under that lock together, so whoever takes a view (head and index) under
-// it never finds an index record for a version that is not yet the latest. The `Database`'s
+// its own lock, taken for a few loads and stores, never across I/O (but for a read-only
+// process adopting a writer's newer commit, Generation+Follow.swift). A commit writes its index
+// record first, then counts it and moves the head under that lock together, so whoever takes a
+// view (head and index) under it never finds an index record for a version that is not yet the
+// latest. The `Database`'s
 // state lock (closed, snapshots, which generation is current) is a different one: a reader takes
 // it, then this one, never the other way round.
 

@@ -2,8 +2,9 @@ import CowDBFormat
 // A consistent snapshot of the index (`RootLog.view`): the map of its file, how many of the
 // file's records are trusted, and the records known only in memory after them. Taken under the
 // generation's head lock together with the latest commit, it is then searched without a lock:
-// the writer only appends past `fileCount` (and flags a record synced only when no reader can
-// be looking: at open and close), and the map always covers the trusted records.
+// the writer only writes past `fileCount` (flagging the last record synced in place happens at
+// open, before any reader, and at close, where a read racing it is covered by the one retry
+// below), and the map always covers the trusted records.
 
 /// The index as it stood at one moment, searchable without a lock.
 package struct IndexView: @unchecked Sendable {

@@ -8,6 +8,8 @@ import CowDBFormat
 package final class RootLog: @unchecked Sendable {
     package let file: any StorageFile
     private var mapping: MappedRegion
+    /// A larger map that `write` made for `count` to install (the writer's only).
+    private var grownMapping: MappedRegion?
     /// Records trusted in the file.
     package private(set) var fileCount: Int
     /// Records after the file's, known from the data file only.
@@ -58,8 +60,8 @@ package final class RootLog: @unchecked Sendable {
     package func last() throws -> IndexRecord? { try view.last() }
 
     /// The records as they stand now, to search without a lock (see IndexView.swift). The map
-    /// covers every trusted record: recovery read them through it, and `writePending` and
-    /// `append` extend it before counting a record they write.
+    /// covers every trusted record: recovery read them through it, `writePending` extends it
+    /// before counting the records it wrote, and `write` before `count` counts one.
     package var view: IndexView { IndexView(mapping: mapping, fileCount: fileCount, pending: pending) }
 
     /// Makes the map cover `records` records.
@@ -93,19 +95,36 @@ package final class RootLog: @unchecked Sendable {
         }
     }
 
-    /// Appends one record (writer, after the durability point). If the write fails, the
-    /// record (and every later one) stays pending in memory, so the file never has a gap;
-    /// the next open rebuilds what is missing from the data file.
-    package func append(_ record: IndexRecord) {
-        if pending.isEmpty {
-            do {
-                try mapCovering(fileCount + 1)
-                try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
-                fileCount += 1
-                return
-            } catch {}
+    /// Appends a record (writer, after the durability point), first step: writes `record`
+    /// after the file's trusted records; returns whether it was written. No view reaches it
+    /// until `count` counts it, so this runs outside the head lock. If the write fails, the
+    /// record (and every later one) stays pending in memory, so the file never has a gap; the
+    /// next open rebuilds what is missing from the data file.
+    package func write(_ record: IndexRecord) -> Bool {
+        guard pending.isEmpty else { return false }
+        do {
+            let end = (fileCount + 1) * IndexRecord.size
+            if end > mapping.reservedLength {
+                grownMapping = try file.map(reservedLength: max(mapping.reservedLength * 2, end * 2))
+            }
+            try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
+            return true
+        } catch {
+            return false
         }
-        pending.append(record)
+    }
+
+    /// Counts a record `write` handled: trusted in the file when it was written (the map
+    /// `write` grew, if it had to, is installed), else pending. Under the head lock, with the
+    /// head moving to its commit: loads and stores only.
+    package func count(_ record: IndexRecord, written: Bool) {
+        if written {
+            if let grown = grownMapping { mapping = grown }
+            grownMapping = nil
+            fileCount += 1
+        } else {
+            pending.append(record)
+        }
     }
 
     /// Rewrites record `i` in place (used to mark the last record synced).
