@@ -1,7 +1,4 @@
 import CowDBFormat
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // A generation of a database: its data file (`data`, or `data.G`) and its index, through its
 // whole life:
