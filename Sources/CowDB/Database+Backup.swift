@@ -41,8 +41,8 @@ extension Database {
     public func backup(to destination: String, full: Bool = false) throws -> BackupReport {
         // 1. The consistent point: the latest commit, the mapping that holds it, its index.
         let source = try currentSource()
-        let records: [IndexRecord] = try state.withLock { _ in try (0 ..< log.count).map { try log.record($0) } }
-            .filter { $0.version <= source.version }
+        let index = try currentGeneration().view().index
+        let records = try (0 ..< index.count).map { try index.record($0) }.filter { $0.version <= source.version }
         let pageSize = UInt64(store.layout.pageSize)
         let end = ((source.commit?.page ?? 0) + 1) * pageSize
         let tags = try readTags()
@@ -60,20 +60,7 @@ extension Database {
         let dataName = CurrentFile.dataName(generation), indexName = CurrentFile.indexName(generation)
         let destinationGeneration = backend.exists(destination + "/" + CurrentFile.name)
             ? try CurrentFile.read(in: destination, backend: backend) : 1
-        var start: UInt64 = 0
-        var previousVersion: UInt64?
-        if backend.exists(destination + "/" + CurrentFile.dataName(destinationGeneration)) {
-            let shared = try sharedPrefix(destination: destination, generation: destinationGeneration, source: source, end: end)
-            switch shared {
-            case .prefix(let length, let version):
-                start = length
-                previousVersion = version
-            case .otherGeneration:
-                break
-            case .refused(let reason):
-                guard full else { throw CowDBError.invalidArgument("cannot back up into \(destination): \(reason) (a full backup would replace it)") }
-            }
-        }
+        let (start, previousVersion) = try incrementalStart(destination, generation: destinationGeneration, source: source, end: end, full: full)
 
         // 4. Copy, sync, verify.
         var copied: UInt64 = 0
@@ -108,6 +95,22 @@ extension Database {
         //    that returned survives a power cut whole.
         try backend.syncDirectory(destination)
         return BackupReport(version: source.version, previousVersion: previousVersion, bytesCopied: copied, fileBytes: end)
+    }
+
+    /// Where an incremental backup into `destination` starts appending, and the version the
+    /// destination holds; (0, nil) for a full backup. Throws when the destination is refused.
+    private func incrementalStart(_ destination: String, generation: UInt64, source: ReadSource, end: UInt64,
+                                  full: Bool) throws -> (UInt64, UInt64?) {
+        guard backend.exists(destination + "/" + CurrentFile.dataName(generation)) else { return (0, nil) }
+        switch try sharedPrefix(destination: destination, generation: generation, source: source, end: end) {
+        case .prefix(let length, let version):
+            return (length, version)
+        case .otherGeneration:
+            return (0, nil)
+        case .refused(let reason):
+            guard full else { throw CowDBError.invalidArgument("cannot back up into \(destination): \(reason) (a full backup would replace it)") }
+            return (0, nil)
+        }
     }
 
     /// How the destination's data file relates to this one.
@@ -193,16 +196,13 @@ extension Database {
     /// past the destination's last synced index record (everything this backup appended:
     /// page checksums, region checksums, chain links) — and checks where it ends.
     private func verifyBackup(_ destination: String, generation: UInt64, expecting version: UInt64) throws {
-        let copy = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize,
-                                 name: CurrentFile.dataName(generation))
-        defer { copy.file.close() }
-        let copyLog = try RootLog(backend: backend, directory: destination, readOnly: true,
-                                  name: CurrentFile.indexName(generation), dataName: CurrentFile.dataName(generation))
-        let pages = try copy.filePages()
-        let mapping = try copy.map(covering: max(pages, 1))
-        let recovered = try Recovery.run(store: copy, mapping: mapping, filePages: pages, log: copyLog)
-        let reached = recovered.latest?.record.version ?? 0
-        guard reached == version, (recovered.latest?.page ?? 0) + 1 == pages else {
+        let place = GenerationPlace(backend: backend, directory: destination, readOnly: true, mapReservation: store.layout.pageSize)
+        let copy = try Generation.open(place, number: generation, lockFile: nil)
+        defer { copy.closeFiles() }
+        let pages = try copy.store.filePages()
+        let latest = copy.current().latest
+        let reached = latest?.record.version ?? 0
+        guard reached == version, (latest?.page ?? 0) + 1 == pages else {
             throw CowDBError.corrupt(page: nil, offset: nil, reason: "backup \(destination) verifies only up to version \(reached), not \(version)")
         }
     }

@@ -102,7 +102,7 @@ extension Database {
     @discardableResult
     public func compact(keeping policy: RetentionPolicy = RetentionPolicy()) throws -> CompactionReport {
         if options.readOnly { throw CowDBError.readOnly }
-        let started = monotonicSeconds()
+        let run = CompactionRun(started: monotonicSeconds())
         try compacting.withLock { running in
             if running { throw CowDBError.busy("a compaction of this database is running") }
             running = true
@@ -112,108 +112,109 @@ extension Database {
         let generation = store.header.generation
         // The versions to keep, read from the index by position (no list of every version).
         let tags = try readTags()
-        let (versionCount, kept, bytesBefore) = try state.withLock { _ -> (Int, [UInt64], UInt64) in
-            let log = self.log
-            let kept = try policy.select(count: log.count, version: { try log.record($0).version },
-                                         timestamp: { try log.record($0).timestamp }, tags: tags)
-            let last = try log.last()
-            return (log.count, kept, ((last?.commitPage ?? 0) + 1) * UInt64(store.layout.pageSize))
-        }
+        let index = try currentGeneration().view().index
+        let kept = try policy.select(count: index.count, version: { try index.record($0).version },
+                                     timestamp: { try index.record($0).timestamp }, tags: tags)
+        let versionCount = index.count
+        let bytesBefore = ((try index.last()?.commitPage ?? 0) + 1) * UInt64(store.layout.pageSize)
         guard versionCount > 0 else {
             // Nothing committed: nothing to keep or drop, and no new generation.
             let bytes = UInt64(store.layout.pageSize)
             return CompactionReport(versionsBefore: 0, versionsKept: 0, versionsCarriedOver: 0, bytesBefore: bytes, bytesAfter: bytes,
-                                    generation: generation, seconds: monotonicSeconds() - started)
+                                    generation: generation, seconds: monotonicSeconds() - run.started)
         }
-        let trace = ProcessInfo.processInfo.environment["COWDB_COMPACTION_TRACE"] != nil
-        /// With COWDB_COMPACTION_TRACE set: the time since the start at each step, on stderr.
-        func mark(_ step: String) {
-            if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, monotonicSeconds() - started).utf8)) }
-        }
-        mark("\(versionCount) versions, \(kept.count) kept")
-        var targetOptions = options
-        targetOptions.durability = .none
-        targetOptions.readOnly = false
-        targetOptions.lockTimeout = 0
-        let target = try Database(path: path, options: targetOptions, backend: backend,
-                                  target: GenerationTarget(uuid: store.header.uuid, generation: generation + 1))
+        run.mark("\(versionCount) versions, \(kept.count) kept")
+        let target = try compactionTarget(generation: generation + 1)
         var switched = false
-        defer {
-            if !switched {
-                try? target.close()
-                for name in [CurrentFile.dataName(generation + 1), CurrentFile.indexName(generation + 1), Database.compactionLockName] {
-                    try? backend.unlink(path + "/" + name)
-                }
-            }
-        }
+        defer { if !switched { discard(target, generation: generation + 1) } }
 
         // 1. The kept versions, the oldest whole, each later one as its difference.
-        var previous: UInt64?
-        for version in kept {
-            try carry(version, after: previous, into: target)
-            previous = version
-        }
-
-        mark("kept versions copied")
+        for version in kept { try carry(version, run, into: target, countingAsCarried: false) }
+        run.mark("kept versions copied")
         // 2. Catch up with what the writer committed meanwhile, without stopping it, until
         //    little is left.
-        var carried = 0
-        /// The versions committed after `previous`.
-        func newer() throws -> [UInt64] {
-            try state.withLock { _ in
-                let log = self.log
-                // Only the tail after `previous` (a binary search finds it), not the whole index.
-                let start = try previous.flatMap { try log.position(of: $0) }.map { $0 + 1 } ?? 0
-                return try (start ..< log.count).map { try log.record($0).version }.filter { $0 > (previous ?? 0) }
-            }
-        }
-        // Rounds stop when the backlog stops shrinking (a writer committing faster than
-        // compaction carries commits over): the last round, under the gate, is then bounded.
-        var lastBacklog = Int.max
-        for _ in 0 ..< 8 {
-            let backlog = try newer()
-            guard backlog.count > 4, backlog.count < lastBacklog else { break }
-            lastBacklog = backlog.count
-            for version in backlog {
-                try carry(version, after: previous, into: target)
-                previous = version
-                carried += 1
-            }
-        }
+        try catchUp(run, into: target)
 
         // 3. Under the writer gate: carry over the last commits, make the new files durable,
         //    switch `CURRENT`, adopt the new generation.
         return try withWriterGate { latest, _ in
-            for version in try newer() {
-                try carry(version, after: previous, into: target)
-                previous = version
-                carried += 1
-            }
-            mark("caught up (\(carried) carried over)")
-            try target.store.file.sync()
-            try Database.markLastRecordSynced(target.log)
+            for version in try newer(than: run.previous) { try carry(version, run, into: target, countingAsCarried: true) }
+            run.mark("caught up (\(run.carried) carried over)")
+            try target.generation.makeDurable()
             try target.close()
             // From here the new files are kept whatever happens: once `CURRENT.tmp` may have
-            // been renamed they may be the database. A failure from here on also stops this
-            // writer (as a failed sync does): it cannot know which generation a reopen will
-            // find, and a commit into the old one could be lost behind the new `CURRENT`.
+            // been renamed they may be the database.
             switched = true
-            do {
-                try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation + 1), backend: backend)
-                mark("synced and switched")
-                try adoptGeneration(generation + 1)
-            } catch {
-                state.withLock { $0.poisoned = "compaction failed while switching generations (\(error)); reopen the database" }
-                throw error
-            }
-            for name in [CurrentFile.dataName(generation), CurrentFile.indexName(generation), Database.compactionLockName] {
-                try? backend.unlink(path + "/" + name)
-            }
+            try switchGenerations(to: generation + 1, run)
             let after = try self.versions()
-            return CompactionReport(versionsBefore: versionCount + carried, versionsKept: after.count,
-                                    versionsCarriedOver: carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
+            return CompactionReport(versionsBefore: versionCount + run.carried, versionsKept: after.count,
+                                    versionsCarriedOver: run.carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
                                     bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
-                                    generation: generation + 1, seconds: monotonicSeconds() - started)
+                                    generation: generation + 1, seconds: monotonicSeconds() - run.started)
+        }
+    }
+
+    /// A second instance that writes generation `generation`'s files (`compact.lock`).
+    private func compactionTarget(generation: UInt64) throws -> Database {
+        var targetOptions = options
+        targetOptions.durability = .none
+        targetOptions.readOnly = false
+        targetOptions.lockTimeout = 0
+        return try Database(path: path, options: targetOptions, backend: backend,
+                            target: GenerationTarget(uuid: store.header.uuid, generation: generation))
+    }
+
+    /// Closes and removes an unfinished compaction's new generation.
+    private func discard(_ target: Database, generation: UInt64) {
+        try? target.close()
+        for name in [CurrentFile.dataName(generation), CurrentFile.indexName(generation), Database.compactionLockName] {
+            try? backend.unlink(path + "/" + name)
+        }
+    }
+
+    /// The versions committed after `previous`: only the tail after it (a binary search
+    /// finds it), not the whole index.
+    private func newer(than previous: UInt64?) throws -> [UInt64] {
+        let index = try currentGeneration().view().index
+        let start = try previous.flatMap { try index.position(of: $0) }.map { $0 + 1 } ?? 0
+        return try (start ..< index.count).map { try index.record($0).version }.filter { $0 > (previous ?? 0) }
+    }
+
+    /// Carries over what the writer commits meanwhile, in rounds. Rounds stop when the
+    /// backlog stops shrinking (a writer committing faster than compaction carries commits
+    /// over): the last round, under the gate, is then bounded.
+    private func catchUp(_ run: CompactionRun, into target: Database) throws {
+        var lastBacklog = Int.max
+        for _ in 0 ..< 8 {
+            let backlog = try newer(than: run.previous)
+            guard backlog.count > 4, backlog.count < lastBacklog else { break }
+            lastBacklog = backlog.count
+            for version in backlog { try carry(version, run, into: target, countingAsCarried: true) }
+        }
+    }
+
+    /// Carries `version` into `target` after the previous one carried.
+    private func carry(_ version: UInt64, _ run: CompactionRun, into target: Database, countingAsCarried: Bool) throws {
+        try carry(version, after: run.previous, into: target)
+        run.previous = version
+        if countingAsCarried { run.carried += 1 }
+    }
+
+    /// Renames `CURRENT` to name generation `generation` (durable already), adopts it, and
+    /// removes the old generation's files. Under the writer gate. A failure also stops this
+    /// writer (as a failed sync does): it cannot know which generation a reopen will find, and
+    /// a commit into the old one could be lost behind the new `CURRENT`.
+    private func switchGenerations(to generation: UInt64, _ run: CompactionRun) throws {
+        do {
+            try Database.replaceFile(CurrentFile.name, in: path, with: CurrentFile.encode(generation: generation), backend: backend)
+            run.mark("synced and switched")
+            try adoptGeneration(generation)
+        } catch {
+            self.generation.poison("compaction failed while switching generations (\(error)); reopen the database")
+            throw error
+        }
+        for name in [CurrentFile.dataName(generation - 1), CurrentFile.indexName(generation - 1), Database.compactionLockName] {
+            try? backend.unlink(path + "/" + name)
         }
     }
 
@@ -257,27 +258,6 @@ extension Database {
         }
     }
 
-    /// Switches this instance to generation `generation` (already durable and named by
-    /// `CURRENT`): opens its files, verifies its tail, swaps them in for new readers.
-    func adoptGeneration(_ generation: UInt64) throws {
-        guard store.header.generation != generation else { return }
-        let (newStore, newLog) = try Database.openGeneration(path: path, backend: backend, options: options, generation: generation)
-        let pages = try newStore.filePages()
-        let mapping = try newStore.map(covering: max(pages, 1))
-        let recovered = try Recovery.run(store: newStore, mapping: mapping, filePages: pages, log: newLog)
-        newLog.adopt(fileCount: recovered.trustedFileRecords, pending: recovered.pending)
-        if !options.readOnly { try newLog.writePending() }
-        state.withLock { state in
-            files.withLock { $0 = Files(store: newStore, log: newLog) }
-            state.latest = recovered.latest
-            state.mapping = mapping
-        }
-        if !options.readOnly {
-            lockFile.publish(version: recovered.latest?.record.version ?? 0, commitPage: recovered.latest?.page ?? 0,
-                             generation: generation, indexCount: newLog.count)
-        }
-    }
-
     // MARK: Automatic compaction
 
     /// After a commit: every `checkEveryCommits` commits, measure and maybe compact, in a
@@ -302,5 +282,25 @@ extension Database {
             }
         }
         thread.start()
+    }
+}
+
+/// One compaction's progress.
+private final class CompactionRun {
+    /// When it started (monotonic seconds).
+    let started: Double
+    /// Whether COWDB_COMPACTION_TRACE is set.
+    let trace = ProcessInfo.processInfo.environment["COWDB_COMPACTION_TRACE"] != nil
+    /// The last version carried into the new generation.
+    var previous: UInt64?
+    /// Versions committed while compaction ran, carried over.
+    var carried = 0
+
+    /// Starts at `started`.
+    init(started: Double) { self.started = started }
+
+    /// With COWDB_COMPACTION_TRACE set: the time since the start at each step, on stderr.
+    func mark(_ step: String) {
+        if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, monotonicSeconds() - started).utf8)) }
     }
 }

@@ -5,36 +5,20 @@ import Foundation
 
 // Generations: compaction writes the database anew into the next generation's files
 // (`data.G`, `index.G`) and switches to them by renaming a `CURRENT` file naming G. These
-// helpers open a generation, clean up what an interrupted compaction or switch left, and
-// swap a running database over to a new generation.
+// helpers clean up what an interrupted compaction or switch left, and swap a running
+// database over to a new generation (`Generation` opens and recovers one).
 
 extension Database {
     /// The lock file of the instance that writes a new generation during compaction.
     static let compactionLockName = "compact.lock"
 
-    /// Opens the data file and index of `generation` (default: the one `CURRENT` names). A
-    /// read-only process may race a compaction that removes the generation it just read from
-    /// `CURRENT`: it reads `CURRENT` again.
-    static func openGeneration(path: String, backend: any StorageBackend, options: DatabaseOptions,
-                               generation: UInt64?) throws -> (PageStore, RootLog) {
-        var attempts = 0
-        while true {
-            let current = try generation ?? CurrentFile.read(in: path, backend: backend)
-            do {
-                let store = try PageStore(backend: backend, directory: path, readOnly: options.readOnly,
-                                          minimumReservation: options.mapReservation, name: CurrentFile.dataName(current))
-                guard store.header.generation == current else {
-                    store.file.close()
-                    throw CowDBError.corrupt(page: 0, offset: 32, reason: "\(CurrentFile.dataName(current)) holds generation \(store.header.generation), CURRENT names \(current)")
-                }
-                let log = try RootLog(backend: backend, directory: path, readOnly: options.readOnly,
-                                      name: CurrentFile.indexName(current), dataName: CurrentFile.dataName(current))
-                return (store, log)
-            } catch let CowDBError.io(_, _, code) where code == ENOENT && generation == nil && attempts < 100 {
-                attempts += 1 // a compaction switched generations between our reads
-                usleep(1000)
-            }
-        }
+    /// Switches this instance to generation `number` (already durable and named by
+    /// `CURRENT`): opens and recovers it, and swaps it in for new readers (under the writer
+    /// gate in a writer; in a read-only instance, whichever reader saw the switch first).
+    func adoptGeneration(_ number: UInt64) throws {
+        guard generation.number != number else { return }
+        let adopted = try Generation.open(place, number: number, lockFile: lockFile)
+        state.withLock { $0.generation = adopted }
     }
 
     /// Removes what an interrupted compaction (the next generation's files) or an

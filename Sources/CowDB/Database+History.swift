@@ -24,41 +24,28 @@ extension Database {
     /// ```
     @discardableResult
     public func rollback(to version: UInt64) throws -> UInt64 {
-        try withWriterGate { latest, mapping in
+        try withWriterGate { latest, _ in
             guard let latest else {
                 guard version == 0 else { throw CowDBError.versionNotFound(version) }
                 return 0
             }
             guard version != latest.record.version else { return version }
+            let generation = self.generation
             let target: CommitPoint?
             if version == 0 {
                 target = nil
             } else {
-                guard version < latest.record.version, let position = try log.position(of: version) else {
+                let view = generation.view()
+                guard version < latest.record.version, let position = try view.index.position(of: version) else {
                     throw CowDBError.versionNotFound(version)
                 }
-                target = try commit(for: try log.record(position), latest: latest, mapping: mapping)
+                target = try view.commit(for: try view.index.record(position))
             }
-            let regionStart = latest.page + 1
-            let appender = PageAppender(store: store, regionStart: regionStart, mapping: mapping, verifyEveryRead: options.checksumVerification == .everyRead)
-            let now = nanosecondsSince1970(Date())
-            let record = CommitRecord(
-                version: latest.record.version + 1, timestamp: max(now, latest.record.timestamp + 1),
-                previousCommit: latest.page, firstPage: regionStart,
-                catalogRoot: target?.record.catalogRoot ?? 0, defaultRoot: target?.record.defaultRoot ?? 0,
-                defaultCount: target?.record.defaultCount ?? 0, totalCount: target?.record.totalCount ?? 0,
-                regionChecksum: appender.regionChecksum(), rolledBackFrom: version)
-            let page: PageNumber
-            do {
-                page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: appender.tail) }
-                try appender.flush()
-                _ = try appender.reader()
-            } catch {
-                try? discardTail(regionStart)
-                throw error
-            }
-            try publish(CommitPoint(record: record, page: page), mapping: appender.currentMapping)
-            return record.version
+            // The same commit as a write's, with no page but the record: the roots are the
+            // old version's.
+            let region = try generation.beginCommit(verifyEveryRead: options.checksumVerification == .everyRead)
+            let point = try commit(region, in: generation, stamp: .rollback(to: version)) { CommitRoots(of: target?.record) }
+            return point.record.version
         }
     }
 
@@ -74,7 +61,7 @@ extension Database {
     public func tag(_ name: String, version: UInt64) throws {
         guard Tags.isValidName(name) else { throw CowDBError.invalidTagName(name) }
         try withWriterGate { latest, _ in
-            let known = version == 0 ? true : try log.position(of: version) != nil
+            let known = version == 0 ? true : try generation.view().index.position(of: version) != nil
             guard version <= (latest?.record.version ?? 0), known else { throw CowDBError.versionNotFound(version) }
             // The tagged version must be on disk before a durable tag can name it.
             if options.durability == .none { try store.file.sync() }

@@ -190,10 +190,11 @@ public final class WriteTransaction: ReadTransaction {
         var rolledBackFrom: UInt64?
     }
 
-    /// Steps 1–4 of a commit: everything but the durability point. Returns the new commit.
-    /// Nothing written here is reachable until the commit record is durable.
-    func writeCommit(timestamp: UInt64, forced: ForcedCommit? = nil) throws -> CommitPoint {
-        // 1. Rebalance and write every changed named keyspace; point the catalog at its new root.
+    /// Step 1 of a commit (`Generation.commit`), the tree layer's: writes every changed tree
+    /// and returns the roots and counts for the commit record. Nothing written here is
+    /// reachable until the commit record is durable.
+    func writeTrees() throws -> CommitRoots {
+        // a. Rebalance and write every changed named keyspace; point the catalog at its new root.
         for name in named.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             guard var tree = named[name], tree.changed else { continue }
             try mutator.rebalance(&tree)
@@ -202,27 +203,12 @@ public final class WriteTransaction: ReadTransaction {
             tree.changed = false
             named[name] = tree
         }
-        // 2. The default keyspace.
+        // b. The default keyspace.
         try mutator.rebalance(&defaultTree)
         let defaultRoot = try mutator.write(&defaultTree)
-        // 3. The catalog.
+        // c. The catalog.
         try mutator.rebalance(&catalog)
         let catalogRoot = try mutator.write(&catalog)
-        // 4. The commit record, bound to every run this transaction appended.
-        try appender.flush()
-        let previous = source.commit
-        var record = CommitRecord(
-            version: forced?.version ?? (previous?.record.version ?? 0) + 1, timestamp: forced?.timestamp ?? timestamp,
-            previousCommit: previous?.page ?? 0, firstPage: appender.regionStart,
-            catalogRoot: catalogRoot, defaultRoot: defaultRoot, defaultCount: defaultTree.count,
-            totalCount: totalCount, regionChecksum: appender.regionChecksum())
-        if let forced {
-            record.rolledBackFrom = forced.rolledBackFrom
-            record.compacted = true
-        }
-        let page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: self.appender.tail) }
-        try appender.flush()
-        _ = try appender.reader() // maps the new pages, should they reach past the reservation
-        return CommitPoint(record: record, page: page)
+        return CommitRoots(catalogRoot: catalogRoot, defaultRoot: defaultRoot, defaultCount: defaultTree.count, totalCount: totalCount)
     }
 }

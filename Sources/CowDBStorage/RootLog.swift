@@ -8,6 +8,8 @@ import CowDBFormat
 package final class RootLog: @unchecked Sendable {
     package let file: any StorageFile
     private var mapping: MappedRegion
+    /// A larger map that `write` made for `count` to install (the writer's only).
+    private var grownMapping: MappedRegion?
     /// Records trusted in the file.
     package private(set) var fileCount: Int
     /// Records after the file's, known from the data file only.
@@ -52,18 +54,23 @@ package final class RootLog: @unchecked Sendable {
     package var count: Int { fileCount + pending.count }
 
     /// Record `i` of the log.
-    package func record(_ i: Int) throws -> IndexRecord {
-        precondition(i >= 0 && i < count)
-        if i >= fileCount { return pending[i - fileCount] }
-        // One retry: the writer may be rewriting this record in place (its synced flag).
-        guard let record = try fileRecord(i) ?? fileRecord(i) else {
-            throw CowDBError.corrupt(page: nil, offset: i * IndexRecord.size, reason: "index record \(i) checksum mismatch")
-        }
-        return record
-    }
+    package func record(_ i: Int) throws -> IndexRecord { try view.record(i) }
 
     /// The last record, if any.
-    package func last() throws -> IndexRecord? { count == 0 ? nil : try record(count - 1) }
+    package func last() throws -> IndexRecord? { try view.last() }
+
+    /// The records as they stand now, to search without a lock (see IndexView.swift). The map
+    /// covers every trusted record: recovery read them through it, `writePending` extends it
+    /// before counting the records it wrote, and `write` before `count` counts one.
+    package var view: IndexView { IndexView(mapping: mapping, fileCount: fileCount, pending: pending) }
+
+    /// Makes the map cover `records` records.
+    private func mapCovering(_ records: Int) throws {
+        let end = records * IndexRecord.size
+        if end > mapping.reservedLength {
+            mapping = try file.map(reservedLength: max(mapping.reservedLength * 2, end * 2))
+        }
+    }
 
     /// Sets what recovery established: the first `fileCount` file records are trusted,
     /// `pending` follow them.
@@ -73,10 +80,12 @@ package final class RootLog: @unchecked Sendable {
     }
 
     /// Writes pending records to the file after the trusted ones and drops anything beyond
-    /// (writer only; no sync here: the open syncs the index right after, see `Database.init`).
+    /// (writer only; no sync here: the open syncs the index right after, see
+    /// `Generation.settle`).
     package func writePending() throws {
         try file.truncate(to: UInt64(fileCount * IndexRecord.size))
         if !pending.isEmpty {
+            try mapCovering(fileCount + pending.count)
             var bytes = [UInt8]()
             bytes.reserveCapacity(pending.count * IndexRecord.size)
             for record in pending { bytes += record.encoded }
@@ -86,18 +95,36 @@ package final class RootLog: @unchecked Sendable {
         }
     }
 
-    /// Appends one record (writer, after the durability point). If the write fails, the
-    /// record (and every later one) stays pending in memory, so the file never has a gap;
-    /// the next open rebuilds what is missing from the data file.
-    package func append(_ record: IndexRecord) {
-        if pending.isEmpty {
-            do {
-                try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
-                fileCount += 1
-                return
-            } catch {}
+    /// Appends a record (writer, after the durability point), first step: writes `record`
+    /// after the file's trusted records; returns whether it was written. No view reaches it
+    /// until `count` counts it, so this runs outside the head lock. If the write fails, the
+    /// record (and every later one) stays pending in memory, so the file never has a gap; the
+    /// next open rebuilds what is missing from the data file.
+    package func write(_ record: IndexRecord) -> Bool {
+        guard pending.isEmpty else { return false }
+        do {
+            let end = (fileCount + 1) * IndexRecord.size
+            if end > mapping.reservedLength {
+                grownMapping = try file.map(reservedLength: max(mapping.reservedLength * 2, end * 2))
+            }
+            try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
+            return true
+        } catch {
+            return false
         }
-        pending.append(record)
+    }
+
+    /// Counts a record `write` handled: trusted in the file when it was written (the map
+    /// `write` grew, if it had to, is installed), else pending. Under the head lock, with the
+    /// head moving to its commit: loads and stores only.
+    package func count(_ record: IndexRecord, written: Bool) {
+        if written {
+            if let grown = grownMapping { mapping = grown }
+            grownMapping = nil
+            fileCount += 1
+        } else {
+            pending.append(record)
+        }
     }
 
     /// Rewrites record `i` in place (used to mark the last record synced).
@@ -118,35 +145,5 @@ package final class RootLog: @unchecked Sendable {
             fresh.append(record)
         }
         pending += fresh
-    }
-
-    // MARK: Look-up
-
-    /// The position of `version`: O(1) while versions are dense, binary search otherwise.
-    package func position(of version: UInt64) throws -> Int? {
-        guard count > 0 else { return nil }
-        let first = try record(0).version
-        if version >= first, version - first < UInt64(count) {
-            let guess = Int(version - first)
-            if try record(guess).version == version { return guess }
-        }
-        var low = 0, high = count
-        while low < high {
-            let mid = (low + high) / 2
-            let v = try record(mid).version
-            if v == version { return mid }
-            if v < version { low = mid + 1 } else { high = mid }
-        }
-        return nil
-    }
-
-    /// The position of the last version committed at or before `timestamp` (ns since 1970).
-    package func position(asOf timestamp: UInt64) throws -> Int? {
-        var low = 0, high = count
-        while low < high {
-            let mid = (low + high) / 2
-            if try record(mid).timestamp <= timestamp { low = mid + 1 } else { high = mid }
-        }
-        return low == 0 ? nil : low - 1
     }
 }

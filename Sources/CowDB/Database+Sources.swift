@@ -1,0 +1,75 @@
+import CowDBFormat
+import CowDBStorage
+import Foundation
+
+// Where a read starts: a `ReadSource` (map, commit, page reader) for the latest version, a
+// version by number or by time. The state lock and the generation's head lock are each held
+// for a few loads; the index look-up and the check of an old commit record (mapped memory,
+// which can fault pages in) run on a view taken under the head lock, with no lock held.
+
+extension Database {
+    /// The source for the latest version; a read-only process first picks up what a writer
+    /// in another process published (one seqlock read of the shared page, no system call).
+    func currentSource() throws -> ReadSource {
+        if options.readOnly { try refreshFromWriter() }
+        let generation = try currentGeneration()
+        let (latest, mapping) = generation.current()
+        return makeSource(generation, latest, mapping: mapping)
+    }
+
+    /// The source for a given version.
+    func source(at version: UInt64) throws -> ReadSource {
+        if options.readOnly { try refreshFromWriter() }
+        let (generation, view) = try openView()
+        if version == 0 { return makeSource(generation, nil, mapping: view.mapping) }
+        guard let latest = view.latest, version <= latest.record.version, let position = try view.index.position(of: version) else {
+            throw CowDBError.versionNotFound(version)
+        }
+        return makeSource(generation, try view.commit(for: try view.index.record(position)), mapping: view.mapping)
+    }
+
+    /// The source for the last version at or before `date`.
+    func source(asOf date: Date) throws -> ReadSource {
+        if options.readOnly { try refreshFromWriter() }
+        let nanoseconds = nanosecondsSince1970(date)
+        let (generation, view) = try openView()
+        guard view.latest != nil, let position = try view.index.position(asOf: nanoseconds) else {
+            throw CowDBError.noVersionAsOf(nanosecondsSince1970: nanoseconds)
+        }
+        return makeSource(generation, try view.commit(for: try view.index.record(position)), mapping: view.mapping)
+    }
+
+    /// The current generation; throws `closed` once the database is closed.
+    func currentGeneration() throws -> Generation {
+        try state.withLock { state in
+            guard !state.closed else { throw CowDBError.closed }
+            return state.generation
+        }
+    }
+
+    /// The current generation and a view of its head and index; throws `closed`.
+    func openView() throws -> (Generation, GenerationView) {
+        let generation = try currentGeneration()
+        return (generation, generation.view())
+    }
+
+    /// A source over `mapping` bounded by `commit`.
+    func makeSource(_ generation: Generation, _ commit: CommitPoint?, mapping: MappedRegion) -> ReadSource {
+        let limit = commit?.page ?? 1
+        return ReadSource(mapping: mapping, commit: commit,
+                          pages: generation.store.reader(mapping, limit: max(limit, 1), everyRead: options.checksumVerification == .everyRead),
+                          verifiedPages: generation.store.verifiedPages)
+    }
+
+    /// Read-only processes: adopt the latest commit a writer published, if newer (moving to
+    /// the generation it switched to first, when it compacted).
+    private func refreshFromWriter() throws {
+        var generation = try currentGeneration()
+        guard let published = lockFile.published() else { return }
+        if published.generation != generation.number, published.generation > 0 {
+            try adoptGeneration(published.generation)
+            generation = try currentGeneration()
+        }
+        try generation.follow(published)
+    }
+}

@@ -1,0 +1,158 @@
+import CowDBFormat
+
+// The commit: one fixed sequence of steps (bbolt's `Tx.Commit` is the model), the only way a
+// version is made — by `write`, `rollback`, compaction's carried-over versions and the tool's
+// load alike. The tree layer does step 1 (it hands back the roots and counts); the rest is
+// Storage's. Every failure undoes what it did:
+//
+//  - before the durability point (steps 1–4), the data file is cut back to the region's
+//    first page: nothing the commit appended survives, and no reader saw any of it;
+//  - at the durability point (step 5), a failed `fdatasync` poisons the writer: Linux may have
+//    dropped the dirty pages and cleared the error, so the file is not trusted for writing
+//    again, and readers stay on the previous version (the next open decides from the disk);
+//  - after it, nothing can fail: a failed index write leaves the record pending in memory
+//    (`RootLog.write`), and publication only stores values.
+//
+// Nothing becomes visible to readers before the durability point.
+
+/// The roots and counts of a new version, as the tree layer wrote them.
+package struct CommitRoots: Sendable, Equatable {
+    package var catalogRoot: PageNumber
+    package var defaultRoot: PageNumber
+    package var defaultCount: UInt64
+    package var totalCount: UInt64
+
+    /// Memberwise.
+    package init(catalogRoot: PageNumber, defaultRoot: PageNumber, defaultCount: UInt64, totalCount: UInt64) {
+        self.catalogRoot = catalogRoot
+        self.defaultRoot = defaultRoot
+        self.defaultCount = defaultCount
+        self.totalCount = totalCount
+    }
+
+    /// The roots of an existing commit (nil: the empty database), which a rollback repeats.
+    package init(of record: CommitRecord?) {
+        self.init(catalogRoot: record?.catalogRoot ?? 0, defaultRoot: record?.defaultRoot ?? 0,
+                  defaultCount: record?.defaultCount ?? 0, totalCount: record?.totalCount ?? 0)
+    }
+}
+
+/// How a commit is numbered and flagged.
+package struct CommitStamp: Sendable {
+    /// The version and time to commit as (compaction carries versions over under their own
+    /// number and time, flagged `compacted`); nil: the next version, now.
+    package var carried: (version: UInt64, timestamp: UInt64)?
+    /// The version whose content the commit restores (a rollback, or a carried-over one).
+    package var rolledBackFrom: UInt64?
+
+    /// Memberwise (both nil: the next version, now, an ordinary commit).
+    package init(carried: (version: UInt64, timestamp: UInt64)? = nil, rolledBackFrom: UInt64? = nil) {
+        self.carried = carried
+        self.rolledBackFrom = rolledBackFrom
+    }
+
+    /// The next version, now.
+    package static let next = CommitStamp()
+
+    /// A rollback to `version`: the next version, now, repeating `version`'s roots.
+    package static func rollback(to version: UInt64) -> CommitStamp { CommitStamp(rolledBackFrom: version) }
+}
+
+/// A commit in progress: where its region starts and what it follows.
+package struct CommitRegion {
+    /// The commit it follows (nil: the first).
+    package let base: CommitPoint?
+    /// Where the commit's pages go, from the page after `base`.
+    package let appender: PageAppender
+}
+
+extension Generation {
+    /// The latest commit and its map, for the writer; throws `writerPoisoned` when writing
+    /// is not safe.
+    package func writerHead() throws -> (latest: CommitPoint?, mapping: MappedRegion) {
+        try head.withLock { head in
+            if let poisoned = head.poisoned { throw CowDBError.writerPoisoned(poisoned) }
+            return (head.latest, head.mapping)
+        }
+    }
+
+    /// Starts a commit after the latest one; throws `writerPoisoned` when writing is not safe.
+    package func beginCommit(verifyEveryRead: Bool) throws -> CommitRegion {
+        let (latest, mapping) = try writerHead()
+        let appender = PageAppender(store: store, regionStart: (latest?.page ?? 0) + 1, mapping: mapping, verifyEveryRead: verifyEveryRead)
+        return CommitRegion(base: latest, appender: appender)
+    }
+
+    /// Abandons a commit before its durability point: cuts off whatever it appended (never
+    /// below the last commit).
+    package func abandon(_ region: CommitRegion) throws {
+        let end = region.appender.regionStart * UInt64(store.layout.pageSize)
+        if try store.file.length() > end { try store.file.truncate(to: end) }
+    }
+
+    /// Commits the region as one new version: the steps above, in order. `writeTrees` is step
+    /// 1 (the tree layer's); `now` is the wall clock (ns since 1970); `durable` makes step 5
+    /// an `fdatasync` (`.full` durability), else it is skipped. Returns the new commit.
+    package func commit(_ region: CommitRegion, stamp: CommitStamp, now: UInt64, durable: Bool,
+                        writeTrees: () throws -> CommitRoots) throws -> CommitPoint {
+        let appender = region.appender
+        let point: CommitPoint
+        do {
+            // 1. The tree layer rebalances and writes every changed node (each changed named
+            //    keyspace, the default keyspace, the catalog) and hands back the roots.
+            let roots = try writeTrees()
+            // 2. Flush what is buffered: every run of the region is written and checksummed.
+            try appender.flush()
+            // 3. The commit record: the next version (or the carried one), the roots, and the
+            //    region checksum binding it to exactly the runs this commit appended.
+            let record = commitRecord(region, stamp: stamp, now: now, roots: roots)
+            // 4. Append it and flush; map the new pages should they reach past the reservation.
+            let page = try appender.append(runLength: 1) { _ = record.encode(into: $0, pageNumber: appender.tail) }
+            try appender.flush()
+            _ = try appender.reader()
+            point = CommitPoint(record: record, page: page)
+        } catch {
+            // Undo steps 1–4: no page of this commit stays in the file.
+            try? abandon(region)
+            throw error
+        }
+        // 5. THE DURABILITY POINT: one fdatasync makes the pages and the commit record
+        //    durable. A failure poisons the writer (see above); readers stay where they were.
+        if durable {
+            do { try store.file.sync() } catch {
+                poison("\(error)")
+                throw error
+            }
+        }
+        // 6. The index record (no sync of its own), written past every reader's view; and
+        // 7. publication to readers in this process: the record counted and the head moved
+        //    under the head lock together, so that a reader that finds the record also finds
+        //    its version the latest.
+        let record = IndexRecord(commit: point.record, page: point.page, synced: durable)
+        let written = log.write(record)
+        head.withLock { head in
+            log.count(record, written: written)
+            head.latest = point
+            head.mapping = appender.currentMapping
+        }
+        // 8. Publication to other processes: the lock file's seqlock page.
+        lockFile?.publish(version: point.record.version, commitPage: point.page, generation: number, indexCount: log.count)
+        return point
+    }
+
+    /// Step 3: the commit record of `region` with `roots`.
+    private func commitRecord(_ region: CommitRegion, stamp: CommitStamp, now: UInt64, roots: CommitRoots) -> CommitRecord {
+        let previous = region.base?.record
+        if let carried = stamp.carried {
+            precondition(carried.version > (previous?.version ?? 0) && carried.timestamp > (previous?.timestamp ?? 0),
+                         "CowDB: a forced commit must come after the latest")
+        }
+        return CommitRecord(
+            version: stamp.carried?.version ?? (previous?.version ?? 0) + 1,
+            timestamp: stamp.carried?.timestamp ?? max(now, (previous?.timestamp ?? 0) + 1),
+            previousCommit: region.base?.page ?? 0, firstPage: region.appender.regionStart,
+            catalogRoot: roots.catalogRoot, defaultRoot: roots.defaultRoot, defaultCount: roots.defaultCount,
+            totalCount: roots.totalCount, regionChecksum: region.appender.regionChecksum(),
+            rolledBackFrom: stamp.rolledBackFrom, compacted: stamp.carried != nil)
+    }
+}
