@@ -42,12 +42,7 @@ extension ReadTransaction {
             let stamp = mutationStamp
             try from.withOptionalBytes { from in
                 try BTree.walkStored(rootPage: rootPage, from: from, pages: pages) { leaf, index in
-                    let (key, stored) = try leaf.entry(index)
-                    let value: UnsafeRawBufferPointer
-                    switch stored {
-                    case let .inline(bytes): value = bytes
-                    case let .overflow(page, length): value = try pages.overflowValue(page: page, length: length, below: leaf.number)
-                    }
+                    let (key, value) = try Self.entryBytes(leaf, index, pages: pages)
                     guard try walk.step(key: key, head: leaf.head(index), value: value, storedKey: true, body) else { return false }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
                     return true
@@ -55,7 +50,23 @@ extension ReadTransaction {
             }
             return
         }
-        // A write transaction's changed nodes: through the general tree cursor.
+        try withEntriesThroughCursor(root: root, from: from, walk: &walk, body)
+    }
+
+    /// The key and value bytes of entry `index` of a leaf page (an overflow value read from its run).
+    @inline(__always)
+    private static func entryBytes(_ leaf: LeafPageView, _ index: Int, pages: PageReader) throws -> (UnsafeRawBufferPointer, UnsafeRawBufferPointer) {
+        let (key, stored) = try leaf.entry(index)
+        switch stored {
+        case let .inline(bytes): return (key, bytes)
+        case let .overflow(page, length): return (key, try pages.overflowValue(page: page, length: length, below: leaf.number))
+        }
+    }
+
+    /// `withEntries` over a tree with changed nodes (a write transaction's): through the
+    /// general tree cursor.
+    private func withEntriesThroughCursor(root: NodeRef?, from: [UInt8]?, walk: inout EntryWalk,
+                                          _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
         let stamp = mutationStamp
         var cursor = TreeCursor(root: root, pages: pages)
         var positioned = try from.map { key in try key.withUnsafeBytes { try cursor.seek($0) } } ?? cursor.first()
@@ -64,12 +75,7 @@ extension ReadTransaction {
             switch level {
             case let .leafPage(view):
                 for index in start ..< view.count {
-                    let (key, stored) = try view.entry(index)
-                    let value: UnsafeRawBufferPointer
-                    switch stored {
-                    case let .inline(bytes): value = bytes
-                    case let .overflow(page, length): value = try pages.overflowValue(page: page, length: length, below: view.number)
-                    }
+                    let (key, value) = try Self.entryBytes(view, index, pages: pages)
                     guard try walk.step(key: key, head: view.head(index), value: value, storedKey: true, body) else { return }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
                 }

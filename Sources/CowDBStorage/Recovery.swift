@@ -55,9 +55,31 @@ package enum Recovery {
     /// Runs steps 1–4 over the data file's map (`filePages` pages long) and the index.
     package static func run(store: PageStore, mapping: MappedRegion, filePages: PageNumber, log: RootLog) throws -> RecoveryResult {
         let pageSize = store.layout.pageSize
-        let base = mapping.base
+        let prefix = try validPrefix(of: log, filePages: filePages)
+        let (anchorIndex, anchor) = try findAnchor(in: prefix, base: mapping.base, pageSize: pageSize)
+        let found = scanTail(after: anchor, base: mapping.base, pageSize: pageSize, filePages: filePages)
 
-        // 1. The valid prefix of the index.
+        // 4. Reconcile the index after the anchor with what the scan found.
+        var trusted = anchorIndex + 1
+        var matched = 0
+        while matched < found.count, trusted < prefix.count {
+            let record = prefix[trusted]
+            let point = found[matched]
+            guard record.version == point.record.version, record.commitPage == point.page,
+                  record.timestamp == point.record.timestamp else { break }
+            trusted += 1
+            matched += 1
+        }
+        let pending = found[matched...].map { IndexRecord(commit: $0.record, page: $0.page, synced: false) }
+        return RecoveryResult(latest: found.last ?? anchor, trustedFileRecords: trusted, pending: pending,
+                              latestIsUnsynced: !found.isEmpty,
+                              pagesVerified: filePages - min(filePages, (anchor?.page ?? 0) + 1),
+                              tailStart: (anchor?.page ?? 0) + 1)
+    }
+
+    /// Step 1: the longest prefix of index records whose checksums hold and whose versions and
+    /// commit pages increase inside the file.
+    private static func validPrefix(of log: RootLog, filePages: PageNumber) throws -> [IndexRecord] {
         let inFile = try log.recordsInFile()
         var prefix: [IndexRecord] = []
         prefix.reserveCapacity(inFile)
@@ -67,24 +89,27 @@ package enum Recovery {
             guard record.commitPage >= 1, record.commitPage < filePages else { break }
             prefix.append(record)
         }
+        return prefix
+    }
 
-        // 2. The anchor: the last synced record. Its commit was durable, so if it no longer
-        //    verifies the file is damaged, not torn: refuse rather than truncate durable data.
-        var anchorIndex = -1
-        var anchor: CommitPoint?
-        if let i = prefix.lastIndex(where: \.isSynced) {
-            let record = prefix[i]
-            guard let commit = verifiedCommit(base: base, pageSize: pageSize, page: record.commitPage),
-                  commit.version == record.version, commit.timestamp == record.timestamp
-            else {
-                throw CowDBError.corrupt(page: record.commitPage, offset: nil,
-                                         reason: "the commit record of durable version \(record.version) is damaged (not a torn write); refusing to truncate it")
-            }
-            anchorIndex = i
-            anchor = CommitPoint(record: commit, page: record.commitPage)
+    /// Step 2: the anchor, the last synced record (its position, -1 for none). Its commit was
+    /// durable, so if it no longer verifies the file is damaged, not torn: refuse rather than
+    /// truncate durable data.
+    private static func findAnchor(in prefix: [IndexRecord], base: UnsafeRawPointer, pageSize: Int) throws -> (Int, CommitPoint?) {
+        guard let i = prefix.lastIndex(where: \.isSynced) else { return (-1, nil) }
+        let record = prefix[i]
+        guard let commit = verifiedCommit(base: base, pageSize: pageSize, page: record.commitPage),
+              commit.version == record.version, commit.timestamp == record.timestamp
+        else {
+            throw CowDBError.corrupt(page: record.commitPage, offset: nil,
+                                     reason: "the commit record of durable version \(record.version) is damaged (not a torn write); refusing to truncate it")
         }
+        return (i, CommitPoint(record: commit, page: record.commitPage))
+    }
 
-        // 3. The forward scan of the tail.
+    /// Step 3: the forward scan of the tail after `anchor`, run by run; the commits it finds
+    /// intact, in order. The first run that fails ends it.
+    private static func scanTail(after anchor: CommitPoint?, base: UnsafeRawPointer, pageSize: Int, filePages: PageNumber) -> [CommitPoint] {
         var found: [CommitPoint] = []
         var previousPage = anchor?.page ?? 0
         var lastVersion = anchor?.record.version ?? 0
@@ -104,9 +129,7 @@ package enum Recovery {
                       record.regionChecksum == fold
                 else { break }
                 found.append(CommitPoint(record: record, page: page))
-                previousPage = page
-                lastVersion = record.version
-                lastTimestamp = record.timestamp
+                (previousPage, lastVersion, lastTimestamp) = (page, record.version, record.timestamp)
                 regionStart = page + 1
                 fold = 0
             } else {
@@ -114,24 +137,7 @@ package enum Recovery {
             }
             page += runLength
         }
-
-        // 4. Reconcile the index after the anchor with what the scan found.
-        var trusted = anchorIndex + 1
-        var matched = 0
-        while matched < found.count, trusted < prefix.count {
-            let record = prefix[trusted]
-            let point = found[matched]
-            guard record.version == point.record.version, record.commitPage == point.page,
-                  record.timestamp == point.record.timestamp else { break }
-            trusted += 1
-            matched += 1
-        }
-        let pending = found[matched...].map { IndexRecord(commit: $0.record, page: $0.page, synced: false) }
-        let latest = found.last ?? anchor
-        return RecoveryResult(latest: latest, trustedFileRecords: trusted, pending: pending,
-                              latestIsUnsynced: !found.isEmpty,
-                              pagesVerified: filePages - min(filePages, (anchor?.page ?? 0) + 1),
-                              tailStart: (anchor?.page ?? 0) + 1)
+        return found
     }
 
     /// The commit record on `page` if its checksum holds and it decodes.

@@ -14,32 +14,8 @@ final class LayoutRulesTests: XCTestCase {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    /// TEMPORARY, to be emptied when the branches of issue 12 are merged: violations in files
-    /// other branches are restructuring right now (Sources/CowDBFormat, Sources/CowDBStorage,
-    /// Sources/CowDB, and Node.swift and TreeChecker.swift in Sources/CowDBTree), as
-    /// (file, declaration name; `(file)` for the file's length). Only those folders may appear.
-    static let pendingInOtherBranches: [(file: String, name: String)] = [
-        ("Sources/CowDB/Database+Backup.swift", "backup"),
-        ("Sources/CowDB/Database+Compaction.swift", "compact"),
-        ("Sources/CowDB/Database.swift", LayoutScanner.wholeFile),
-        ("Sources/CowDB/Database.swift", "init"),
-        ("Sources/CowDB/ReadTransaction+Entries.swift", "withEntries"),
-        ("Sources/CowDBStorage/Recovery.swift", "run"),
-        ("Sources/CowDBTree/Node.swift", LayoutScanner.wholeFile),
-    ]
-
-    /// Where `pendingInOtherBranches` may point.
-    private static let pendingFolders = [
-        "Sources/CowDBFormat/", "Sources/CowDBStorage/", "Sources/CowDB/",
-        "Sources/CowDBTree/Node.swift", "Sources/CowDBTree/TreeChecker.swift",
-    ]
-
     /// Every file and declaration keeps the limits or says why, and no layer imports one above it.
     func testFilesAndFunctionsAreShortOrSayWhyAndLayersImportDownwards() throws {
-        for entry in Self.pendingInOtherBranches {
-            XCTAssertTrue(Self.pendingFolders.contains { entry.file.hasPrefix($0) },
-                          "\(entry.file) is not another branch's: fix it rather than allow it")
-        }
         let files = LayoutScanner.swiftFiles(under: repositoryRoot)
         XCTAssertGreaterThan(files.count, 100, "the sources were not found under \(repositoryRoot.path)")
         var violations: [LayoutViolation] = []
@@ -47,14 +23,7 @@ final class LayoutRulesTests: XCTestCase {
             let text = try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
             violations += LayoutScanner.violations(inFile: path, text: text)
         }
-        let pending = violations.filter { violation in
-            Self.pendingInOtherBranches.contains { $0.file == violation.file && $0.name == violation.name }
-        }
-        let open = violations.filter { !pending.contains($0) }
-        if !pending.isEmpty {
-            print("Layout violations allowed for now (pendingInOtherBranches):\n" + pending.map(\.description).joined(separator: "\n"))
-        }
-        XCTAssertTrue(open.isEmpty, "\(open.count) layout violations:\n" + open.map(\.description).joined(separator: "\n"))
+        XCTAssertTrue(violations.isEmpty, "\(violations.count) layout violations:\n" + violations.map(\.description).joined(separator: "\n"))
     }
 
     // MARK: - The scanner itself
