@@ -40,10 +40,12 @@ extension Database {
     @discardableResult
     public func backup(to destination: String, full: Bool = false) throws -> BackupReport {
         // 1. The consistent point: the latest commit, the mapping that holds it, its index.
-        let source = try currentSource()
-        let index = try currentGeneration().view().index
-        let records = try (0 ..< index.count).map { try index.record($0) }.filter { $0.version <= source.version }
-        let pageSize = UInt64(store.layout.pageSize)
+        // One view of one generation: a compaction switching generations meanwhile must not
+        // pair one file's bytes with the other's index.
+        let (current, view) = try openView()
+        let source = makeSource(current, view.latest, mapping: view.mapping)
+        let records = try (0 ..< view.index.count).map { try view.index.record($0) }.filter { $0.version <= source.version }
+        let pageSize = UInt64(current.store.layout.pageSize)
         let end = ((source.commit?.page ?? 0) + 1) * pageSize
         let tags = try readTags()
 
@@ -56,11 +58,12 @@ extension Database {
         try backend.syncEveryLevel(of: destination)
 
         // 3. Incremental when the destination holds this generation and is a prefix of it.
-        let generation = store.header.generation
+        let generation = current.number
         let dataName = CurrentFile.dataName(generation), indexName = CurrentFile.indexName(generation)
         let destinationGeneration = backend.exists(destination + "/" + CurrentFile.name)
             ? try CurrentFile.read(in: destination, backend: backend) : 1
-        let (start, previousVersion) = try incrementalStart(destination, generation: destinationGeneration, source: source, end: end, full: full)
+        let (start, previousVersion) = try incrementalStart(destination, generation: destinationGeneration, source: source,
+                                                             sourceGeneration: generation, end: end, full: full)
 
         // 4. Copy, sync, verify.
         var copied: UInt64 = 0
@@ -87,7 +90,7 @@ extension Database {
         }
         // A read-only process with the backup open looks no further than what was published.
         lock.publish(version: source.version, commitPage: source.commit?.page ?? 0,
-                     generation: store.header.generation, indexCount: records.count)
+                     generation: generation, indexCount: records.count)
         if !tags.isEmpty || backend.exists(destination + "/" + Database.tagsName) {
             try Database.replaceFile(Database.tagsName, in: destination, with: TagFile.encode(tags), backend: backend)
         }
@@ -99,10 +102,10 @@ extension Database {
 
     /// Where an incremental backup into `destination` starts appending, and the version the
     /// destination holds; (0, nil) for a full backup. Throws when the destination is refused.
-    private func incrementalStart(_ destination: String, generation: UInt64, source: ReadSource, end: UInt64,
-                                  full: Bool) throws -> (UInt64, UInt64?) {
+    private func incrementalStart(_ destination: String, generation: UInt64, source: ReadSource, sourceGeneration: UInt64,
+                                  end: UInt64, full: Bool) throws -> (UInt64, UInt64?) {
         guard backend.exists(destination + "/" + CurrentFile.dataName(generation)) else { return (0, nil) }
-        switch try sharedPrefix(destination: destination, generation: generation, source: source, end: end) {
+        switch try sharedPrefix(destination: destination, generation: generation, source: source, sourceGeneration: sourceGeneration, end: end) {
         case .prefix(let length, let version):
             return (length, version)
         case .otherGeneration:
@@ -124,7 +127,8 @@ extension Database {
     }
 
     /// Compares the destination's header and last commit record with this file.
-    private func sharedPrefix(destination: String, generation: UInt64, source: ReadSource, end: UInt64) throws -> SharedPrefix {
+    private func sharedPrefix(destination: String, generation: UInt64, source: ReadSource, sourceGeneration: UInt64,
+                              end: UInt64) throws -> SharedPrefix {
         let other: PageStore
         do {
             other = try PageStore(backend: backend, directory: destination, readOnly: true, minimumReservation: store.layout.pageSize,
@@ -134,7 +138,7 @@ extension Database {
         }
         defer { other.file.close() }
         guard other.header.uuid == store.header.uuid else { return .refused("it holds another database (UUID \(other.header.uuid))") }
-        guard other.header.generation == store.header.generation else { return .otherGeneration }
+        guard other.header.generation == sourceGeneration else { return .otherGeneration }
         let pageSize = store.layout.pageSize
         let fileLength = try other.file.length()
         // Where the destination's last backup ended: its index's last record (a backup

@@ -15,10 +15,24 @@ extension Database {
     /// Switches this instance to generation `number` (already durable and named by
     /// `CURRENT`): opens and recovers it, and swaps it in for new readers (under the writer
     /// gate in a writer; in a read-only instance, whichever reader saw the switch first).
+    /// Only a newer generation replaces the current one, and never in a closed database: two
+    /// readers of a read-only instance may race to adopt, and a later compaction may have
+    /// switched again meanwhile (its files then gone: nothing is adopted, and the next read
+    /// sees the newest in the lock file).
     func adoptGeneration(_ number: UInt64) throws {
-        guard generation.number != number else { return }
-        let adopted = try Generation.open(place, number: number, lockFile: lockFile)
-        state.withLock { $0.generation = adopted }
+        guard generation.number < number else { return }
+        let adopted: Generation
+        do {
+            adopted = try Generation.open(place, number: number, lockFile: lockFile)
+        } catch let CowDBError.io(_, _, code) where code == ENOENT && options.readOnly {
+            return
+        }
+        let installed = state.withLock { state -> Bool in
+            guard !state.closed, state.generation.number < number else { return false }
+            state.generation = adopted
+            return true
+        }
+        if !installed { adopted.closeFiles() }
     }
 
     /// Removes what an interrupted compaction (the next generation's files) or an

@@ -64,7 +64,7 @@ extension Database {
             let known = version == 0 ? true : try generation.view().index.position(of: version) != nil
             guard version <= (latest?.record.version ?? 0), known else { throw CowDBError.versionNotFound(version) }
             // The tagged version must be on disk before a durable tag can name it.
-            if options.durability == .none { try store.file.sync() }
+            if options.durability == .none { try generation.syncData() }
             var tags = try readTags().filter { $0.name != name }
             let now = nanosecondsSince1970(Date())
             tags.append(Tag(name: name, version: version, createdAtNanoseconds: now))

@@ -21,6 +21,20 @@ extension Database {
     func source(at version: UInt64) throws -> ReadSource {
         if options.readOnly { try refreshFromWriter() }
         let (generation, view) = try openView()
+        return try source(at: version, in: generation, view)
+    }
+
+    /// The sources of two versions, taken from one view of one generation: a compaction
+    /// switching generations between two look-ups must not pair pages of two files (a diff
+    /// skips subtrees by page number).
+    func sources(at first: UInt64, _ second: UInt64) throws -> (ReadSource, ReadSource) {
+        if options.readOnly { try refreshFromWriter() }
+        let (generation, view) = try openView()
+        return (try source(at: first, in: generation, view), try source(at: second, in: generation, view))
+    }
+
+    /// The source for `version` in `view` of `generation`.
+    private func source(at version: UInt64, in generation: Generation, _ view: GenerationView) throws -> ReadSource {
         if version == 0 { return makeSource(generation, nil, mapping: view.mapping) }
         guard let latest = view.latest, version <= latest.record.version, let position = try view.index.position(of: version) else {
             throw CowDBError.versionNotFound(version)
@@ -70,6 +84,9 @@ extension Database {
             try adoptGeneration(published.generation)
             generation = try currentGeneration()
         }
+        // A newer compaction may have removed the generation announced before it could be
+        // adopted: keep reading the current one; the next read adopts the newest.
+        guard published.generation == generation.number else { return }
         try generation.follow(published)
     }
 }

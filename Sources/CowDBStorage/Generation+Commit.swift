@@ -85,9 +85,16 @@ extension Generation {
 
     /// Abandons a commit before its durability point: cuts off whatever it appended (never
     /// below the last commit).
+    /// If the cut fails, the writer is poisoned: the abandoned pages, a commit record among
+    /// them, could otherwise verify at the next open as a version whose `write` threw.
     package func abandon(_ region: CommitRegion) throws {
         let end = region.appender.regionStart * UInt64(store.layout.pageSize)
-        if try store.file.length() > end { try store.file.truncate(to: end) }
+        do {
+            if try store.file.length() > end { try store.file.truncate(to: end) }
+        } catch {
+            poison("could not cut off an abandoned commit: \(error)")
+            throw error
+        }
     }
 
     /// Commits the region as one new version: the steps above, in order. `writeTrees` is step

@@ -100,6 +100,16 @@ package final class Generation: @unchecked Sendable {
         try log.rewrite(log.count - 1, last)
     }
 
+    /// Makes every commit written so far durable (`fdatasync` of the data file), as a tag
+    /// naming a version written with `.none` durability needs. A failure poisons the writer,
+    /// as at a commit's durability point: the kernel may have dropped the dirty pages.
+    package func syncData() throws {
+        do { try store.file.sync() } catch {
+            poison("\(error)")
+            throw error
+        }
+    }
+
     /// Makes every commit durable and flags the last index record so (compaction's new
     /// generation, before `CURRENT` names it).
     package func makeDurable() throws {

@@ -7,10 +7,10 @@ import Glibc
 /// (the standard library is not built with it), so every read transaction showed up as a
 /// race with the commit that published the version it reads — noise that would hide a real
 /// race. TSan intercepts pthread locks, and an uncontended pthread lock costs about the same.
-package final class Locked<Value>: @unchecked Sendable {
+@usableFromInline package final class Locked<Value>: @unchecked Sendable {
     /// Heap-allocated: a pthread mutex must not move once initialized.
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var value: Value
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline var value: Value
 
     /// Guards `value`.
     package init(_ value: Value) {
@@ -25,8 +25,9 @@ package final class Locked<Value>: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Runs `body` with the value while holding the lock (not reentrant).
-    @inline(__always)
+    /// Runs `body` with the value while holding the lock (not reentrant). Inlinable: every read
+    /// takes it from the API module, and a generic call across modules is not specialized.
+    @inlinable @inline(__always)
     package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }

@@ -110,6 +110,7 @@ package final class RootLog: @unchecked Sendable {
             try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
             return true
         } catch {
+            grownMapping = nil // the record stays pending: no map to install for it
             return false
         }
     }
