@@ -236,4 +236,31 @@ extension CrashTests {
         XCTAssertEqual(recovered.latestVersion, 1, "the acknowledged commit is lost after a power cut")
         try recovered.close()
     }
+
+    /// A transaction that throws after appending (an overflow run is written when put) is cut
+    /// off; when that cut fails, the writer is poisoned (the appended pages could otherwise
+    /// verify at the next open), and a reopen finds the last committed version intact.
+    func testFailedCutOfAnAbandonedCommitPoisonsTheWriter() throws {
+        struct Abort: Error {}
+        let directory = TemporaryDirectory()
+        let path = directory.path("db")
+        let backend = FaultInjectionStorage()
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) // the lock file's
+        let db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
+        try db.write { try $0.put(Array("kept".utf8), Array("1".utf8)) }
+        backend.failNextTruncate(errno: EIO)
+        XCTAssertThrowsError(try db.write { txn in
+            try txn.put(Array("big".utf8), [UInt8](repeating: 7, count: 3 * db.pageSize))
+            throw Abort()
+        }) { XCTAssertTrue($0 is Abort, "\($0)") }
+        XCTAssertThrowsError(try db.write { try $0.put(Array("next".utf8), Array("2".utf8)) }) { error in
+            guard case CowDBError.writerPoisoned = error else { return XCTFail("expected writerPoisoned, got \(error)") }
+        }
+        XCTAssertEqual(try db.read { try $0.get(Array("kept".utf8)) }, Array("1".utf8))
+        try db.close()
+        let reopened = try openDatabase(path: path, options: Self.options(.full), backend: backend)
+        XCTAssertEqual(reopened.latestVersion, 1)
+        XCTAssertNil(try reopened.read { try $0.get(Array("big".utf8)) })
+        try reopened.close()
+    }
 }

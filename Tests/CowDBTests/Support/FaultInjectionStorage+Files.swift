@@ -71,6 +71,10 @@ extension FaultInjectionStorage {
             try checkOpen(file, "ftruncate")
             if file.readOnly { throw CowDBError.io(operation: "ftruncate", path: file.path, errno: EINVAL) }
             try step("ftruncate", file.path)
+            if let errno = truncateFault {
+                truncateFault = nil
+                throw CowDBError.io(operation: "ftruncate", path: file.path, errno: errno)
+            }
             guard length <= UInt64(Self.arenaSize) else { throw CowDBError.io(operation: "ftruncate", path: file.path, errno: EFBIG) }
             file.inode.truncate(to: Int(length))
             afterStep()

@@ -99,6 +99,8 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     var crashed = false
     var writeFault: (number: Int, errno: Int32, persistent: Bool)?
     var syncFault: (number: Int, errno: Int32, persistent: Bool, failure: SyncFailure)?
+    /// The errno the next `ftruncate` fails with (once).
+    var truncateFault: Int32?
     var droppedPages = 0
 
     /// An empty disk (only the roots "/" and "." exist).
@@ -185,6 +187,11 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
         locked { syncFault = (syncs + 1, errno, persistent, failure) }
     }
 
+    /// Fails the next truncation (once) with `errno`, leaving the file as it was.
+    func failNextTruncate(errno: Int32) {
+        locked { truncateFault = errno }
+    }
+
     /// Crashes the simulated process right after step `step` (1-based) completes.
     func crash(afterStep step: Int) {
         locked {
@@ -198,6 +205,7 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
         locked {
             writeFault = nil
             syncFault = nil
+            truncateFault = nil
         }
     }
 
