@@ -39,14 +39,13 @@ extension Database {
     /// diverged from this one, is refused unless `full` is set, which replaces it.
     @discardableResult
     public func backup(to destination: String, full: Bool = false) throws -> BackupReport {
-        // 1. The consistent point: the latest commit, the mapping that holds it, its index.
-        // One view of one generation: a compaction switching generations meanwhile must not
-        // pair one file's bytes with the other's index.
+        // 1. The consistent point: the latest commit, the mapping that holds it, its index, all
+        //    from one view of one generation (a compaction switching meanwhile must not pair
+        //    one file's bytes with the other's index).
         let (current, view) = try openView()
         let source = makeSource(current, view.latest, mapping: view.mapping)
         let records = try (0 ..< view.index.count).map { try view.index.record($0) }.filter { $0.version <= source.version }
-        let pageSize = UInt64(current.store.layout.pageSize)
-        let end = ((source.commit?.page ?? 0) + 1) * pageSize
+        let end = ((source.commit?.page ?? 0) + 1) * UInt64(current.store.layout.pageSize)
         let tags = try readTags()
 
         // 2. The destination: created if missing, locked as a writer would lock it.

@@ -44,10 +44,12 @@ final class FuzzRegressionTests: XCTestCase {
             options.readOnly = files.flags.contains(.readOnly)
             if file.lastPathComponent == "lock-hostile" {
                 hostileLock = files.lock == FuzzCase.hostileLockPage()
-                // A read-only reader follows the writer's announcement (a generation whose files
-                // are not there): a typed error, whichever read meets it first.
+                // The lock page announces a generation whose files are not there: a read-only
+                // reader treats it as one a later compaction already removed, and goes on
+                // reading the generation `CURRENT` names (the page is only a hint).
                 let database = try Database(path: path, options: options) // unchecked-open: the hostile lock page names missing files
-                XCTAssertThrowsError(try database.checkReport(allVersions: true)) { XCTAssertTrue($0 is CowDBError, "\($0)") }
+                XCTAssertTrue(try database.checkReport(allVersions: true).isClean)
+                XCTAssertGreaterThan(database.latestVersion, 0)
                 try database.close()
                 continue
             }
