@@ -154,13 +154,17 @@ extension CrashTests {
         }
     }
 
-    /// A crash, then a second crash at every step of the recovery (the open truncates, rewrites
-    /// the index, syncs and flags the last record) and of the two commits after it.
-    func recoverySweep(durability: DatabaseOptions.Durability, name: String) throws {
-        let environment = ProcessInfo.processInfo.environment
-        let full = environment["COWDB_FULL_SWEEP"] == "1"
+    /// What the recovery and I/O-error sweeps start from: the seeded workload, run once
+    /// without faults (which must succeed) on a counting backend, in a fresh directory.
+    struct SweepSetup {
+        let full: Bool, seed: UInt64, workload: [Step], directory: TemporaryDirectory, path: String
+        let started: Date, counter: FaultInjectionStorage
+    }
+
+    /// Prepares a sweep named `name` (its seed from `testSeed(name)`).
+    func prepareSweep(durability: DatabaseOptions.Durability, name: String) throws -> SweepSetup {
+        let full = ProcessInfo.processInfo.environment["COWDB_FULL_SWEEP"] == "1"
         let seed = testSeed(name)
-        var random = SeededGenerator(seed: seed)
         let workload = Self.makeWorkload(seed: seed)
         let directory = TemporaryDirectory()
         let path = directory.path("db")
@@ -170,6 +174,16 @@ extension CrashTests {
         let clean = Self.run(workload, backend: counter, path: path, durability: durability)
         XCTAssertNil(clean.error, "\(name) seed \(seed): the workload without faults")
         XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
+        return SweepSetup(full: full, seed: seed, workload: workload, directory: directory, path: path, started: started, counter: counter)
+    }
+
+    /// A crash, then a second crash at every step of the recovery (the open truncates, rewrites
+    /// the index, syncs and flags the last record) and of the two commits after it.
+    func recoverySweep(durability: DatabaseOptions.Durability, name: String) throws {
+        let setup = try prepareSweep(durability: durability, name: name)
+        defer { withExtendedLifetime(setup.directory) {} } // the directory lives until the sweep ends
+        let (full, seed, workload, path, started, counter) = (setup.full, setup.seed, setup.workload, setup.path, setup.started, setup.counter)
+        var random = SeededGenerator(seed: seed)
         let total = counter.counts.steps
         let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(8)).sorted()
         var failures: [String] = []
@@ -262,19 +276,10 @@ extension CrashTests {
     /// application drops a commit that fails and reopens after a failed sync. Afterwards
     /// every commit acknowledged is there, in the page cache and on the disk.
     func ioErrorSweep(durability: DatabaseOptions.Durability, name: String) throws {
-        let environment = ProcessInfo.processInfo.environment
-        let full = environment["COWDB_FULL_SWEEP"] == "1"
-        let seed = testSeed(name)
+        let setup = try prepareSweep(durability: durability, name: name)
+        defer { withExtendedLifetime(setup.directory) {} } // the directory lives until the sweep ends
+        let (full, seed, workload, path, started, counter) = (setup.full, setup.seed, setup.workload, setup.path, setup.started, setup.counter)
         var random = SeededGenerator(seed: seed)
-        let workload = Self.makeWorkload(seed: seed)
-        let directory = TemporaryDirectory()
-        let path = directory.path("db")
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        let started = Date()
-        let counter = FaultInjectionStorage()
-        let clean = Self.run(workload, backend: counter, path: path, durability: durability)
-        XCTAssertNil(clean.error, "\(name) seed \(seed): the workload without faults")
-        XCTAssertEqual(clean.violations, [], "\(name) seed \(seed): the workload without faults")
         let (writes, syncs, _) = counter.counts
 
         enum Fault { case write(Int, Int32), sync(Int, FaultInjectionStorage.SyncFailure) }
