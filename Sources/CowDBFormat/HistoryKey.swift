@@ -1,0 +1,149 @@
+// Composite keys of the packed history tree (docs/PACKED-HISTORY.md, a proposal: nothing on
+// disk uses them yet). They sort, as plain bytes, in the order the history needs:
+//
+//   pair entry     0x01 ‖ esc(keyspace) ‖ esc(key) ‖ BE64(~version)
+//   catalog entry  0x02 ‖ esc(keyspace)              ‖ BE64(~version)
+//   change index   0x03 ‖ BE64(version) ‖ esc(keyspace) ‖ esc(key)
+//
+// esc(field): every 0x00 byte becomes 0x00 0xFF, and 0x00 0x00 ends the field. So a field
+// sorts before every longer field it is a prefix of (at the terminator, 0x00 0x00 is below
+// both 0x00 0xFF and any byte ≥ 0x01), and two escaped fields compare like the fields: the
+// FoundationDB tuple layer's rule for byte strings. The default keyspace is the empty name.
+//
+// The version is stored inverted and big-endian, so that a key's newest entry comes first:
+// the entry in force at version V is the first entry at or after pair(ks, key, V).
+
+/// Encoding and decoding of the history tree's composite keys.
+package enum HistoryKey {
+    /// The first byte of each kind of entry.
+    package enum Kind: UInt8, Sendable {
+        case pair = 0x01
+        case catalog = 0x02
+        case change = 0x03
+    }
+
+    /// A decoded composite key (the fields unescaped).
+    package struct Decoded: Equatable, Sendable {
+        package var kind: Kind
+        package var keyspace: [UInt8]
+        /// Empty for a catalog entry.
+        package var key: [UInt8]
+        package var version: UInt64
+
+        /// Memberwise.
+        package init(kind: Kind, keyspace: [UInt8], key: [UInt8], version: UInt64) {
+            (self.kind, self.keyspace, self.key, self.version) = (kind, keyspace, key, version)
+        }
+    }
+
+    // MARK: Encoding
+
+    /// Bytes `esc(field)` takes: the field, one more per zero byte, and the terminator.
+    package static func escapedCount(_ field: UnsafeRawBufferPointer) -> Int {
+        var zeros = 0
+        for byte in field where byte == 0 { zeros += 1 }
+        return field.count + zeros + 2
+    }
+
+    /// Appends `esc(field)` to `out`.
+    package static func appendEscaped(_ field: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        for byte in field {
+            out.append(byte)
+            if byte == 0 { out.append(0xFF) }
+        }
+        out.append(0)
+        out.append(0)
+    }
+
+    /// Appends a big-endian u64.
+    private static func appendBigEndian(_ value: UInt64, to out: inout [UInt8]) {
+        withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    /// The key of `key`'s entry in `keyspace` at `version`, replacing `out`'s contents (a
+    /// buffer reused from call to call allocates only when it must grow).
+    package static func pair(keyspace: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, version: UInt64, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(Kind.pair.rawValue)
+        appendEscaped(keyspace, to: &out)
+        appendEscaped(key, to: &out)
+        appendBigEndian(~version, to: &out)
+    }
+
+    /// The key of `keyspace`'s catalog entry (created or dropped) at `version`.
+    package static func catalog(keyspace: UnsafeRawBufferPointer, version: UInt64, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(Kind.catalog.rawValue)
+        appendEscaped(keyspace, to: &out)
+        appendBigEndian(~version, to: &out)
+    }
+
+    /// The change-index key saying that `version` changed `key` in `keyspace`.
+    package static func change(version: UInt64, keyspace: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(Kind.change.rawValue)
+        appendBigEndian(version, to: &out)
+        appendEscaped(keyspace, to: &out)
+        appendEscaped(key, to: &out)
+    }
+
+    /// The smallest byte string above every pair entry of `key` in `keyspace` and below the
+    /// entries of every greater key: where a scan goes on after `key` (`esc(key)`'s
+    /// terminator 0x00 0x00 becomes 0x00 0x01, which no escaped field continues with).
+    package static func afterAllVersions(keyspace: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, into out: inout [UInt8]) {
+        out.removeAll(keepingCapacity: true)
+        out.append(Kind.pair.rawValue)
+        appendEscaped(keyspace, to: &out)
+        appendEscaped(key, to: &out)
+        out[out.count - 1] = 0x01
+    }
+
+    // MARK: Decoding (bytes from disk: untrusted)
+
+    /// Decodes a composite key read from history page `page`; throws `corrupt` naming the page
+    /// when it is not one (unknown kind, a field without its terminator, a zero byte followed
+    /// by anything but 0x00 or 0xFF, a wrong length for the version).
+    package static func decode(_ bytes: UnsafeRawBufferPointer, page: PageNumber) throws -> Decoded {
+        guard let first = bytes.first, let kind = Kind(rawValue: first) else {
+            throw CowDBError.corruptPage(page, "history key of unknown kind \(bytes.first.map(String.init) ?? "(empty)")")
+        }
+        var offset = 1
+        var version: UInt64 = 0
+        if kind == .change { version = try bigEndian(bytes, at: &offset, page: page) }
+        let keyspace = try unescape(bytes, at: &offset, page: page)
+        let key = kind == .catalog ? [] : try unescape(bytes, at: &offset, page: page)
+        if kind != .change { version = ~(try bigEndian(bytes, at: &offset, page: page)) }
+        guard offset == bytes.count else {
+            throw CowDBError.corruptPage(page, "history key has \(bytes.count - offset) bytes past its last field")
+        }
+        return Decoded(kind: kind, keyspace: keyspace, key: key, version: version)
+    }
+
+    /// Reads an escaped field at `offset` (moving it past the terminator) and returns it unescaped.
+    private static func unescape(_ bytes: UnsafeRawBufferPointer, at offset: inout Int, page: PageNumber) throws -> [UInt8] {
+        var field: [UInt8] = []
+        while offset < bytes.count {
+            let byte = bytes[offset]
+            offset += 1
+            guard byte == 0 else { field.append(byte); continue }
+            guard offset < bytes.count else { break }
+            let next = bytes[offset]
+            offset += 1
+            if next == 0 { return field }
+            guard next == 0xFF else {
+                throw CowDBError.corruptPage(page, "history key escapes a zero byte with \(next), not 0xFF")
+            }
+            field.append(0)
+        }
+        throw CowDBError.corruptPage(page, "history key field has no terminator")
+    }
+
+    /// Reads a big-endian u64 at `offset` (moving it past).
+    private static func bigEndian(_ bytes: UnsafeRawBufferPointer, at offset: inout Int, page: PageNumber) throws -> UInt64 {
+        guard bytes.count - offset >= 8 else {
+            throw CowDBError.corruptPage(page, "history key ends inside its version (\(bytes.count - offset) of 8 bytes)")
+        }
+        defer { offset += 8 }
+        return UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+}
