@@ -47,7 +47,7 @@ final class RetentionThinningTests: XCTestCase {
             case 1 ... 3: time += UInt64.random(in: 1 ... 3 * hour, using: &random)
             case 4: time = (time / hour + UInt64.random(in: 1 ... 3, using: &random)) * hour
             case 5: time = (time / day + 1) * day
-            case 6: time = (time / hour + 1) * hour - 1
+            case 6: time = (time / hour + 2) * hour - 1
             default: time += UInt64.random(in: 1 ... 20 * 60 * second, using: &random)
             }
             times.append(time)
@@ -141,7 +141,8 @@ final class RetentionThinningTests: XCTestCase {
         let count = 2_000_000
         let times = (0 ..< count).map { Self.midnight + UInt64($0) * 20 * Self.second }
         let (kept, reads) = try Self.select(times, RetentionPolicy.Thinning())
-        XCTAssertEqual(kept, try Self.reference(times, RetentionPolicy.Thinning()))
+        let expected = try Self.reference(times, RetentionPolicy.Thinning())
+        XCTAssertTrue(kept == expected, "first difference at \((0 ..< min(kept.count, expected.count)).first { kept[$0] != expected[$0] } ?? min(kept.count, expected.count))")
         XCTAssertEqual(kept.count, 181 + 22 + 461 + 1)
         XCTAssertLessThan(reads, (463 + 25 + 3) * 23, "timestamps read: \(reads)")
         print("thinning \(count) versions: \(kept.count) kept, \(reads) timestamps read")
@@ -176,5 +177,52 @@ final class RetentionThinningTests: XCTestCase {
             XCTAssertThrowsError(try policy.validate())
         }
         XCTAssertNoThrow(try RetentionPolicy(keepLast: 0, thinning: .init(everyVersionFor: .zero, hourlyFor: .zero, hourlyPeriod: .nanoseconds(1))).validate())
+    }
+
+    // MARK: Compaction
+
+    func testCompactionWithThinningKeepsExactlyTheSelectedVersions() throws {
+        let seed = testSeed("RetentionThinningTests.testCompactionWithThinningKeepsExactlyTheSelectedVersions")
+        var random = SeededGenerator(seed: seed)
+        var times = Self.randomHistory(&random)
+        times.append((times.last ?? Self.midnight) + 1)
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.durability = .none
+        var db = try openDatabase(path: directory.path("thin"), options: options)
+        // Commits at the history's times (compaction's forced commits): version N sets "last"
+        // to N and adds key N.
+        for (offset, time) in times.enumerated() {
+            let version = UInt64(offset + 1)
+            try db.write(forced: WriteTransaction.ForcedCommit(version: version, timestamp: time, rolledBackFrom: nil)) { txn in
+                try txn.put(b("last"), b("\(version)"))
+                try txn.put(b(String(format: "k%05d", version)), b("\(time)"))
+            }
+        }
+        let tagged = UInt64.random(in: 1 ... UInt64(times.count), using: &random)
+        try db.tag("kept", version: tagged)
+        let thinning = Self.randomThinning(&random)
+        let report = try db.compact(keeping: RetentionPolicy(thinning: thinning))
+        let expected = Set(try Self.reference(times, thinning).map { UInt64($0 + 1) } + [tagged]).sorted()
+        XCTAssertEqual(report.versionsKept, expected.count, "seed \(seed)")
+        for reopened in [false, true] {
+            if reopened {
+                try db.close()
+                db = try openDatabase(path: directory.path("thin"), options: options)
+            }
+            XCTAssertEqual(try db.versions().map(\.version), expected, "seed \(seed), \(thinning)")
+            XCTAssertEqual(try db.versions().map(\.timestampNanoseconds), expected.map { times[Int($0) - 1] }, "seed \(seed)")
+            for version in 1 ... UInt64(times.count) where version % 7 == 0 || expected.contains(version) {
+                guard expected.contains(version) else {
+                    XCTAssertThrowsError(try db.read(at: version) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(version)) }
+                    continue
+                }
+                try db.read(at: version) { txn in
+                    XCTAssertEqual(try txn.get(b("last")), b("\(version)"), "seed \(seed)")
+                    XCTAssertEqual(txn.count, version + 1, "seed \(seed)")
+                }
+            }
+        }
+        try db.checkAndClose()
     }
 }
