@@ -49,17 +49,20 @@ struct CompactCommand: ParsableCommand {
     @Flag(help: "Thin the history: every version of the last hour, one an hour for the last day, one a day before that.")
     var thin = false
 
-    @Option(help: ArgumentHelp("Thin, keeping every version of the last SPAN (default 1h). A SPAN is a number and a unit: 90s, 15m, 1.5h, 1d, 2w.",
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Thin, keeping every version of the last SPAN (default 1h). \(Timestamps.acceptedSpans).",
                                valueName: "SPAN"))
     var thinAllFor: String?
 
-    @Option(help: ArgumentHelp("Thin, keeping one version per hourly period for the last SPAN (default 1d).", valueName: "SPAN"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thin, keeping the last version of each hourly period of the last SPAN (default 1d).",
+                                                         valueName: "SPAN"))
     var thinHourlyFor: String?
 
-    @Option(help: ArgumentHelp("Thin, with hourly periods of SPAN (default 1h).", valueName: "SPAN"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thin, with hourly periods of SPAN (default 1h).", valueName: "SPAN"))
     var thinHourlyPeriod: String?
 
-    @Option(help: ArgumentHelp("Thin, keeping one version per SPAN before the hourly span (default 1d).", valueName: "SPAN"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thin, keeping the last version of each period of SPAN, however old (default 1d).",
+                                                         valueName: "SPAN"))
     var thinDailyPeriod: String?
 
     /// Rejects a negative count.

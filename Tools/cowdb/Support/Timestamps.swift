@@ -78,7 +78,7 @@ enum Timestamps {
     // MARK: Spans of time
 
     /// Help text describing the accepted forms of a span.
-    static let acceptedSpans = "a span is a number and a unit: 90s, 15m, 1.5h, 1d, 2w"
+    static let acceptedSpans = "SPAN is a number and a unit: 90s, 15m, 1.5h, 1d, 2w"
 
     /// Parses a span (`90s`, `15m`, `1.5h`, `1d`, `2w`) into seconds.
     static func parseSpan(_ text: String) throws -> Double {
