@@ -177,6 +177,13 @@ final class RetentionThinningTests: XCTestCase {
             XCTAssertThrowsError(try policy.validate())
         }
         XCTAssertNoThrow(try RetentionPolicy(keepLast: 0, thinning: .init(everyVersionFor: .zero, hourlyFor: .zero, hourlyPeriod: .nanoseconds(1))).validate())
+        // An automatic compaction's policy is checked when the database opens.
+        var options = DatabaseOptions()
+        options.automaticCompaction = AutomaticCompaction(policy: RetentionPolicy(thinning: .init(hourlyPeriod: .zero)))
+        let directory = TemporaryDirectory()
+        XCTAssertThrowsError(try Database(path: directory.path("auto"), options: options)) { error in
+            guard case .invalidArgument = error as? CowDBError else { return XCTFail("\(error)") }
+        }
     }
 
     // MARK: Compaction
