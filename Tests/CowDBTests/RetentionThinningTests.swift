@@ -181,7 +181,7 @@ final class RetentionThinningTests: XCTestCase {
         var options = DatabaseOptions()
         options.automaticCompaction = AutomaticCompaction(policy: RetentionPolicy(thinning: .init(hourlyPeriod: .zero)))
         let directory = TemporaryDirectory()
-        XCTAssertThrowsError(try Database(path: directory.path("auto"), options: options)) { error in
+        XCTAssertThrowsError(try Database(path: directory.path("auto"), options: options)) { error in // unchecked-open: refused, nothing made
             guard case .invalidArgument = error as? CowDBError else { return XCTFail("\(error)") }
         }
     }
