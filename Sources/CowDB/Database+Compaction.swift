@@ -16,66 +16,6 @@ import Foundation
 // (the file is unlinked, not overwritten), read-only processes see the new generation in the
 // lock file and reopen.
 
-/// Which versions compaction keeps. The latest version is always kept.
-public struct RetentionPolicy: Sendable, Equatable {
-    /// Keep the newest N versions.
-    public var keepLast: Int?
-    /// Keep every version committed at or after this time.
-    public var keepSince: Date?
-    /// Keep every tagged version.
-    public var keepTags: Bool
-    /// Keep every version (compaction then only repacks).
-    public var keepAll: Bool
-    /// Keep these versions too.
-    public var keepVersions: Set<UInt64>
-
-    /// A policy; the default keeps the latest version and the tagged ones.
-    public init(keepLast: Int? = nil, keepSince: Date? = nil, keepTags: Bool = true, keepAll: Bool = false, keepVersions: Set<UInt64> = []) {
-        self.keepLast = keepLast
-        self.keepSince = keepSince
-        self.keepTags = keepTags
-        self.keepAll = keepAll
-        self.keepVersions = keepVersions
-    }
-
-    /// Only the latest version.
-    public static let latestOnly = RetentionPolicy(keepTags: false)
-
-    /// The versions of `versions` (oldest first) this policy keeps.
-    func select(from versions: [VersionInfo], tags: [Tag]) -> [UInt64] {
-        // Array accessors cannot throw.
-        try! select(count: versions.count, version: { versions[$0].version }, timestamp: { versions[$0].timestampNanoseconds }, tags: tags)
-    }
-
-    /// The versions this policy keeps among `count` versions in increasing order, read through
-    /// accessors by position: only the positions it needs are read (the newest N, a binary
-    /// search for the time, one for each tag), never the whole list unless `keepAll`.
-    func select(count: Int, version: (Int) throws -> UInt64, timestamp: (Int) throws -> UInt64, tags: [Tag]) throws -> [UInt64] {
-        guard count > 0 else { return [] }
-        if keepAll { return try (0 ..< count).map(version) }
-        var kept: Set<UInt64> = [try version(count - 1)]
-        if let keepLast { for i in max(0, count - keepLast) ..< count { kept.insert(try version(i)) } }
-        /// The first position whose value is at least `target` (values increase with the position).
-        func firstAtLeast(_ target: UInt64, _ value: (Int) throws -> UInt64) throws -> Int {
-            var low = 0, high = count
-            while low < high {
-                let mid = (low + high) / 2
-                if try value(mid) < target { low = mid + 1 } else { high = mid }
-            }
-            return low
-        }
-        if let keepSince {
-            let since = nanosecondsSince1970(keepSince)
-            for i in try firstAtLeast(since, timestamp) ..< count { kept.insert(try version(i)) }
-        }
-        for wanted in (keepTags ? tags.map(\.version) : []) + keepVersions {
-            let i = try firstAtLeast(wanted, version)
-            if i < count, try version(i) == wanted { kept.insert(wanted) }
-        }
-        return kept.sorted()
-    }
-}
-
 /// What a compaction did.
 public struct CompactionReport: Sendable, Equatable {
     /// Versions before, and kept.

@@ -32,12 +32,15 @@ extension Database {
         GenerationPlace(backend: backend, directory: path, readOnly: options.readOnly, mapReservation: options.mapReservation)
     }
 
-    /// Checks what `init` needs before it opens anything: a valid page size, and the
-    /// directory (created for a writer) holding a database (for a read-only process).
+    /// Checks what `init` needs before it opens anything: a valid page size and automatic
+    /// compaction policy, and the directory (created for a writer) holding a database (for a
+    /// read-only process).
     static func prepareDirectory(path: String, options: DatabaseOptions, backend: any StorageBackend) throws {
         guard PageLayout.isValidPageSize(options.pageSize) else {
             throw CowDBError.invalidArgument("page size \(options.pageSize) is not a power of two in 4096...65536")
         }
+        // Automatic compaction's errors go unreported: an invalid policy is refused here.
+        try options.automaticCompaction?.policy.validate()
         if !options.readOnly, !backend.exists(path) {
             // A new database directory and its missing parents (made durable below, with the
             // new data file).

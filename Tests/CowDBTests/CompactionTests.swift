@@ -193,13 +193,13 @@ final class CompactionTests: XCTestCase {
         let now = UInt64(1_800_000_000) * 1_000_000_000
         let versions = (1 ... 10).map { VersionInfo(version: UInt64($0), timestampNanoseconds: now + UInt64($0) * 1_000_000_000, entryCount: 0, fileLength: 0, appendedBytes: 0) }
         let tags = [Tag(name: "t", version: 3, createdAtNanoseconds: 0), Tag(name: "gone", version: 99, createdAtNanoseconds: 0)]
-        XCTAssertEqual(RetentionPolicy.latestOnly.select(from: versions, tags: tags), [10])
-        XCTAssertEqual(RetentionPolicy().select(from: versions, tags: tags), [3, 10])
-        XCTAssertEqual(RetentionPolicy(keepLast: 3, keepTags: false).select(from: versions, tags: tags), [8, 9, 10])
-        XCTAssertEqual(RetentionPolicy(keepSince: Date(timeIntervalSince1970: Double(now) / 1e9 + 7.5), keepTags: false).select(from: versions, tags: tags), [8, 9, 10])
-        XCTAssertEqual(RetentionPolicy(keepTags: false, keepVersions: [1, 5, 42]).select(from: versions, tags: tags), [1, 5, 10])
-        XCTAssertEqual(RetentionPolicy(keepAll: true).select(from: versions, tags: tags).count, 10)
-        XCTAssertEqual(RetentionPolicy().select(from: [], tags: tags), [])
+        XCTAssertEqual(try RetentionPolicy.latestOnly.select(from: versions, tags: tags), [10])
+        XCTAssertEqual(try RetentionPolicy().select(from: versions, tags: tags), [3, 10])
+        XCTAssertEqual(try RetentionPolicy(keepLast: 3, keepTags: false).select(from: versions, tags: tags), [8, 9, 10])
+        XCTAssertEqual(try RetentionPolicy(keepSince: Date(timeIntervalSince1970: Double(now) / 1e9 + 7.5), keepTags: false).select(from: versions, tags: tags), [8, 9, 10])
+        XCTAssertEqual(try RetentionPolicy(keepTags: false, keepVersions: [1, 5, 42]).select(from: versions, tags: tags), [1, 5, 10])
+        XCTAssertEqual(try RetentionPolicy(keepAll: true).select(from: versions, tags: tags).count, 10)
+        XCTAssertEqual(try RetentionPolicy().select(from: [], tags: tags), [])
     }
 
     func testAutomaticCompactionKeepsTheFileNearTheLiveData() throws {

@@ -20,6 +20,15 @@ struct CompactCommand: ParsableCommand {
               cowdb compact app.cowdb --keep-last 100 --keep-tags
               cowdb compact app.cowdb --keep-since -7d
               cowdb compact app.cowdb --keep-all
+              cowdb compact app.cowdb --thin
+              cowdb compact app.cowdb --thin-all-for 1d --thin-hourly-for 1w
+
+            --thin keeps fewer versions the older they are, as Time Machine does: every version \
+            of the last hour (--thin-all-for), the last version of each hour (--thin-hourly-period) \
+            for the last day (--thin-hourly-for), and the last version of each day \
+            (--thin-daily-period) before that. Ages count back from the latest version's commit \
+            time, not from now; hours and days are aligned on UTC. Options combine by union: \
+            --thin --keep-tags keeps the tagged versions too.
             """)
 
     @Argument(help: "The database directory.")
@@ -37,6 +46,25 @@ struct CompactCommand: ParsableCommand {
     @Flag(help: "Keep every version: only repack.")
     var keepAll = false
 
+    @Flag(help: "Thin the history: every version of the last hour, one an hour for the last day, one a day before that.")
+    var thin = false
+
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Thin, keeping every version of the last SPAN (default 1h). \(Timestamps.acceptedSpans).",
+                               valueName: "SPAN"))
+    var thinAllFor: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thin, keeping the last version of each hourly period of the last SPAN (default 1d).",
+                                                         valueName: "SPAN"))
+    var thinHourlyFor: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thin, with hourly periods of SPAN (default 1h).", valueName: "SPAN"))
+    var thinHourlyPeriod: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Thin, keeping the last version of each period of SPAN, however old (default 1d).",
+                                                         valueName: "SPAN"))
+    var thinDailyPeriod: String?
+
     /// Rejects a negative count.
     func validate() throws {
         if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
@@ -48,14 +76,35 @@ struct CompactCommand: ParsableCommand {
     func run() throws {
         let db = try DatabaseAccess.openForWriting(database, create: false)
         defer { try? db.close() }
-        let anyOption = keepLast != nil || keepSince != nil || keepTags || keepAll
+        let thinning = try thinningRule()
+        let anyOption = keepLast != nil || keepSince != nil || keepTags || keepAll || thinning != nil
         let since = try keepSince.map { Date(timeIntervalSince1970: Double(try Timestamps.parse($0)) / 1e9) }
-        let policy = RetentionPolicy(keepLast: keepLast, keepSince: since, keepTags: keepTags || !anyOption, keepAll: keepAll)
+        let policy = RetentionPolicy(keepLast: keepLast, keepSince: since, keepTags: keepTags || !anyOption, keepAll: keepAll, thinning: thinning)
         let report = try db.compact(keeping: policy)
         try db.close()
         let output = BufferedOutput.standardOutput()
         let saved = report.bytesBefore > report.bytesAfter ? report.bytesBefore - report.bytesAfter : 0
         try output.write("kept \(report.versionsKept) of \(report.versionsBefore) versions; data file \(report.bytesBefore) → \(report.bytesAfter) bytes (\(saved) saved) in \(String(format: "%.2f", report.seconds)) s; generation \(report.generation)\n")
         try output.close()
+    }
+
+    /// The thinning asked for (--thin or any --thin-… option), or nil; a bad span is an error.
+    func thinningRule() throws -> RetentionPolicy.Thinning? {
+        let spans = [thinAllFor, thinHourlyFor, thinHourlyPeriod, thinDailyPeriod]
+        guard thin || spans.contains(where: { $0 != nil }) else { return nil }
+        /// The span given to `flag` (or its default), as a duration.
+        func span(_ text: String?, _ flag: String, period: Bool) throws -> Duration? {
+            guard let text else { return nil }
+            // 285 years (what nanoseconds in an Int64 can count) is forever.
+            let seconds = min(try Timestamps.parseSpan(text), 9e9)
+            if period, seconds < 1e-9 { throw ToolError.failure("\(flag) must be longer than 0") }
+            return .nanoseconds(Int64(seconds * 1e9))
+        }
+        var thinning = RetentionPolicy.Thinning()
+        thinning.everyVersionFor = try span(thinAllFor, "--thin-all-for", period: false) ?? thinning.everyVersionFor
+        thinning.hourlyFor = try span(thinHourlyFor, "--thin-hourly-for", period: false) ?? thinning.hourlyFor
+        thinning.hourlyPeriod = try span(thinHourlyPeriod, "--thin-hourly-period", period: true) ?? thinning.hourlyPeriod
+        thinning.dailyPeriod = try span(thinDailyPeriod, "--thin-daily-period", period: true) ?? thinning.dailyPeriod
+        return thinning
     }
 }

@@ -72,8 +72,26 @@ enum Timestamps {
         } else {
             return nil
         }
-        body = Substring(body.trimmingCharacters(in: .whitespaces))
-        guard let unit = body.last, let count = Double(body.dropLast()), count >= 0 else { return nil }
+        return spanSeconds(body.trimmingCharacters(in: .whitespaces))
+    }
+
+    // MARK: Spans of time
+
+    /// Help text describing the accepted forms of a span.
+    static let acceptedSpans = "SPAN is a number and a unit: 90s, 15m, 1.5h, 1d, 2w"
+
+    /// Parses a span (`90s`, `15m`, `1.5h`, `1d`, `2w`) into seconds.
+    static func parseSpan(_ text: String) throws -> Double {
+        guard let seconds = spanSeconds(text.trimmingCharacters(in: .whitespaces)) else {
+            throw ToolError.failure("cannot read the span \(ByteEscaping.quoted(text)): \(acceptedSpans)")
+        }
+        return seconds
+    }
+
+    /// `15m`: the seconds of a number (not negative) and a unit (s, m, h, d, w), or nil if
+    /// `text` is not that form.
+    private static func spanSeconds(_ text: String) -> Double? {
+        guard let unit = text.last, let count = Double(text.dropLast()), count >= 0, count.isFinite else { return nil }
         let scale: Double
         switch unit {
         case "s": scale = 1
