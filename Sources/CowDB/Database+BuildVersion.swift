@@ -7,12 +7,15 @@ import CowDBTree
 // No page goes through an insert, a split or the rebalance at commit; every page is written
 // once, full to the engine's packing target, into a write buffer of `buildBufferBytes`, so the
 // new file is written in MiB-sized `pwrite`s with each page's checksum sealed in the buffer.
+// 1 MiB: measured on a 115 MB copy, 256 KiB to 1 MiB buffers copy about as fast (0.32–0.35 s),
+// 4 MiB and 16 MiB ones are slower (0.34–0.40 s, 0.39–0.47 s): a buffer that stays in the CPU's
+// cache is copied into the page cache faster.
 // The commit is an ordinary one, made by `Generation.commit` (the builder is its step 1):
 // what it appended is cut off if anything fails before the commit record is durable.
 
 extension Database {
     /// Bytes of the write buffer of a built commit: the size of its `pwrite`s.
-    static let buildBufferBytes = 4 << 20
+    static let buildBufferBytes = 1 << 20
 
     /// Commits version `version` of `source` into this database (compaction's new generation)
     /// under `forced`'s number and time, every tree of it built bottom-up: the named
@@ -51,14 +54,15 @@ extension Database {
 
     /// Builds keyspace `name`'s tree (nil: the default keyspace) from its entries in `txn`.
     /// The entries come from a file, so what the builder would refuse as a programmer's error
-    /// (a key out of order or of a length no writer stores) is thrown as damage here.
+    /// is thrown as damage here: `withEntries` throws on keys out of order, this on lengths no
+    /// writer stores.
     private static func buildTree(of txn: ReadTransaction, keyspace name: String?, into sink: any PageSink) throws -> (PageNumber, UInt64) {
         let builder = TreeBuilder(sink: sink)
         let maxKeySize = sink.layout.maxKeySize
         try txn.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
-            guard key.count > 0, key.count <= maxKeySize, value.count <= PageLayout.maxValueSize, builder.follows(key) else {
+            guard key.count > 0, key.count <= maxKeySize, value.count <= PageLayout.maxValueSize else {
                 throw CowDBError.corrupt(page: nil, offset: nil, reason: "keyspace \(name.map { "\"\($0)\"" } ?? "default"): "
-                                         + "a key of \(key.count) bytes out of order or length, or a value of \(value.count) bytes")
+                                         + "a key of \(key.count) bytes or a value of \(value.count) bytes")
             }
             try builder.add(key, value)
             return true

@@ -126,6 +126,7 @@ extension Database {
         }
         run.mark("\(versionCount) versions, \(kept.count) kept")
         let target = try compactionTarget(generation: generation + 1)
+        run.mark("new generation created")
         var switched = false
         defer { if !switched { discard(target, generation: generation + 1) } }
 

@@ -40,10 +40,11 @@ package final class TreeBuilder {
     /// Bytes a page is filled to (header included) before the next entry starts a new page.
     package let fillTarget: Int
     /// The open node of each level (0: the leaves), with the separator its parent will hold
-    /// for it (nil: the first node of its level, the parent's child 0).
-    private var levels: [(node: Node, separator: [UInt8]?)]
+    /// for it (nil: the first node of its level, the parent's child 0). Reached only by this
+    /// builder's own methods, one at a time: no dynamic exclusivity checks (as `Node`).
+    @exclusivity(unchecked) private var levels: [(node: Node, separator: [UInt8]?)]
     /// Entries added.
-    package private(set) var count: UInt64 = 0
+    @exclusivity(unchecked) package private(set) var count: UInt64 = 0
     /// Pages written for the tree (leaves and branches; not overflow runs).
     package private(set) var pagesWritten = 0
 
@@ -83,15 +84,15 @@ package final class TreeBuilder {
         precondition(key.count > 0 && key.count <= layout.maxKeySize, "TreeBuilder: key length \(key.count) out of range")
         let entrySize = LeafPage.tableEntrySize + LeafPage.cellSize(keyLength: key.count, value: stored)
         precondition(entrySize <= layout.maxEntrySize, "TreeBuilder: an inline value too large for a leaf")
-        let leaf = levels[0].node
+        var leaf = levels[0].node
         if leaf.count > 0 {
             precondition(compareBytes(leaf.key(leaf.count - 1), key) < 0, "TreeBuilder: keys must be strictly increasing")
             if leaf.size + entrySize > fillTarget {
                 try close(level: 0, nextSeparator: Node.shortestSeparator(after: leaf.key(leaf.count - 1), upTo: key))
+                leaf = levels[0].node
             }
         }
-        let open = levels[0].node
-        open.insert(at: open.count, key: key, value: stored)
+        leaf.insert(at: leaf.count, key: key, value: stored)
         count += 1
     }
 
