@@ -38,6 +38,7 @@ extension Database {
         var totalCount: UInt64 = 0
         // The catalog's order (bytes of the name), which `keyspaces()` lists and checks.
         for name in try txn.keyspaces() {
+            try Keyspace.validate(name: name) // a damaged catalog's name (empty, too long) is an error, not a trap
             let (root, count) = try buildTree(of: txn, keyspace: name, into: sink)
             catalog.append((Array(name.utf8), CatalogValue(root: root, count: count)))
             totalCount &+= count

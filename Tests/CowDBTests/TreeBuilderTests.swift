@@ -10,8 +10,8 @@ import CowDBTree
 /// to the packing target, suffix-truncated separators between leaves.
 final class TreeBuilderTests: XCTestCase {
     /// Commits a version of `db` whose default keyspace is built from `entries` (sorted).
-    private func commitBuilt(_ db: Database, _ entries: [(key: [UInt8], value: [UInt8])]) throws -> (root: PageNumber, count: UInt64) {
-        var built: (root: PageNumber, count: UInt64) = (0, 0)
+    private func commitBuilt(_ db: Database, _ entries: [(key: [UInt8], value: [UInt8])]) throws -> (root: PageNumber, count: UInt64, pages: Int) {
+        var built: (root: PageNumber, count: UInt64, pages: Int) = (0, 0, 0)
         try db.withWriterGate { _, _ in
             let generation = db.generation
             let region = try generation.beginCommit(verifyEveryRead: false, bufferBytes: Database.buildBufferBytes)
@@ -22,7 +22,8 @@ final class TreeBuilderTests: XCTestCase {
                     try key.withUnsafeBytes { key in try value.withUnsafeBytes { try builder.add(key, $0) } }
                 }
                 if let last = entries.last { XCTAssertFalse(last.key.withUnsafeBytes { builder.follows($0) }) }
-                built = try builder.finish()
+                let (root, count) = try builder.finish()
+                built = (root, count, builder.pagesWritten)
                 return CommitRoots(catalogRoot: 0, defaultRoot: built.root, defaultCount: built.count, totalCount: built.count)
             }
         }
@@ -44,6 +45,8 @@ final class TreeBuilderTests: XCTestCase {
         XCTAssertEqual(scanned.count, entries.count, label)
         XCTAssertTrue(zip(scanned, entries).allSatisfy { $0.0 == $1.key && $0.1 == $1.value }, label)
         XCTAssertEqual(try db.read { $0.count }, UInt64(entries.count), label)
+        let stats = try db.stats().keyspaces[0] // every page written is in the tree
+        XCTAssertEqual(stats.leafPages + stats.branchPages, built.pages, label)
         if built.root != 0 { try verifyShape(db, root: built.root, label) }
         try db.checkAndClose()
     }
