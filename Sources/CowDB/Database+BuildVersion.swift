@@ -55,15 +55,15 @@ extension Database {
 
     /// Builds keyspace `name`'s tree (nil: the default keyspace) from its entries in `txn`.
     /// The entries come from a file, so what the builder would refuse as a programmer's error
-    /// is thrown as damage here: `withEntries` throws on keys out of order, this on lengths no
-    /// writer stores.
+    /// (a key out of order or of a length no writer stores) is thrown as damage here. (The
+    /// walk's own order check trusts the key heads a page stores; a damaged head can pass it.)
     private static func buildTree(of txn: ReadTransaction, keyspace name: String?, into sink: any PageSink) throws -> (PageNumber, UInt64) {
         let builder = TreeBuilder(sink: sink)
         let maxKeySize = sink.layout.maxKeySize
         try txn.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
-            guard key.count > 0, key.count <= maxKeySize, value.count <= PageLayout.maxValueSize else {
+            guard key.count > 0, key.count <= maxKeySize, value.count <= PageLayout.maxValueSize, builder.follows(key) else {
                 throw CowDBError.corrupt(page: nil, offset: nil, reason: "keyspace \(name.map { "\"\($0)\"" } ?? "default"): "
-                                         + "a key of \(key.count) bytes or a value of \(value.count) bytes")
+                                         + "a key of \(key.count) bytes out of order or length, or a value of \(value.count) bytes")
             }
             try builder.add(key, value)
             return true
