@@ -6,7 +6,8 @@ import Foundation
 // Compaction: the database written anew into the next generation's files, keeping only the
 // versions a retention policy selects, then an atomic switch (the rename of `CURRENT`).
 //
-// The oldest kept version is copied whole, in key order, so its pages come out full; each
+// The oldest kept version is copied whole, its trees built bottom-up from its entries in key
+// order (`TreeBuilder`: full pages, large sequential writes, no inserts or splits); each
 // later kept version is written as its difference from the previous kept one (found by the
 // diff walk, which skips shared subtrees), committed under its own number and time. Pages
 // that kept versions share in the old file are therefore shared in the new one too: a page
@@ -65,6 +66,7 @@ extension Database {
         }
         run.mark("\(versionCount) versions, \(kept.count) kept")
         let target = try compactionTarget(generation: generation + 1)
+        run.mark("new generation created")
         var switched = false
         defer { if !switched { discard(target, generation: generation + 1) } }
 
@@ -164,18 +166,8 @@ extension Database {
         let info = try read(at: version) { txn in (txn.source.commit?.record.timestamp ?? 0, txn.source.commit?.record.rolledBackFrom) }
         let forced = WriteTransaction.ForcedCommit(version: version, timestamp: info.0, rolledBackFrom: info.1)
         guard let previous else {
-            try target.write(forced: forced) { out in
-                try read(at: version) { source in
-                    // Zero-copy from the map into the new tree, in key order (so pages fill up).
-                    for name in [nil] + (try source.keyspaces()) {
-                        if let name { _ = try out.createKeyspace(name) }
-                        try source.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
-                            try out.put(key, value, in: name)
-                            return true
-                        }
-                    }
-                }
-            }
+            // Whole: every tree built bottom-up from the map, in key order (Database+BuildVersion.swift).
+            try target.commitBuilt(forced, copying: version, of: self)
             return
         }
         let before = Set(try read(at: previous) { try $0.keyspaces() })

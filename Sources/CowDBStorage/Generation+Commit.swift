@@ -76,10 +76,12 @@ extension Generation {
         }
     }
 
-    /// Starts a commit after the latest one; throws `writerPoisoned` when writing is not safe.
-    package func beginCommit(verifyEveryRead: Bool) throws -> CommitRegion {
+    /// Starts a commit after the latest one, its appender buffering `bufferBytes` between
+    /// writes (0: the default); throws `writerPoisoned` when writing is not safe.
+    package func beginCommit(verifyEveryRead: Bool, bufferBytes: Int = 0) throws -> CommitRegion {
         let (latest, mapping) = try writerHead()
-        let appender = PageAppender(store: store, regionStart: (latest?.page ?? 0) + 1, mapping: mapping, verifyEveryRead: verifyEveryRead)
+        let appender = PageAppender(store: store, regionStart: (latest?.page ?? 0) + 1, mapping: mapping,
+                                    verifyEveryRead: verifyEveryRead, bufferBytes: bufferBytes)
         return CommitRegion(base: latest, appender: appender)
     }
 

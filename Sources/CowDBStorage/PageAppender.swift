@@ -39,7 +39,13 @@ package final class PageAppender: PageSink {
     /// Whether readers verify every read (else the first read of each page).
     private let verifyEveryRead: Bool
 
-    package init(store: PageStore, regionStart: PageNumber, mapping: MappedRegion, verifyEveryRead: Bool) {
+    /// Pages buffered by an ordinary transaction's appender (64: 256 KiB with 4 KiB pages).
+    package static let defaultBufferPages = 64
+
+    /// An appender for the region from `regionStart`, buffering `bufferBytes` (at least
+    /// `defaultBufferPages` pages) between writes: a bottom-up build asks for MiBs, so that its
+    /// pages reach the file in few large writes.
+    package init(store: PageStore, regionStart: PageNumber, mapping: MappedRegion, verifyEveryRead: Bool, bufferBytes: Int = 0) {
         self.store = store
         self.layout = store.layout
         self.regionStart = regionStart
@@ -47,7 +53,8 @@ package final class PageAppender: PageSink {
         self.bufferStart = regionStart
         self.mappings = [mapping]
         self.verifyEveryRead = verifyEveryRead
-        buffer = WriteBuffers.take(byteCount: 64 * store.layout.pageSize)
+        let pages = max(Self.defaultBufferPages, (bufferBytes + store.layout.pageSize - 1) / store.layout.pageSize)
+        buffer = WriteBuffers.take(byteCount: pages * store.layout.pageSize)
     }
 
     deinit { WriteBuffers.give(buffer) }
@@ -158,9 +165,13 @@ private enum WriteBuffers {
         return reused ?? .allocate(byteCount: byteCount, alignment: 4096)
     }
 
+    /// The largest buffer kept (a default-sized one at the largest page size); larger ones,
+    /// a bottom-up build's, are freed when their transaction ends.
+    private static let largestKept = PageAppender.defaultBufferPages * PageLayout.maxPageSize
+
     /// Hands a buffer from `take` back (its contents are not kept).
     package static func give(_ buffer: UnsafeMutableRawBufferPointer) {
-        let kept = free.withLock { buffers -> Bool in
+        let kept = buffer.count <= largestKept && free.withLock { buffers -> Bool in
             guard buffers.count < maximumKept else { return false }
             buffers.append(buffer)
             return true

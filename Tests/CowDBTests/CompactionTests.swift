@@ -89,13 +89,62 @@ final class CompactionTests: XCTestCase {
 
         let all = try db.compact(keeping: RetentionPolicy(keepAll: true))
         XCTAssertEqual(all.versionsKept, 51)
-        // The first version whole, then each of 50 commits at most its path of `depth` pages + a commit record.
-        let bound = freshBytes + UInt64(50 * (depth + 1) * db.pageSize)
+        // The first version whole (built with leaves 15/16 full, where a fresh copy's are full to
+        // the byte: 16/15 as many, plus rounding to whole entries), then each of 50 commits at
+        // most its path of `depth` pages + a commit record.
+        let first = try db.versions().first!.fileLength
+        XCTAssertLessThanOrEqual(Double(first), 1.1 * Double(freshBytes), "first version \(first) B, fresh copy \(freshBytes) B")
+        let bound = first + UInt64(50 * (depth + 1) * db.pageSize)
         XCTAssertLessThanOrEqual(all.bytesAfter, bound, "keep-all compaction wrote \(all.bytesAfter) bytes, shared pages would need at most \(bound)")
         let latest = try db.compact(keeping: .latestOnly)
-        print("compaction: fresh copy \(freshBytes) B; keep-all \(all.bytesAfter) B (bound \(bound)); latest only \(latest.bytesAfter) B")
+        print("compaction: fresh copy \(freshBytes) B; first version \(first) B; keep-all \(all.bytesAfter) B (bound \(bound)); latest only \(latest.bytesAfter) B")
         XCTAssertLessThanOrEqual(Double(latest.bytesAfter), 1.5 * Double(freshBytes))
         try db.checkAndClose()
+    }
+
+    /// The oldest kept version is built bottom-up (`TreeBuilder`): every keyspace (empty ones,
+    /// long keys, large values) reads back the same at every kept version, `check` passes over
+    /// all of them, and an unchanged keyspace's leaves come out full to the packing target.
+    func testBuiltOldestVersionKeepsContentAndFillsLeaves() throws {
+        let seed = testSeed("compaction-built")
+        var random = SeededGenerator(seed: seed)
+        let directory = TemporaryDirectory()
+        var options = DatabaseOptions()
+        options.durability = .none
+        let db = try openDatabase(path: directory.path("built"), options: options)
+        let maxKey = PageLayout(pageSize: db.pageSize).maxKeySize
+        try db.write { txn in
+            for _ in 0 ..< 4_000 { try txn.put(random.bytes(1 + Int(random.next() % 40)), random.bytes(Int(random.next() % 300))) }
+            for i in 0 ..< 30 { try txn.put(random.bytes(maxKey - i), random.bytes(i % 2 == 0 ? 10 : 9_000 + i * 500)) }
+            let fixed = try txn.createKeyspace("fixed") // 8-byte keys, 41-byte values: 66-byte entries
+            for i in 0 ..< 3_000 { try fixed.put(withUnsafeBytes(of: UInt64(i).bigEndian) { Array($0) }, [UInt8](repeating: 7, count: 41)) }
+            _ = try txn.createKeyspace("empty")
+            let large = try txn.createKeyspace("large")
+            for i in 0 ..< 20 { try large.put(b("v\(i)"), random.bytes(5_000 + Int(random.next() % 30_000))) }
+        }
+        for round in 0 ..< 12 {
+            try db.write { txn in
+                for _ in 0 ..< 50 { try txn.put(random.bytes(1 + Int(random.next() % 40)), random.bytes(Int(random.next() % 300))) }
+                if let key = try txn.scan().first(where: { _ in random.next() % 20 == 0 })?.key { try txn.delete(key) }
+                if round == 4 { _ = try txn.createKeyspace("later") }
+                if round == 8 { try txn.dropKeyspace("large") }
+            }
+        }
+        let contents = try Dictionary(uniqueKeysWithValues: (1 ... db.latestVersion).map { ($0, try db.contentOfEveryKeyspace(at: $0)) })
+        try db.compact(keeping: RetentionPolicy(keepLast: 9, keepTags: false)) // version 5 built whole
+        XCTAssertEqual(try db.versions().map(\.version), Array(5 ... 13), "seed \(seed)")
+        for version in 5 ... UInt64(13) {
+            XCTAssertEqual(try db.contentOfEveryKeyspace(at: version), contents[version], "seed \(seed), version \(version)")
+        }
+        XCTAssertNoThrow(try db.check(allVersions: true), "seed \(seed)")
+        // Full leaves: 15/16 of a page holds 57 entries of 66 bytes.
+        let perLeaf = (TreeBuilder.fillTarget(PageLayout(pageSize: db.pageSize)) - PageHeader.size) / 66
+        let fixedStats = try db.stats().keyspaces.first { $0.name == "fixed" }
+        XCTAssertEqual(fixedStats?.leafPages, (3_000 + perLeaf - 1) / perLeaf)
+        try db.checkAndClose(allVersions: true)
+        let reopened = try openDatabase(path: directory.path("built"))
+        XCTAssertEqual(try reopened.contentOfEveryKeyspace(at: 5), contents[5], "seed \(seed)")
+        try reopened.checkAndClose(allVersions: true)
     }
 
     func testCompactionRunsBesideReadersAndAWriter() throws {
