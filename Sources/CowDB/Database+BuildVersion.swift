@@ -55,8 +55,8 @@ extension Database {
 
     /// Builds keyspace `name`'s tree (nil: the default keyspace) from its entries in `txn`.
     /// The entries come from a file, so what the builder would refuse as a programmer's error
-    /// (a key out of order or of a length no writer stores) is thrown as damage here. (The
-    /// walk's own order check trusts the key heads a page stores; a damaged head can pass it.)
+    /// (a key out of order or of a length no writer stores) is thrown as damage here, before
+    /// the builder sees it (the walk checks order too; this check does not depend on it).
     private static func buildTree(of txn: ReadTransaction, keyspace name: String?, into sink: any PageSink) throws -> (PageNumber, UInt64) {
         let builder = TreeBuilder(sink: sink)
         let maxKeySize = sink.layout.maxKeySize

@@ -43,7 +43,7 @@ extension ReadTransaction {
             try from.withOptionalBytes { from in
                 try BTree.walkStored(rootPage: rootPage, from: from, pages: pages) { leaf, index in
                     let (key, value) = try Self.entryBytes(leaf, index, pages: pages)
-                    guard try walk.step(key: key, head: leaf.head(index), value: value, storedKey: true, body) else { return false }
+                    guard try walk.step(key: key, value: value, storedKey: true, body) else { return false }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
                     return true
                 }
@@ -76,14 +76,14 @@ extension ReadTransaction {
             case let .leafPage(view):
                 for index in start ..< view.count {
                     let (key, value) = try Self.entryBytes(view, index, pages: pages)
-                    guard try walk.step(key: key, head: view.head(index), value: value, storedKey: true, body) else { return }
+                    guard try walk.step(key: key, value: value, storedKey: true, body) else { return }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
                 }
             case let .node(node):
                 for index in start ..< node.count {
                     let key = node.key(index)
                     let keep = try BTree.withBytes(of: .dirty(node, index: index), pages: pages) { value in
-                        try walk.step(key: key, head: keyHead(key), value: value, storedKey: false, body)
+                        try walk.step(key: key, value: value, storedKey: false, body)
                     }
                     guard keep else { return }
                     precondition(mutationStamp == stamp, "CowDB: the transaction changed inside withEntries")
@@ -127,10 +127,13 @@ private struct EntryWalk {
     }
 
     /// Checks order and the upper bound, then hands the entry to `body`; false ends the walk.
-    /// `head` is `keyHead(key)` (a leaf page stores it).
+    /// The head is taken from the key's own bytes, not from the head a leaf page stores: a
+    /// damaged page (checksum recomputed) whose heads disagree with its keys must not pass
+    /// out-of-order keys off as a range.
     @inline(__always)
-    mutating func step(key: UnsafeRawBufferPointer, head: UInt64, value: UnsafeRawBufferPointer, storedKey: Bool,
+    mutating func step(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, storedKey: Bool,
                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws -> Bool {
+        let head = keyHead(key)
         if let to, to.withUnsafeBytes({ compareBytes(key, $0) }) >= 0 { return false }
         if hasPrevious, head <= previousHead {
             let order = head < previousHead ? 1

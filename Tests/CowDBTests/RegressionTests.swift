@@ -320,4 +320,42 @@ final class RegressionTests: XCTestCase {
         }.start()
         XCTAssertEqual(finished.wait(timeout: .now() + 3), .success, "close() inside write() deadlocked")
     }
+
+    /// A range read took its order check's key heads from the leaf, which stores them beside
+    /// the keys: a damaged leaf (checksum recomputed) whose heads still ascend while its keys do
+    /// not passed out-of-order keys off as a range. The heads now come from the keys.
+    func testARangeReadChecksKeysNotTheHeadsALeafStores() throws {
+        let directory = TemporaryDirectory()
+        let intact = directory.path("intact"), path = directory.path("damaged")
+        do {
+            let db = try openDatabase(path: intact)
+            try db.write { txn in for key in ["k1", "k2", "k3"] { try txn.put(Array(key.utf8), [7]) } }
+            try db.close()
+        }
+        try FileManager.default.copyItem(atPath: intact, toPath: path)
+        let data = directory.path("damaged/data"), pageSize = 4096
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: data)))
+        let leaf = try XCTUnwrap((1 ..< bytes.count / pageSize).first { number in
+            bytes.withUnsafeBytes { file in
+                let page = UnsafeRawBufferPointer(rebasing: file[number * pageSize ..< (number + 1) * pageSize])
+                guard let view = try? LeafPageView(page, number: PageNumber(number)), view.count == 3,
+                      let key = try? view.key(1) else { return false }
+                return Array(key) == Array("k2".utf8)
+            }
+        })
+        bytes.withUnsafeMutableBytes { file in
+            let page = UnsafeMutableRawBufferPointer(rebasing: file[leaf * pageSize ..< (leaf + 1) * pageSize])
+            let cell = Int(UnsafeRawBufferPointer(page).u16(LeafPage.cellOffsetOffset(1, count: 3)))
+            page[cell + LeafPage.cellHeaderSize + 1] = UInt8(ascii: "0") // "k2" becomes "k0"; its head stays k2's
+            PageHeader.seal(page, pageNumber: PageNumber(leaf))
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: data))
+        let db = try Database(path: path) // unchecked-open: the leaf is damaged on purpose
+        defer { try? db.close() }
+        XCTAssertThrowsError(try db.read { txn in
+            try txn.withEntries(from: nil, to: nil, limit: 10) { _, _ in true }
+        }) { error in
+            guard case CowDBError.corrupt = error else { return XCTFail("\(error)") }
+        }
+    }
 }
