@@ -83,7 +83,8 @@ extension RetentionPolicy {
                 let (seconds, attoseconds) = duration.components
                 guard duration >= .zero else { throw CowDBError.invalidArgument("thinning: \(name) is negative (\(duration))") }
                 let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-                let value = overflow ? .max : whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000)).partialValue
+                let (sum, carried) = whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000))
+                let value = overflow || carried ? UInt64.max : sum
                 guard value >= minimum else { throw CowDBError.invalidArgument("thinning: \(name) must be at least a nanosecond (\(duration))") }
                 return value
             }

@@ -55,9 +55,14 @@ package final class PageAppender: PageSink {
         self.verifyEveryRead = verifyEveryRead
         let pages = max(Self.defaultBufferPages, (bufferBytes + store.layout.pageSize - 1) / store.layout.pageSize)
         buffer = WriteBuffers.take(byteCount: pages * store.layout.pageSize)
+        keepsBuffer = pages == Self.defaultBufferPages
     }
 
-    deinit { WriteBuffers.give(buffer) }
+    /// Whether the buffer goes back to the pool at the end (a default-sized one), or is freed
+    /// (a bottom-up build's larger one, which no ordinary commit would reuse).
+    private let keepsBuffer: Bool
+
+    deinit { WriteBuffers.give(buffer, keep: keepsBuffer) }
 
     package func ownsPage(_ page: PageNumber) -> Bool { page >= regionStart && page < tail }
 
@@ -165,13 +170,10 @@ private enum WriteBuffers {
         return reused ?? .allocate(byteCount: byteCount, alignment: 4096)
     }
 
-    /// The largest buffer kept (a default-sized one at the largest page size); larger ones,
-    /// a bottom-up build's, are freed when their transaction ends.
-    private static let largestKept = PageAppender.defaultBufferPages * PageLayout.maxPageSize
-
-    /// Hands a buffer from `take` back (its contents are not kept).
-    package static func give(_ buffer: UnsafeMutableRawBufferPointer) {
-        let kept = buffer.count <= largestKept && free.withLock { buffers -> Bool in
+    /// Hands a buffer from `take` back (its contents are not kept): to the pool when `keep`,
+    /// else freed.
+    package static func give(_ buffer: UnsafeMutableRawBufferPointer, keep: Bool) {
+        let kept = keep && free.withLock { buffers -> Bool in
             guard buffers.count < maximumKept else { return false }
             buffers.append(buffer)
             return true

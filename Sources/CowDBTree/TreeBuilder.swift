@@ -10,8 +10,9 @@ import CowDBStorage
 // and a new leaf starts with the entry. So every page is written once, as soon as it is full,
 // and every child is written before its parent: a child's page number is always below its
 // parent's, as the readers and the checker require. `finish` closes the open node of each
-// level from the bottom; the top one is the root. Every page but the last of its level is
-// full; the last one holds what is left (a leaf may hold one entry; a branch always has at
+// level from the bottom; the top one is the root. Every page but the last two of its level
+// is full (the one before the last gives up a child when the last branch would have one); the
+// last one holds what is left (a leaf may hold one entry; a branch always has at
 // least two children, borrowing one from its full left neighbour when needed).
 //
 // Fill target: 15/16 of a page, what `TreeMutator.pack` leaves after a transaction that

@@ -110,6 +110,14 @@ final class RetentionThinningTests: XCTestCase {
         XCTAssertEqual(try Self.select(lastDay, RetentionPolicy.Thinning(hourlyFor: .seconds(86_399))).kept, [3, 4])
     }
 
+    /// A span just below 2^64 ns whose sub-second part carries it past: saturates (keeps
+    /// everything) instead of wrapping to a few microseconds (found in review).
+    func testASpanThatCarriesPastTheLargestNanosecondCountSaturates() throws {
+        let times = (0 ..< 20).map { Self.midnight + UInt64($0) * 60_000_000_000 } // one hour bucket: only the span keeps them all
+        let huge = RetentionPolicy.Thinning(everyVersionFor: .seconds(18_446_744_073) + .milliseconds(710))
+        XCTAssertEqual(try Self.select(times, huge).kept, Array(0 ..< 20))
+    }
+
     func testAllVersionsInOneHourAndGapsOfDays() throws {
         let (d, h) = (Self.midnight, Self.hour)
         let oneHour = (0 ..< 50).map { d + 5 * h + UInt64($0) * 60 * Self.second }
