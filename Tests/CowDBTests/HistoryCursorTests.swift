@@ -80,20 +80,9 @@ final class HistoryCursorTests: XCTestCase {
                               context: String, random: inout SeededGenerator) throws {
         let expected = model.sorted { compareBytes($0.key, $1.key) < 0 }
         var cursor = HistoryCursor(rootPage: root, pages: pages, keyspace: keyspace, version: version)
-        var forward: [([UInt8], [UInt8])] = []
-        var more = try cursor.first()
-        while more {
-            forward.append((cursor.key, try bytes(cursor.value, pages)!))
-            more = try cursor.next()
-        }
+        let (forward, backward) = try scanBothWays(&cursor, pages: pages)
         XCTAssertEqual(forward.map(\.0), expected.map(\.key), "\(context): forward keys")
         XCTAssertEqual(forward.map(\.1), expected.map(\.value), "\(context): forward values")
-        var backward: [[UInt8]] = []
-        more = try cursor.last()
-        while more {
-            backward.append(cursor.key)
-            more = try cursor.previous()
-        }
         XCTAssertEqual(backward, expected.map(\.key).reversed(), "\(context): backward keys")
         for _ in 0 ..< 8 {
             let probe = randomKey(&random)

@@ -101,20 +101,9 @@ final class HistoryEntriesTests: XCTestCase {
     private func checkVersion(_ version: UInt64, _ keyspace: [UInt8], _ model: [(key: [UInt8], value: [UInt8])], root: PageNumber,
                               pages: PageReader, context: String, random: inout SeededGenerator) throws {
         var cursor = HistoryCursor(rootPage: root, pages: pages, keyspace: keyspace, version: version)
-        var forward: [([UInt8], [UInt8])] = []
-        var more = try cursor.first()
-        while more {
-            forward.append((cursor.key, try bytes(cursor.value, pages)!))
-            more = try cursor.next()
-        }
+        let (forward, backward) = try scanBothWays(&cursor, pages: pages)
         XCTAssertEqual(forward.map(\.0), model.map(\.key), "\(context): forward keys")
         XCTAssertEqual(forward.map(\.1), model.map(\.value), "\(context): forward values")
-        var backward: [[UInt8]] = []
-        more = try cursor.last()
-        while more {
-            backward.append(cursor.key)
-            more = try cursor.previous()
-        }
         XCTAssertEqual(backward, model.map(\.key).reversed(), "\(context): backward keys")
         let probes = model.map(\.key) + (0 ..< 6).map { _ in randomKey(&random) }
         for probe in probes {
