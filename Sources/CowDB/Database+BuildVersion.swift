@@ -21,15 +21,31 @@ extension Database {
     /// under `forced`'s number and time, every tree of it built bottom-up: the named
     /// keyspaces in name order, the default keyspace, then the catalog naming their roots.
     func commitBuilt(_ forced: WriteTransaction.ForcedCommit, copying version: UInt64, of source: Database) throws {
-        try withWriterGate { _, _ in
+        let stamp = CommitStamp(carried: (forced.version, forced.timestamp), rolledBackFrom: forced.rolledBackFrom)
+        try commitBuilding(stamp: stamp) { sink, _ in
+            try source.read(at: version) { txn in try Self.buildTrees(of: txn, into: sink) }
+        }
+    }
+
+    /// One commit, under the writer gate, whose trees `build` writes bottom-up through the
+    /// commit's sink (buffered by `buildBufferBytes`) given the latest commit; `build` is the
+    /// commit's step 1 and returns the roots and counts.
+    func commitBuilding(stamp: CommitStamp, _ build: (any PageSink, CommitPoint?) throws -> CommitRoots) throws {
+        try withWriterGate { latest, _ in
             let generation = self.generation
             let region = try generation.beginCommit(verifyEveryRead: options.checksumVerification == .everyRead,
                                                     bufferBytes: Self.buildBufferBytes)
-            let stamp = CommitStamp(carried: (forced.version, forced.timestamp), rolledBackFrom: forced.rolledBackFrom)
-            _ = try commit(region, in: generation, stamp: stamp) {
-                try source.read(at: version) { txn in try Self.buildTrees(of: txn, into: region.appender) }
-            }
+            _ = try commit(region, in: generation, stamp: stamp) { try build(region.appender, latest) }
         }
+    }
+
+    /// Builds the catalog naming `keyspaces` (in byte order of their names); returns its root.
+    static func buildCatalog(_ keyspaces: [(name: [UInt8], value: CatalogValue)], into sink: any PageSink) throws -> PageNumber {
+        let builder = TreeBuilder(sink: sink)
+        for (name, value) in keyspaces {
+            try name.withUnsafeBytes { name in try value.encoded().withUnsafeBytes { try builder.add(name, $0) } }
+        }
+        return try builder.finish().root
     }
 
     /// Builds every tree of the version `txn` reads through `sink`; returns the roots and counts.
@@ -44,12 +60,7 @@ extension Database {
             totalCount &+= count
         }
         let (defaultRoot, defaultCount) = try buildTree(of: txn, keyspace: nil, into: sink)
-        let catalogBuilder = TreeBuilder(sink: sink)
-        for (name, value) in catalog {
-            try name.withUnsafeBytes { name in try value.encoded().withUnsafeBytes { try catalogBuilder.add(name, $0) } }
-        }
-        let catalogRoot = try catalogBuilder.finish().root
-        return CommitRoots(catalogRoot: catalogRoot, defaultRoot: defaultRoot, defaultCount: defaultCount,
+        return CommitRoots(catalogRoot: try buildCatalog(catalog, into: sink), defaultRoot: defaultRoot, defaultCount: defaultCount,
                            totalCount: totalCount &+ defaultCount)
     }
 

@@ -1,9 +1,10 @@
+@testable import CowDB
 import CowDBFormat
 import CowDBStorage
 import CowDBTree
 
-// A prototype of the packing writer's tree step (docs/PACKED-HISTORY.md): the history tree of
-// `historyEntries` built bottom-up (`TreeBuilder`) and committed as an ordinary named keyspace
+// Test scaffolding, not in the library: a prototype of the packing writer's tree step
+// (docs/PACKED-HISTORY.md): the history tree of `historyEntries` built bottom-up (`TreeBuilder`) and committed as an ordinary named keyspace
 // of an empty database, one built version made by `Generation.commit` like compaction's.
 // No format change: the tree is a keyspace like any other (its keys composite, its values
 // `HistoryValue`s), which the checker, `HistoryCursor` and the size measurements can read.
@@ -26,21 +27,15 @@ extension Database {
     /// Throws `keyTooLarge` for a composite key longer than this database's key limit.
     func commitHistoryTree(_ entries: [HistoryEntry], asKeyspace name: String) throws -> BuiltHistory {
         try Keyspace.validate(name: name)
-        return try withWriterGate { latest, _ in
+        var built = BuiltHistory(root: 0, count: 0, pages: 0)
+        try commitBuilding(stamp: .next) { sink, latest in
             guard latest == nil else { throw CowDBError.invalidArgument("a history tree is built into an empty database") }
-            let generation = self.generation
-            let region = try generation.beginCommit(verifyEveryRead: options.checksumVerification == .everyRead,
-                                                    bufferBytes: Self.buildBufferBytes)
-            var built = BuiltHistory(root: 0, count: 0, pages: 0)
-            _ = try commit(region, in: generation, stamp: .next) {
-                built = try Self.buildHistoryTree(entries, into: region.appender)
-                let catalog = TreeBuilder(sink: region.appender)
-                let value = CatalogValue(root: built.root, count: built.count).encoded()
-                try Array(name.utf8).withUnsafeBytes { name in try value.withUnsafeBytes { try catalog.add(name, $0) } }
-                return CommitRoots(catalogRoot: try catalog.finish().root, defaultRoot: 0, defaultCount: 0, totalCount: built.count)
-            }
-            return built
+            built = try Self.buildHistoryTree(entries, into: sink)
+            let catalog = [(name: Array(name.utf8), value: CatalogValue(root: built.root, count: built.count))]
+            return CommitRoots(catalogRoot: try Self.buildCatalog(catalog, into: sink), defaultRoot: 0, defaultCount: 0,
+                               totalCount: built.count)
         }
+        return built
     }
 
     /// Builds the history tree of `entries` through `sink`. An inline value carries its
