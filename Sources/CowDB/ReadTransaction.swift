@@ -4,15 +4,31 @@ import CowDBTree
 import Foundation
 
 /// Everything a read needs: the map, the commit being read, and a page reader bounded by it.
+/// For a packed version, `commit` is the pack commit (which bounds the pages) and `packed`
+/// says which version of its history tree is read; its roots are not this version's.
 struct ReadSource: @unchecked Sendable {
     let mapping: MappedRegion
     let commit: CommitPoint?
     let pages: PageReader
     /// Keeps the bitmap `pages` tests alive (a compaction may release the store it belongs to).
     let verifiedPages: VerifiedPages
+    /// Set when the version read is a packed one.
+    var packed: PackedVersion? = nil
 
     /// The version read (0: the empty database).
-    var version: UInt64 { commit?.record.version ?? 0 }
+    var version: UInt64 { packed?.version ?? commit?.record.version ?? 0 }
+    /// Its commit time (ns since 1970; 0 for version 0).
+    var timestamp: UInt64 { packed?.timestamp ?? commit?.record.timestamp ?? 0 }
+}
+
+/// A version kept in the packed history tree (docs/PACKED-HISTORY.md) rather than as trees.
+struct PackedVersion: Sendable, Equatable {
+    /// Root page of the history tree (0: empty).
+    let historyRoot: PageNumber
+    /// The version, and its commit time (ns since 1970) and entry count from its index record.
+    let version: UInt64
+    let timestamp: UInt64
+    let totalCount: UInt64
 }
 
 /// A consistent view of one committed version. Handed to the closure of `Database.read`;
@@ -49,7 +65,7 @@ public class ReadTransaction {
 
     /// Commit time of this version (nil for version 0).
     public var timestamp: Date? {
-        source.commit.map { Date(timeIntervalSince1970: Double($0.record.timestamp) / 1e9) }
+        source.version == 0 ? nil : Date(timeIntervalSince1970: Double(source.timestamp) / 1e9)
     }
 
     /// Whether this transaction may write.

@@ -1,14 +1,22 @@
-// Composite keys of the packed history tree (docs/PACKED-HISTORY.md, a proposal: nothing on
-// disk uses them yet). They sort, as plain bytes, in the order the history needs:
+// Composite keys of the packed history tree (docs/PACKED-HISTORY.md, FORMAT.md). They sort,
+// as plain bytes, in the order the history needs:
 //
-//   pair entry     0x01 ‖ esc(keyspace) ‖ esc(key) ‖ BE64(~version)
-//   catalog entry  0x02 ‖ esc(keyspace)              ‖ BE64(~version)
-//   change index   0x03 ‖ BE64(version) ‖ esc(keyspace) ‖ esc(key)
+//   pair entry     0x01 ‖ esc(keyspace) ‖ grp(key) ‖ BE64(~version)
+//   catalog entry  0x02 ‖ esc(keyspace)             ‖ BE64(~version)
+//   change index   0x03 ‖ BE64(version) ‖ esc(keyspace) ‖ grp(key)
 //
-// esc(field): every 0x00 byte becomes 0x00 0xFF, and 0x00 0x00 ends the field. So a field
-// sorts before every longer field it is a prefix of (at the terminator, 0x00 0x00 is below
-// both 0x00 0xFF and any byte ≥ 0x01), and two escaped fields compare like the fields: the
-// FoundationDB tuple layer's rule for byte strings. The default keyspace is the empty name.
+// esc(name) (keyspace names, ≤ 255 bytes): every 0x00 byte becomes 0x00 0xFF, and 0x00 0x00
+// ends the field. So a name sorts before every longer name it is a prefix of (at the
+// terminator, 0x00 0x00 is below both 0x00 0xFF and any byte ≥ 0x01), and two escaped names
+// compare like the names: the FoundationDB tuple layer's rule. The default keyspace is the
+// empty name.
+//
+// grp(key) (user keys): groups of 8 bytes, the last one padded with zeros, each followed by a
+// marker: 0xFF after a full group that is not the last, 0xFF − pad (0xF7 … 0xFE) after the
+// last (a key whose length is a multiple of 8 ends with an empty group, marker 0xF7) — the
+// memcomparable encoding of TiKV and MyRocks. Order-preserving and prefix-free like escaping,
+// but bounded (9 bytes per 8, plus at most 9): escaping could double a key past any entry
+// limit.
 //
 // The version is stored inverted and big-endian, so that a key's newest entry comes first:
 // the entry in force at version V is the first entry at or after pair(ks, key, V).
@@ -55,6 +63,26 @@ package enum HistoryKey {
         out.append(0)
     }
 
+    /// Bytes `grp(key)` takes.
+    package static func groupedCount(_ keyLength: Int) -> Int { (keyLength / 8 + 1) * 9 }
+
+    /// Appends `grp(key)` to `out`.
+    package static func appendGrouped(_ key: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        var start = 0
+        while true {
+            let take = min(8, key.count - start)
+            if take > 0 { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[start ..< start + take])) }
+            if take == 8 {
+                out.append(0xFF)
+                start += 8
+                continue
+            }
+            for _ in take ..< 8 { out.append(0) }
+            out.append(0xFF - UInt8(8 - take))
+            return
+        }
+    }
+
     /// Appends a big-endian u64.
     private static func appendBigEndian(_ value: UInt64, to out: inout [UInt8]) {
         withUnsafeBytes(of: value.bigEndian) { out.append(contentsOf: $0) }
@@ -66,7 +94,7 @@ package enum HistoryKey {
         out.removeAll(keepingCapacity: true)
         out.append(Kind.pair.rawValue)
         appendEscaped(keyspace, to: &out)
-        appendEscaped(key, to: &out)
+        appendGrouped(key, to: &out)
         appendBigEndian(~version, to: &out)
     }
 
@@ -84,18 +112,19 @@ package enum HistoryKey {
         out.append(Kind.change.rawValue)
         appendBigEndian(version, to: &out)
         appendEscaped(keyspace, to: &out)
-        appendEscaped(key, to: &out)
+        appendGrouped(key, to: &out)
     }
 
-    /// The smallest byte string above every pair entry of `key` in `keyspace` and below the
-    /// entries of every greater key: where a scan goes on after `key` (`esc(key)`'s
-    /// terminator 0x00 0x00 becomes 0x00 0x01, which no escaped field continues with).
+    /// A byte string above every pair entry of `key` in `keyspace` and below the entries of
+    /// every greater key: where a scan goes on after `key` (`grp(key)` then nine 0xFF bytes,
+    /// above any 8-byte version; `grp` is prefix-free, so a greater key's encoding differs
+    /// from this one's within `grp(key)` and is greater there).
     package static func afterAllVersions(keyspace: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         out.removeAll(keepingCapacity: true)
         out.append(Kind.pair.rawValue)
         appendEscaped(keyspace, to: &out)
-        appendEscaped(key, to: &out)
-        out[out.count - 1] = 0x01
+        appendGrouped(key, to: &out)
+        for _ in 0 ..< 9 { out.append(0xFF) }
     }
 
     // MARK: Decoding (bytes from disk: untrusted)
@@ -111,7 +140,7 @@ package enum HistoryKey {
         var version: UInt64 = 0
         if kind == .change { version = try bigEndian(bytes, at: &offset, page: page) }
         let keyspace = try unescape(bytes, at: &offset, page: page)
-        let key = kind == .catalog ? [] : try unescape(bytes, at: &offset, page: page)
+        let key = kind == .catalog ? [] : try ungroup(bytes, at: &offset, page: page)
         if kind != .change { version = ~(try bigEndian(bytes, at: &offset, page: page)) }
         guard offset == bytes.count else {
             throw CowDBError.corruptPage(page, "history key has \(bytes.count - offset) bytes past its last field")
@@ -136,6 +165,28 @@ package enum HistoryKey {
             field.append(0)
         }
         throw CowDBError.corruptPage(page, "history key field has no terminator")
+    }
+
+    /// Reads a grouped key at `offset` (moving it past its last group) and returns it.
+    private static func ungroup(_ bytes: UnsafeRawBufferPointer, at offset: inout Int, page: PageNumber) throws -> [UInt8] {
+        var key: [UInt8] = []
+        while bytes.count - offset >= 9 {
+            let marker = bytes[offset + 8]
+            if marker == 0xFF {
+                key.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset ..< offset + 8]))
+                offset += 9
+                continue
+            }
+            guard marker >= 0xF7 else { throw CowDBError.corruptPage(page, "history key group with marker \(marker)") }
+            let take = 8 - Int(0xFF - marker)
+            guard bytes[(offset + take) ..< (offset + 8)].allSatisfy({ $0 == 0 }) else {
+                throw CowDBError.corruptPage(page, "history key group padded with bytes other than zero")
+            }
+            key.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset ..< offset + take]))
+            offset += 9
+            return key
+        }
+        throw CowDBError.corruptPage(page, "history key ends inside a key group")
     }
 
     /// Reads a big-endian u64 at `offset` (moving it past).

@@ -28,6 +28,10 @@ import CowDBStorage
 // previous leaf's last key. A branch that fills up hands the separator of its next child to
 // the level above unchanged, as a branch split promotes one.
 //
+// A packed history tree (`history: true`) is never inserted into, so its pages are filled to
+// the byte, and its entries may be up to half a page (`PageLayout.historyMaxEntrySize`: its
+// composite keys are longer than user keys); two entries always fit a page.
+//
 // Pages are encoded by `Node.encode` (LeafPage's and BranchPage's encoders): the builder
 // writes no byte layout of its own. A value too large for its leaf is written as an overflow
 // run as soon as it arrives, so the run precedes the leaf that names it.
@@ -52,11 +56,17 @@ package final class TreeBuilder {
     /// The fill target of a page of `layout` (what `TreeMutator.pack` aims for): 15/16.
     package static func fillTarget(_ layout: PageLayout) -> Int { layout.pageSize - layout.pageSize / 16 }
 
-    /// A builder writing through `sink`.
-    package init(sink: any PageSink) {
+    /// The longest key and the largest entry (slot and cell) the tree may hold.
+    package let maxKeySize: Int
+    package let maxEntrySize: Int
+
+    /// A builder writing through `sink`; `history`: a packed history tree's limits and fill.
+    package init(sink: any PageSink, history: Bool = false) {
         self.sink = sink
         self.layout = sink.layout
-        self.fillTarget = Self.fillTarget(sink.layout)
+        self.fillTarget = history ? sink.layout.pageSize : Self.fillTarget(sink.layout)
+        maxKeySize = history ? sink.layout.historyMaxKeySize : sink.layout.maxKeySize
+        maxEntrySize = history ? sink.layout.historyMaxEntrySize : sink.layout.maxEntrySize
         levels = [(Node(isLeaf: true, arenaCapacity: sink.layout.pageSize), nil)]
     }
 
@@ -67,10 +77,10 @@ package final class TreeBuilder {
     }
 
     /// Adds `key` → `value`; a value too large for the leaf is written as an overflow run now.
-    /// Keys must be strictly increasing, 1 to `layout.maxKeySize` bytes (a precondition).
+    /// Keys must be strictly increasing, 1 to `maxKeySize` bytes (a precondition).
     package func add(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         precondition(value.count <= PageLayout.maxValueSize, "TreeBuilder: value larger than the maximum")
-        if layout.valueIsInline(keyLength: key.count, valueLength: value.count) {
+        if LeafPage.entrySize(keyLength: key.count, inlineValueLength: value.count) <= maxEntrySize {
             return try add(key, stored: .inline(value))
         }
         precondition(follows(key), "TreeBuilder: keys must be strictly increasing")
@@ -82,9 +92,9 @@ package final class TreeBuilder {
     /// Adds `key` → `stored`: inline bytes that fit a leaf entry, or an overflow run already
     /// written through the sink (so before the leaf). Keys must be strictly increasing.
     package func add(_ key: UnsafeRawBufferPointer, stored: StoredValue) throws {
-        precondition(key.count > 0 && key.count <= layout.maxKeySize, "TreeBuilder: key length \(key.count) out of range")
+        precondition(key.count > 0 && key.count <= maxKeySize, "TreeBuilder: key length \(key.count) out of range")
         let entrySize = LeafPage.tableEntrySize + LeafPage.cellSize(keyLength: key.count, value: stored)
-        precondition(entrySize <= layout.maxEntrySize, "TreeBuilder: an inline value too large for a leaf")
+        precondition(entrySize <= maxEntrySize, "TreeBuilder: an inline value too large for a leaf")
         var leaf = levels[0].node
         if leaf.count > 0 {
             precondition(compareBytes(leaf.key(leaf.count - 1), key) < 0, "TreeBuilder: keys must be strictly increasing")
@@ -134,9 +144,10 @@ package final class TreeBuilder {
         guard let separator else { preconditionFailure("TreeBuilder: a later child without a separator") }
         let full = levels[level].node
         if full.size + BranchPage.entrySize(keyLength: separator.count) > fillTarget {
-            // Full, so with at least 3 children (a separator takes at most a quarter page).
-            precondition(full.count >= 3, "TreeBuilder: a full branch of fewer than 3 children")
-            let moved = last ? (Array(full.key(full.count - 1)), full.children[full.count - 1]) : nil
+            // Full, so with at least 3 children when a separator takes at most a quarter page
+            // (at least 2 in a history tree, whose separators may take half of one).
+            precondition(full.count >= 2, "TreeBuilder: a full branch of fewer than 2 children")
+            let moved = last && full.count >= 3 ? (Array(full.key(full.count - 1)), full.children[full.count - 1]) : nil
             if moved != nil { full.remove(at: full.count - 1) }
             try close(level: level, nextSeparator: moved?.0 ?? separator)
             if let (_, child) = moved {
