@@ -39,7 +39,18 @@ extension Database {
         guard let latest = view.latest, version <= latest.record.version, let position = try view.index.position(of: version) else {
             throw CowDBError.versionNotFound(version)
         }
-        return makeSource(generation, try view.commit(for: try view.index.record(position)), mapping: view.mapping)
+        return try makeSource(generation, record: try view.index.record(position), view)
+    }
+
+    /// The source for the version of index record `record` of `view`: its commit's trees, or
+    /// for a packed version, the history tree of the pack commit that holds it.
+    private func makeSource(_ generation: Generation, record: IndexRecord, _ view: GenerationView) throws -> ReadSource {
+        var source = makeSource(generation, try view.commit(for: record), mapping: view.mapping)
+        if record.isPacked {
+            source.packed = PackedVersion(historyRoot: source.commit?.record.catalogRoot ?? 0, version: record.version, timestamp: record.timestamp,
+                                          totalCount: record.totalCount)
+        }
+        return source
     }
 
     /// The source for the last version at or before `date`.
@@ -50,7 +61,7 @@ extension Database {
         guard view.latest != nil, let position = try view.index.position(asOf: nanoseconds) else {
             throw CowDBError.noVersionAsOf(nanosecondsSince1970: nanoseconds)
         }
-        return makeSource(generation, try view.commit(for: try view.index.record(position)), mapping: view.mapping)
+        return try makeSource(generation, record: try view.index.record(position), view)
     }
 
     /// The current generation; throws `closed` once the database is closed.

@@ -11,7 +11,11 @@
 //   32     8    defaultRoot
 //   40     8    totalCount      entries in all keyspaces
 //   48     4    appendedPages   pages this commit appended, its record included
-//   52     4    flags           bit 0: synced (an fdatasync covered this commit)
+//   52     4    flags           bit 0: synced (an fdatasync covered this commit);
+//                                 bit 1: packed (the version is held by the pack commit at
+//                                 commitPage, whose history tree is catalogRoot; defaultRoot
+//                                 and appendedPages are 0). Packed records come first, and
+//                                 are the only ones whose commit pages repeat.
 //   56     4    reserved        0
 //   60     4    checksum        CRC-32C of bytes [0, 60)
 //
@@ -21,6 +25,7 @@
 package struct IndexRecord: Equatable, Sendable {
     package static let size = 64
     package static let syncedFlag: UInt32 = 1
+    package static let packedFlag: UInt32 = 2
 
     package var version: UInt64
     package var timestamp: UInt64
@@ -33,6 +38,16 @@ package struct IndexRecord: Equatable, Sendable {
 
     /// Whether an `fdatasync` covered this commit before the record was written.
     package var isSynced: Bool { flags & IndexRecord.syncedFlag != 0 }
+
+    /// Whether the version is a packed one.
+    package var isPacked: Bool { flags & IndexRecord.packedFlag != 0 }
+
+    /// The record of a packed version, one entry of the version table of the pack commit at `page`.
+    package init(packed entry: VersionTable.Entry, pack: CommitRecord, page: PageNumber, synced: Bool) {
+        self.init(version: entry.version, timestamp: entry.timestamp, commitPage: page, catalogRoot: pack.catalogRoot,
+                  defaultRoot: 0, totalCount: entry.totalCount, appendedPages: 0,
+                  flags: IndexRecord.packedFlag | (synced ? IndexRecord.syncedFlag : 0))
+    }
 
     /// The record for a commit record at `page`.
     package init(commit: CommitRecord, page: PageNumber, synced: Bool) {

@@ -21,13 +21,23 @@ package struct CommitRoots: Sendable, Equatable {
     package var defaultRoot: PageNumber
     package var defaultCount: UInt64
     package var totalCount: UInt64
+    /// A pack commit's versions (its history tree is `catalogRoot`): the page of their table
+    /// and the table's entries, the last of which is the commit's own version.
+    package var pack: (versionTable: PageNumber, entries: [VersionTable.Entry])?
 
     /// Memberwise.
-    package init(catalogRoot: PageNumber, defaultRoot: PageNumber, defaultCount: UInt64, totalCount: UInt64) {
+    package init(catalogRoot: PageNumber, defaultRoot: PageNumber, defaultCount: UInt64, totalCount: UInt64,
+                 pack: (versionTable: PageNumber, entries: [VersionTable.Entry])? = nil) {
         self.catalogRoot = catalogRoot
         self.defaultRoot = defaultRoot
         self.defaultCount = defaultCount
         self.totalCount = totalCount
+        self.pack = pack
+    }
+
+    package static func == (a: CommitRoots, b: CommitRoots) -> Bool {
+        (a.catalogRoot, a.defaultRoot, a.defaultCount, a.totalCount) == (b.catalogRoot, b.defaultRoot, b.defaultCount, b.totalCount)
+            && a.pack?.versionTable == b.pack?.versionTable && a.pack?.entries == b.pack?.entries
     }
 
     /// The roots of an existing commit (nil: the empty database), which a rollback repeats.
@@ -106,10 +116,11 @@ extension Generation {
                         writeTrees: () throws -> CommitRoots) throws -> CommitPoint {
         let appender = region.appender
         let point: CommitPoint
+        let roots: CommitRoots
         do {
             // 1. The tree layer rebalances and writes every changed node (each changed named
             //    keyspace, the default keyspace, the catalog) and hands back the roots.
-            let roots = try writeTrees()
+            roots = try writeTrees()
             // 2. Flush what is buffered: every run of the region is written and checksummed.
             try appender.flush()
             // 3. The commit record: the next version (or the carried one), the roots, and the
@@ -137,16 +148,22 @@ extension Generation {
         // 7. publication to readers in this process: the record counted and the head moved
         //    under the head lock together, so that a reader that finds the record also finds
         //    its version the latest.
-        let record = IndexRecord(commit: point.record, page: point.page, synced: durable)
-        let written = log.write(record)
+        let records = indexRecords(point, packed: roots.pack?.entries, synced: durable)
+        let written = log.write(records)
         head.withLock { head in
-            log.count(record, written: written)
+            log.count(records, written: written)
             head.latest = point
             head.mapping = appender.currentMapping
         }
         // 8. Publication to other processes: the lock file's seqlock page.
         lockFile?.publish(version: point.record.version, commitPage: point.page, generation: number, indexCount: log.count)
         return point
+    }
+
+    /// Step 6's index records: the commit's, or one per version of a pack commit.
+    private func indexRecords(_ point: CommitPoint, packed entries: [VersionTable.Entry]?, synced: Bool) -> [IndexRecord] {
+        guard let entries else { return [IndexRecord(commit: point.record, page: point.page, synced: synced)] }
+        return entries.map { IndexRecord(packed: $0, pack: point.record, page: point.page, synced: synced) }
     }
 
     /// Step 3: the commit record of `region` with `roots`.
@@ -156,12 +173,20 @@ extension Generation {
             precondition(carried.version > (previous?.version ?? 0) && carried.timestamp > (previous?.timestamp ?? 0),
                          "CowDB: a forced commit must come after the latest")
         }
-        return CommitRecord(
+        var record = CommitRecord(
             version: stamp.carried?.version ?? (previous?.version ?? 0) + 1,
             timestamp: stamp.carried?.timestamp ?? max(now, (previous?.timestamp ?? 0) + 1),
             previousCommit: region.base?.page ?? 0, firstPage: region.appender.regionStart,
             catalogRoot: roots.catalogRoot, defaultRoot: roots.defaultRoot, defaultCount: roots.defaultCount,
             totalCount: roots.totalCount, regionChecksum: region.appender.regionChecksum(),
             rolledBackFrom: stamp.rolledBackFrom, compacted: stamp.carried != nil)
+        if let pack = roots.pack {
+            precondition(region.base == nil && stamp.carried != nil && stamp.rolledBackFrom == nil
+                         && pack.entries.last?.version == record.version && pack.entries.last?.timestamp == record.timestamp,
+                         "CowDB: a pack commit is its file's first, carried, and ends at its own version")
+            record.pack = CommitRecord.Pack(firstVersion: pack.entries[0].version, versionCount: UInt64(pack.entries.count),
+                                            versionTable: pack.versionTable)
+        }
+        return record
     }
 }

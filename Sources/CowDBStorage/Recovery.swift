@@ -12,6 +12,11 @@ import CowDBFormat
 //     run that fails ends the scan: what lies beyond is a torn tail.
 //  4. Index records after the anchor that match the scan are trusted; the scan's other
 //     commits become pending records (rebuilt index entries).
+//
+// A pack commit (the first commit of a file written by packing) stands for many versions: the
+// scan expands it into one record per entry of its version table (Recovery+Pack.swift). Its
+// index records share its commit page; an anchor among them counts only if the index holds
+// all of them, else the index is rebuilt from the first page.
 
 /// A commit record and the page it sits on.
 package struct CommitPoint: Equatable, Sendable {
@@ -57,20 +62,20 @@ package enum Recovery {
         let pageSize = store.layout.pageSize
         let prefix = try validPrefix(of: log, filePages: filePages)
         let (anchorIndex, anchor) = try findAnchor(in: prefix, base: mapping.base, pageSize: pageSize)
-        let found = scanTail(after: anchor, base: mapping.base, pageSize: pageSize, filePages: filePages)
+        let (found, scanned) = scanTail(after: anchor, base: mapping.base, pageSize: pageSize, filePages: filePages)
 
         // 4. Reconcile the index after the anchor with what the scan found.
         var trusted = anchorIndex + 1
         var matched = 0
-        while matched < found.count, trusted < prefix.count {
+        while matched < scanned.count, trusted < prefix.count {
             let record = prefix[trusted]
-            let point = found[matched]
-            guard record.version == point.record.version, record.commitPage == point.page,
-                  record.timestamp == point.record.timestamp else { break }
+            let point = scanned[matched]
+            guard record.version == point.version, record.commitPage == point.commitPage,
+                  record.timestamp == point.timestamp, record.isPacked == point.isPacked else { break }
             trusted += 1
             matched += 1
         }
-        let pending = found[matched...].map { IndexRecord(commit: $0.record, page: $0.page, synced: false) }
+        let pending = Array(scanned[matched...])
         return RecoveryResult(latest: found.last ?? anchor, trustedFileRecords: trusted, pending: pending,
                               latestIsUnsynced: !found.isEmpty,
                               pagesVerified: filePages - min(filePages, (anchor?.page ?? 0) + 1),
@@ -85,7 +90,9 @@ package enum Recovery {
         prefix.reserveCapacity(inFile)
         for i in 0 ..< inFile {
             guard let record = try log.fileRecord(i) else { break }
-            if let previous = prefix.last, record.version <= previous.version || record.commitPage <= previous.commitPage { break }
+            if let previous = prefix.last, record.version <= previous.version || record.commitPage < previous.commitPage
+                || (record.commitPage == previous.commitPage && !(record.isPacked && previous.isPacked))
+                || (record.isPacked && !previous.isPacked) { break }
             guard record.commitPage >= 1, record.commitPage < filePages else { break }
             prefix.append(record)
         }
@@ -98,6 +105,7 @@ package enum Recovery {
     private static func findAnchor(in prefix: [IndexRecord], base: UnsafeRawPointer, pageSize: Int) throws -> (Int, CommitPoint?) {
         guard let i = prefix.lastIndex(where: \.isSynced) else { return (-1, nil) }
         let record = prefix[i]
+        if record.isPacked { return try packedAnchor(in: prefix, at: i, base: base, pageSize: pageSize) }
         guard let commit = verifiedCommit(base: base, pageSize: pageSize, page: record.commitPage),
               commit.version == record.version, commit.timestamp == record.timestamp
         else {
@@ -108,9 +116,12 @@ package enum Recovery {
     }
 
     /// Step 3: the forward scan of the tail after `anchor`, run by run; the commits it finds
-    /// intact, in order. The first run that fails ends it.
-    private static func scanTail(after anchor: CommitPoint?, base: UnsafeRawPointer, pageSize: Int, filePages: PageNumber) -> [CommitPoint] {
+    /// intact, in order, and their index records (a pack commit's expanded). The first run
+    /// that fails ends it.
+    private static func scanTail(after anchor: CommitPoint?, base: UnsafeRawPointer, pageSize: Int,
+                                 filePages: PageNumber) -> ([CommitPoint], [IndexRecord]) {
         var found: [CommitPoint] = []
+        var records: [IndexRecord] = []
         var previousPage = anchor?.page ?? 0
         var lastVersion = anchor?.record.version ?? 0
         var lastTimestamp = anchor?.record.timestamp ?? 0
@@ -128,6 +139,12 @@ package enum Recovery {
                       record.follows(lastVersion), record.timestamp > lastTimestamp,
                       record.regionChecksum == fold
                 else { break }
+                if record.pack != nil {
+                    guard let expanded = packRecords(record, page: page, base: base, pageSize: pageSize) else { break }
+                    records += expanded
+                } else {
+                    records.append(IndexRecord(commit: record, page: page, synced: false))
+                }
                 found.append(CommitPoint(record: record, page: page))
                 (previousPage, lastVersion, lastTimestamp) = (page, record.version, record.timestamp)
                 regionStart = page + 1
@@ -137,7 +154,7 @@ package enum Recovery {
             }
             page += runLength
         }
-        return found
+        return (found, records)
     }
 
     /// The commit record on `page` if its checksum holds and it decodes.

@@ -95,19 +95,22 @@ package final class RootLog: @unchecked Sendable {
         }
     }
 
-    /// Appends a record (writer, after the durability point), first step: writes `record`
+    /// Appends records (writer, after the durability point; one, or a pack commit's), first step: writes `records`
     /// after the file's trusted records; returns whether it was written. No view reaches it
     /// until `count` counts it, so this runs outside the head lock. If the write fails, the
     /// record (and every later one) stays pending in memory, so the file never has a gap; the
     /// next open rebuilds what is missing from the data file.
-    package func write(_ record: IndexRecord) -> Bool {
+    package func write(_ records: [IndexRecord]) -> Bool {
         guard pending.isEmpty else { return false }
         do {
-            let end = (fileCount + 1) * IndexRecord.size
+            let end = (fileCount + records.count) * IndexRecord.size
             if end > mapping.reservedLength {
                 grownMapping = try file.map(reservedLength: max(mapping.reservedLength * 2, end * 2))
             }
-            try record.encoded.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(records.count * IndexRecord.size)
+            for record in records { bytes += record.encoded }
+            try bytes.withUnsafeBytes { try file.write($0, at: UInt64(fileCount * IndexRecord.size)) }
             return true
         } catch {
             grownMapping = nil // the record stays pending: no map to install for it
@@ -118,13 +121,13 @@ package final class RootLog: @unchecked Sendable {
     /// Counts a record `write` handled: trusted in the file when it was written (the map
     /// `write` grew, if it had to, is installed), else pending. Under the head lock, with the
     /// head moving to its commit: loads and stores only.
-    package func count(_ record: IndexRecord, written: Bool) {
+    package func count(_ records: [IndexRecord], written: Bool) {
         if written {
             if let grown = grownMapping { mapping = grown }
             grownMapping = nil
-            fileCount += 1
+            fileCount += records.count
         } else {
-            pending.append(record)
+            pending += records
         }
     }
 
