@@ -2,74 +2,116 @@ import CowDBFormat
 import CowDBStorage
 import CowDBTree
 
-// The entries of a packed history tree (docs/PACKED-HISTORY.md) for a run of versions
-// `first ... last` of a database — the packing writer's step 1, as a prototype that writes
-// nothing to disk by itself:
+// The entries of a packed history tree (docs/PACKED-HISTORY.md) for a run of kept versions —
+// the packing writer's first step:
 //
-// - the base version `first`: one pair entry per (keyspace, key) of its whole state, stamped
-//   `first` (the default keyspace is the empty name);
-// - each later version v: one pair entry per key the commit changed, stamped v — the new
-//   value, or a tombstone for a removal. The changes come from the diff walk of v against the
-//   version before it (`diffAllKeyspaces`), which skips every subtree the two share, so this
-//   costs what the commits changed, not the state's size per version. A keyspace dropped
-//   between two versions shows all its keys as removed: they get tombstones; one created
-//   shows them as added. No catalog (0x02) or change-index (0x03) entries yet: `HistoryCursor`
-//   reads pair entries only.
+// - the base (the oldest version packed): one pair entry per (keyspace, key) of its whole
+//   state, stamped with its version (the default keyspace is the empty name), and one
+//   catalog entry per keyspace, the default one included, holding its count;
+// - each later version v: one pair entry per key changed since the version before (the new
+//   value, or a tombstone for a removal) and one change-index entry per such key; a catalog
+//   entry per keyspace created, dropped (a tombstone) or whose count changed. A keyspace
+//   dropped between two versions shows all its keys as removed, one created as added;
+// - the first version kept as a tree after the pack (if any): change-index entries only, so
+//   that a diff from a packed version to a later tree finds every key that may differ.
 //
-// Prototype limits (said so in the design notes): every entry is held and sorted in memory
-// (the packing writer will merge sorted runs within a budget); values are copied out of the
-// map. Large values stay in scope: `HistoryTreeBuilder` writes them as overflow runs.
+// Every value is a `HistoryValue` (a catalog entry's is the count, BE64; a change-index
+// entry's is empty). The entries are held and sorted in memory (about 250 bytes per change):
+// the sort within a budget, merging sorted runs, is left for later (docs/PACKED-HISTORY.md).
 
-/// One entry of a history tree: a composite pair key (`HistoryKey.pair`) and the value the
-/// key took at that version (nil: a tombstone, the key removed).
+/// One entry of a history tree: a composite key (`HistoryKey`) and its value (nil: a tombstone).
 struct HistoryEntry {
     var key: [UInt8]
     var value: [UInt8]?
 }
 
-extension Database {
-    /// The pair entries of the history tree of versions `first ... last` (both must exist),
-    /// in strictly increasing key order: `first`'s whole state, then every later version's
-    /// changes. Versions dropped from the file between them are skipped (their changes are
-    /// folded into the next kept version's).
-    func historyEntries(from first: UInt64, through last: UInt64) throws -> [HistoryEntry] {
-        guard first <= last else { throw CowDBError.invalidArgument("history from version \(first) through \(last)") }
-        let kept = try versions().map(\.version)
-        for version in [first, last] where !kept.contains(version) { throw CowDBError.versionNotFound(version) }
-        var entries: [HistoryEntry] = []
-        var composite: [UInt8] = []
-        try read(at: first) { txn in try Self.appendState(of: txn, version: first, to: &entries, scratch: &composite) }
-        var previous = first
-        for version in kept where version > first && version <= last {
-            try diffAllKeyspaces(from: previous, to: version) { changes in
-                try changes.forEachWithoutCopying { change in
-                    Self.appendPair(keyspace: change.keyspace, key: change.key, version: version,
-                                    value: change.newValue, to: &entries, scratch: &composite)
-                }
+/// The entries of a history tree being collected.
+struct HistoryCollector {
+    private(set) var entries: [HistoryEntry] = []
+    private var scratch: [UInt8] = []
+    /// Each keyspace's count at the version whose catalog entries were added last (by the
+    /// bytes of its name; empty: the default keyspace).
+    private(set) var counts: [[UInt8]: UInt64] = [:]
+
+    /// Adds the whole state of the version `txn` reads, stamped `version`.
+    mutating func addBase(_ txn: ReadTransaction, version: UInt64) throws {
+        for name in [nil] + (try txn.keyspaces()).map(Optional.some) {
+            try txn.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
+                addPair(keyspace: name, key: key, version: version, value: value)
+                return true
             }
-            previous = version
         }
-        // In memory, the prototype's sort; composite keys are distinct (a key changes at most
-        // once per version, and every change is stamped after the base).
+        try addCatalog(txn, version: version)
+    }
+
+    /// Adds `key`'s change at `version` in keyspace `name` (nil: the default): with `pair`,
+    /// its pair entry (`value`, nil: removed); and its change-index entry.
+    mutating func addChange(keyspace name: String?, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?,
+                            version: UInt64, pair: Bool) {
+        if pair { addPair(keyspace: name, key: key, version: version, value: value) }
+        Array((name ?? "").utf8).withUnsafeBytes { HistoryKey.change(version: version, keyspace: $0, key: key, into: &scratch) }
+        entries.append(HistoryEntry(key: scratch, value: []))
+    }
+
+    /// Adds the catalog entries of the version `txn` reads (`version`): every keyspace whose
+    /// presence or count differs from the version added before (all of them for the base).
+    mutating func addCatalog(_ txn: ReadTransaction, version: UInt64) throws {
+        var now: [[UInt8]: UInt64] = [[]: txn.count]
+        for name in try txn.keyspaces() { now[Array(name.utf8)] = try txn.keyspace(name).count() }
+        for (name, count) in now where counts[name] != count {
+            var bytes = [UInt8](repeating: 0, count: 8)
+            bytes.withUnsafeMutableBytes { $0.storeBytes(of: count.bigEndian, as: UInt64.self) }
+            appendCatalog(name, version: version, value: bytes)
+        }
+        for name in counts.keys where now[name] == nil { appendCatalog(name, version: version, value: nil) }
+        counts = now
+    }
+
+    /// The entries in strictly increasing key order (the collector is spent).
+    mutating func sorted() -> [HistoryEntry] {
         entries.sort { compareBytes($0.key, $1.key) < 0 }
         return entries
     }
 
-    /// Appends one pair entry per key of every keyspace of the version `txn` reads.
-    private static func appendState(of txn: ReadTransaction, version: UInt64, to entries: inout [HistoryEntry],
-                                    scratch: inout [UInt8]) throws {
-        for name in [nil] + (try txn.keyspaces()).map(Optional.some) {
-            try txn.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
-                appendPair(keyspace: name, key: key, version: version, value: value, to: &entries, scratch: &scratch)
-                return true
-            }
-        }
-    }
-
-    /// Appends the pair entry of `key` in keyspace `name` (nil: the default) at `version`.
-    private static func appendPair(keyspace name: String?, key: UnsafeRawBufferPointer, version: UInt64,
-                                   value: UnsafeRawBufferPointer?, to entries: inout [HistoryEntry], scratch: inout [UInt8]) {
+    /// Appends the pair entry of `key` in keyspace `name` at `version`.
+    private mutating func addPair(keyspace name: String?, key: UnsafeRawBufferPointer, version: UInt64, value: UnsafeRawBufferPointer?) {
         Array((name ?? "").utf8).withUnsafeBytes { HistoryKey.pair(keyspace: $0, key: key, version: version, into: &scratch) }
         entries.append(HistoryEntry(key: scratch, value: value.map { Array($0) }))
+    }
+
+    /// Appends keyspace `name`'s catalog entry at `version` (value nil: dropped).
+    private mutating func appendCatalog(_ name: [UInt8], version: UInt64, value: [UInt8]?) {
+        name.withUnsafeBytes { HistoryKey.catalog(keyspace: $0, version: version, into: &scratch) }
+        entries.append(HistoryEntry(key: scratch, value: value))
+    }
+}
+
+extension Database {
+    /// The entries of the history tree of versions `first ... last` (both must exist), in
+    /// strictly increasing key order. Versions dropped from the file between them are
+    /// skipped (their changes are folded into the next kept version's).
+    func historyEntries(from first: UInt64, through last: UInt64) throws -> [HistoryEntry] {
+        guard first <= last else { throw CowDBError.invalidArgument("history from version \(first) through \(last)") }
+        let kept = try versions().map(\.version)
+        for version in [first, last] where !kept.contains(version) { throw CowDBError.versionNotFound(version) }
+        var collector = try historyCollector(kept.filter { $0 >= first && $0 <= last }, next: nil)
+        return collector.sorted()
+    }
+
+    /// Collects the history of `versions` (kept versions, oldest first, at least one) and the
+    /// change-index entries of `next` (the first version after them kept as a tree, if any).
+    func historyCollector(_ versions: [UInt64], next: UInt64?) throws -> HistoryCollector {
+        var collector = HistoryCollector()
+        try read(at: versions[0]) { txn in try collector.addBase(txn, version: versions[0]) }
+        var previous = versions[0]
+        for version in versions.dropFirst() + (next.map { [$0] } ?? []) {
+            let pair = version != next
+            try forEachChange(from: previous, to: version) { name, key, value in
+                collector.addChange(keyspace: name, key: key, value: value, version: version, pair: pair)
+            }
+            if pair { try read(at: version) { txn in try collector.addCatalog(txn, version: version) } }
+            previous = version
+        }
+        return collector
     }
 }
