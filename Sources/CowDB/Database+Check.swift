@@ -78,6 +78,7 @@ extension Database {
             targets = [version ?? latest.version]
         }
         targets.removeAll { $0 == 0 }
+        var packs: [PageNumber: [UInt64: UInt64]] = [:]
         for target in targets {
             let source: ReadSource
             do { source = try self.source(at: target) } catch let error as CowDBError {
@@ -90,10 +91,14 @@ extension Database {
                 }
                 continue
             }
+            report.versions.append(target)
+            if let packed = source.packed {
+                checkPacked(source, packed, checker, packs: &packs)
+                continue
+            }
             checker.beginVersion()
             _ = walk(source, checker)
             checkRegion(source, checker, version: target)
-            report.versions.append(target)
         }
         report.problems = checker.problems
         report.pagesVerified = checker.reachablePages
@@ -119,7 +124,7 @@ extension Database {
 
     /// Verifies every run of the region a version's commit appended, reachable or not, and the
     /// region checksum (`RegionCheck`): damage where no read would meet it is reported too.
-    private func checkRegion(_ source: ReadSource, _ checker: TreeChecker, version: UInt64) {
+    func checkRegion(_ source: ReadSource, _ checker: TreeChecker, version: UInt64) {
         guard let commit = source.commit else { return }
         // The map's reservation bounds the region only loosely; what keeps the walk inside the
         // file is that it never passes the commit page, which `source(at:)` has read and verified.

@@ -40,8 +40,12 @@ extension Database {
     /// carried over). Reading a dropped version afterwards throws `versionNotFound`.
     /// Throws `busy` when another compaction of this instance is running, `readOnly` on a
     /// read-only instance.
+    ///
+    /// `packing` says which kept versions go into the packed history tree
+    /// (docs/PACKED-HISTORY.md), where a version costs about what its changes cost instead of
+    /// its own tree pages; versions packed before stay packed whatever it says.
     @discardableResult
-    public func compact(keeping policy: RetentionPolicy = RetentionPolicy()) throws -> CompactionReport {
+    public func compact(keeping policy: RetentionPolicy = RetentionPolicy(), packing: Packing = .none) throws -> CompactionReport {
         if options.readOnly { throw CowDBError.readOnly }
         let run = CompactionRun(started: monotonicSeconds())
         try compacting.withLock { running in
@@ -70,8 +74,14 @@ extension Database {
         var switched = false
         defer { if !switched { discard(target, generation: generation + 1) } }
 
-        // 1. The kept versions, the oldest whole, each later one as its difference.
-        for version in kept { try carry(version, run, into: target, countingAsCarried: false) }
+        // 1. The kept versions: the oldest ones packed, if any, then the oldest tree whole,
+        //    each later one as its difference.
+        let packCount = try packing.count(of: kept, packedBefore: index)
+        if packCount > 0 {
+            try target.commitPack(Array(kept.prefix(packCount)), of: self, next: kept[packCount])
+            run.mark("\(packCount) versions packed")
+        }
+        for version in kept.dropFirst(packCount) { try carry(version, run, into: target, countingAsCarried: false) }
         run.mark("kept versions copied")
         // 2. Catch up with what the writer committed meanwhile, without stopping it, until
         //    little is left.

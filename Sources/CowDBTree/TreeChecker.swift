@@ -61,8 +61,12 @@ package final class TreeChecker {
         var figures: TreeFigures
     }
 
+    /// The longest key a leaf may hold (a history tree's is longer, see PageLayout).
+    package var maxKeySize: Int
+
     package init(pages: PageReader) {
         self.pages = pages
+        maxKeySize = pages.layout.maxKeySize
     }
 
     /// Records a problem.
@@ -126,7 +130,7 @@ package final class TreeChecker {
         var first: [UInt8]?
         for i in 0 ..< leaf.count {
             let key = Array(try leaf.key(i))
-            if key.isEmpty || key.count > pages.layout.maxKeySize { report(leaf.number, "key \(i) has length \(key.count)") }
+            if key.isEmpty || key.count > maxKeySize { report(leaf.number, "key \(i) has length \(key.count)") }
             if key.withUnsafeBytes({ keyHead($0) }) != leaf.head(i) { report(leaf.number, "head \(i) does not match its key", offset: LeafPage.headOffset(i)) }
             if let previous, compareBytes(previous, key) >= 0 { report(leaf.number, "keys \(i - 1) and \(i) are out of order") }
             if first == nil { first = key }
