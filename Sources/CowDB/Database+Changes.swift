@@ -2,14 +2,16 @@ import CowDBFormat
 import CowDBStorage
 import CowDBTree
 
-// The changes between two versions, whether they are trees or packed (docs/PACKED-HISTORY.md):
-// what packing records for each version it packs, and what a diff from a packed version reads.
+// The changes between two versions when one of them is packed (docs/PACKED-HISTORY.md): what
+// `diff` returns then, and what packing records for each version it packs again.
 //
-// - Both trees: the diff walk, which skips every subtree the two share.
-// - A packed side: the keys the pack's change index names for the versions after `from` up to
-//   the pack's first tree version (which the index covers too), plus, when `to` is later, the
-//   diff walk from that tree version to `to`; each such key is read at both versions, and
-//   reported when the two differ. That costs the changes in between, not the state's size.
+// Between two trees, the diff walk skips every subtree they share. A packed version has no
+// tree; instead the pack's change index names the keys each packed version changed, and the
+// keys the pack's first tree version changed. So the keys that can differ between a packed
+// version and any later one are those the index names for the versions in between (up to
+// that first tree version), plus those the diff walk from that tree version finds when the
+// later version is later still. Each is read at both versions and reported when the two
+// differ: the cost follows the changes in between, not the state's size.
 
 /// A key that may differ between two versions: its keyspace (nil: the default) and bytes.
 struct CandidateKey: Hashable {
@@ -28,39 +30,66 @@ struct CandidateKey: Hashable {
 }
 
 extension Database {
-    /// Calls `body` with every key whose value differs between versions `from` < `to`, in every
-    /// keyspace, and its value at `to` (nil: absent there); the default keyspace first, then the
-    /// named ones in byte order of their names, keys in byte order.
+    /// Calls `body` with every key whose value differs between versions `from` and `to`, in
+    /// every keyspace, and its value at `to` (nil: absent there); the default keyspace first,
+    /// then the named ones in byte order of their names, keys in byte order.
     func forEachChange(from: UInt64, to: UInt64,
                        _ body: (String?, UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
         let (old, new) = try sources(at: from, to)
-        guard let packed = old.packed ?? new.packed, let pack = old.commit ?? new.commit else {
+        guard let listed = try packedDiff(old, new, scope: .all) else {
             return try diffAllKeyspaces(from: from, to: to) { changes in
                 try changes.forEachWithoutCopying { try body($0.keyspace, $0.key, $0.newValue) }
             }
         }
-        // The pack's first tree version, whose changes its index holds too.
+        for entry in listed {
+            try entry.key.withUnsafeBytes { key in
+                guard let value = entry.newValue else { return try body(entry.keyspace, key, nil) }
+                try value.withUnsafeBytes { try body(entry.keyspace, key, $0) }
+            }
+        }
+    }
+
+    /// The differences from `old` to `new` (sources from one view of one generation) in
+    /// `scope`, when either is packed; nil when neither is (the diff walk does those).
+    func packedDiff(_ old: ReadSource, _ new: ReadSource, scope: DiffWalk.Scope) throws -> [DiffEntry]? {
+        guard let packed = old.packed ?? new.packed, let pack = (old.packed != nil ? old : new).commit else { return nil }
+        let (low, high) = (min(old.version, new.version), max(old.version, new.version))
+        let candidates = try candidateKeys(after: low, through: high, history: packed.historyRoot, pack: pack, pages: (old.packed != nil ? old : new).pages)
+        let before = ReadTransaction(source: old), after = ReadTransaction(source: new)
+        defer { before.invalidate(); after.invalidate() }
+        if case let .one(name?) = scope, try !Self.hasKeyspace(name, before), try !Self.hasKeyspace(name, after) {
+            throw CowDBError.keyspaceNotFound(name)
+        }
+        var entries: [DiffEntry] = []
+        for candidate in candidates.sorted(by: CandidateKey.precedes) {
+            if case let .one(name) = scope, candidate.keyspace != name { continue }
+            let was = try Self.value(of: candidate, in: before), now = try Self.value(of: candidate, in: after)
+            if was != now { entries.append(DiffEntry(keyspace: candidate.keyspace, key: candidate.key, oldValue: was, newValue: now)) }
+        }
+        return entries
+    }
+
+    /// The keys that may differ between versions `low` and `high` (`low` ≤ `high`, at least
+    /// `low` packed in `pack`, whose history tree is `history`).
+    private func candidateKeys(after low: UInt64, through high: UInt64, history: PageNumber, pack: CommitPoint,
+                               pages: PageReader) throws -> Set<CandidateKey> {
         let index = try currentGeneration().view().index
         let afterPack = try index.position(of: pack.record.version).flatMap { $0 + 1 < index.count ? try index.record($0 + 1).version : nil }
         var candidates = Set<CandidateKey>()
-        try HistoryChangeIndex.forEach(rootPage: packed.historyRoot, pages: old.pages, after: from,
-                                       through: min(to, afterPack ?? pack.record.version)) { _, keyspace, key in
+        try HistoryChangeIndex.forEach(rootPage: history, pages: pages, after: low, through: min(high, afterPack ?? pack.record.version)) { _, keyspace, key in
             candidates.insert(CandidateKey(keyspace: try Self.keyspaceName(keyspace), key: key))
         }
-        if let afterPack, to > afterPack {
-            try diffAllKeyspaces(from: afterPack, to: to) { changes in
+        if let afterPack, high > afterPack {
+            try diffAllKeyspaces(from: afterPack, to: high) { changes in
                 try changes.forEachWithoutCopying { candidates.insert(CandidateKey(keyspace: $0.keyspace, key: Array($0.key))) }
             }
         }
-        let before = ReadTransaction(source: old), after = ReadTransaction(source: new)
-        defer { before.invalidate(); after.invalidate() }
-        for candidate in candidates.sorted(by: CandidateKey.precedes) {
-            let was = try Self.value(of: candidate, in: before), now = try Self.value(of: candidate, in: after)
-            guard was != now else { continue }
-            try candidate.key.withUnsafeBytes { key in
-                if let now { try now.withUnsafeBytes { try body(candidate.keyspace, key, $0) } } else { try body(candidate.keyspace, key, nil) }
-            }
-        }
+        return candidates
+    }
+
+    /// Whether `txn`'s version has keyspace `name`.
+    private static func hasKeyspace(_ name: String, _ txn: ReadTransaction) throws -> Bool {
+        do { _ = try txn.keyspace(name); return true } catch CowDBError.keyspaceNotFound { return false }
     }
 
     /// The value of `candidate` in `txn` (nil: absent, or its keyspace is).

@@ -72,7 +72,7 @@ extension Database {
     /// - Throws: `versionNotFound` for a version the database does not have.
     public func diff<T>(from: UInt64, to: UInt64, keyspace: String? = nil, _ body: (DiffSequence) throws -> T) throws -> T {
         let (old, new) = try sources(at: from, to)
-        let walk = try DiffWalk(old: old, new: new, scope: .one(keyspace))
+        let walk = try DiffWalk(old: old, new: new, scope: .one(keyspace), listed: try packedDiff(old, new, scope: .one(keyspace)))
         return try run(walk, body)
     }
 
@@ -83,7 +83,7 @@ extension Database {
     /// catalog entries are themselves diffed the same way. Otherwise as `diff(from:to:keyspace:_:)`.
     public func diffAllKeyspaces<T>(from: UInt64, to: UInt64, _ body: (DiffSequence) throws -> T) throws -> T {
         let (old, new) = try sources(at: from, to)
-        let walk = try DiffWalk(old: old, new: new, scope: .all)
+        let walk = try DiffWalk(old: old, new: new, scope: .all, listed: try packedDiff(old, new, scope: .all))
         return try run(walk, body)
     }
 
@@ -121,11 +121,29 @@ public struct DiffSequence: Sequence {
     /// ends the sequence; an error `body` throws is passed on as it is.
     public func forEachWithoutCopying(_ body: (DiffView) throws -> Void) throws {
         walk.ensureOpen()
+        if walk.listed != nil {
+            while let entry = try walk.next() {
+                try entry.key.withUnsafeBytes { key in
+                    try Self.withBytes(of: entry.oldValue) { old in
+                        try Self.withBytes(of: entry.newValue) { new in
+                            try body(DiffView(keyspace: entry.keyspace, key: key, oldValue: old, newValue: new))
+                        }
+                    }
+                }
+            }
+            return
+        }
         while let change = try walk.nextRawRecordingError() {
             try walk.withValues(of: change) { old, new in
                 try body(DiffView(keyspace: walk.keyspace, key: change.key, oldValue: old, newValue: new))
             }
         }
+    }
+
+    /// Calls `body` with a view of `value`'s bytes (nil: nil).
+    private static func withBytes<R>(of value: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        guard let value else { return try body(nil) }
+        return try value.withUnsafeBytes { try body($0) }
     }
 
     /// Iterates the differences; an error ends the iteration (see `Database.diff`).
@@ -201,11 +219,19 @@ final class DiffWalk {
     private var catalogs: TreeDiff?
     /// Pages read by finished tree walks.
     private var pagesDone = 0
+    /// A diff involving a packed version: its differences, found beforehand (Database+Changes.swift).
+    private(set) var listed: [DiffEntry]?
+    private var listedNext = 0
 
-    /// Sets up the walk of `scope` from `old` to `new`.
-    init(old: ReadSource, new: ReadSource, scope: Scope) throws {
+    /// Sets up the walk of `scope` from `old` to `new`; or, with `listed`, a walk over the
+    /// differences given.
+    init(old: ReadSource, new: ReadSource, scope: Scope, listed: [DiffEntry]? = nil) throws {
         self.old = old
         self.new = new
+        if let listed {
+            self.listed = listed
+            return
+        }
         let oldRecord = old.commit?.record, newRecord = new.commit?.record
         switch scope {
         case .one(nil), .all:
@@ -231,6 +257,11 @@ final class DiffWalk {
 
     /// The next difference, copied, moving on to the next changed keyspace when one is done.
     func next() throws -> DiffEntry? {
+        if let listed {
+            guard listedNext < listed.count else { return nil }
+            listedNext += 1
+            return listed[listedNext - 1]
+        }
         guard let change = try nextRaw() else { return nil }
         return try withValues(of: change) { old, new in
             DiffEntry(keyspace: keyspace, key: Array(change.key), oldValue: old.map { Array($0) }, newValue: new.map { Array($0) })
