@@ -49,7 +49,7 @@ extension Database {
     }
 
     /// Builds every tree of the version `txn` reads through `sink`; returns the roots and counts.
-    private static func buildTrees(of txn: ReadTransaction, into sink: any PageSink) throws -> CommitRoots {
+    static func buildTrees(of txn: ReadTransaction, into sink: any PageSink) throws -> CommitRoots {
         var catalog: [(name: [UInt8], value: CatalogValue)] = []
         var totalCount: UInt64 = 0
         // The catalog's order (bytes of the name), which `keyspaces()` lists and checks.

@@ -4,7 +4,8 @@ import CowDBTree
 import Foundation
 
 // Rollback and tags: history features that need no copying. A rollback is one commit record
-// repeating an old version's roots; tags live in a small file beside the data file.
+// repeating an old version's roots (a packed version has none: its state is copied into new
+// trees); tags live in a small file beside the data file.
 
 extension Database {
     static let tagsName = "tags"
@@ -39,19 +40,36 @@ extension Database {
                 guard version < latest.record.version, let position = try view.index.position(of: version) else {
                     throw CowDBError.versionNotFound(version)
                 }
-                target = try view.commit(for: try view.index.record(position))
+                let record = try view.index.record(position)
+                if record.isPacked { return try rollback(toPacked: try makeSource(generation, record: record, view), in: generation) }
+                target = try view.commit(for: record)
             }
             // The same commit as a write's, with no page but the record: the roots are the
-            // old version's.
+            // old version's (a packed version's are built, below).
             let region = try generation.beginCommit(verifyEveryRead: options.checksumVerification == .everyRead)
             let point = try commit(region, in: generation, stamp: .rollback(to: version)) { CommitRoots(of: target?.record) }
             return point.record.version
         }
     }
 
-    /// The version a rollback commit restored, or nil when `version` is an ordinary commit.
+    /// A rollback to a packed version, which has no trees to repeat: the commit's trees are
+    /// built bottom-up from its state (O(state), as compaction copies a version). Under the
+    /// writer gate.
+    private func rollback(toPacked source: ReadSource, in generation: Generation) throws -> UInt64 {
+        let region = try generation.beginCommit(verifyEveryRead: options.checksumVerification == .everyRead,
+                                                bufferBytes: Self.buildBufferBytes)
+        let point = try commit(region, in: generation, stamp: .rollback(to: source.version)) {
+            let txn = ReadTransaction(source: source)
+            defer { txn.invalidate() }
+            return try Self.buildTrees(of: txn, into: region.appender)
+        }
+        return point.record.version
+    }
+
+    /// The version a rollback commit restored, or nil when `version` is an ordinary commit
+    /// (or a packed version: a pack does not keep where a version's content came from).
     public func rolledBackFrom(version: UInt64) throws -> UInt64? {
-        try read(at: version) { $0.source.commit?.record.rolledBackFrom }
+        try read(at: version) { $0.source.packed == nil ? $0.source.commit?.record.rolledBackFrom : nil }
     }
 
     // MARK: Tags

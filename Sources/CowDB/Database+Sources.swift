@@ -44,7 +44,7 @@ extension Database {
 
     /// The source for the version of index record `record` of `view`: its commit's trees, or
     /// for a packed version, the history tree of the pack commit that holds it.
-    private func makeSource(_ generation: Generation, record: IndexRecord, _ view: GenerationView) throws -> ReadSource {
+    func makeSource(_ generation: Generation, record: IndexRecord, _ view: GenerationView) throws -> ReadSource {
         var source = makeSource(generation, try view.commit(for: record), mapping: view.mapping)
         if record.isPacked {
             source.packed = PackedVersion(historyRoot: source.commit?.record.catalogRoot ?? 0, version: record.version, timestamp: record.timestamp,

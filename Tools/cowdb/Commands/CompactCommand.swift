@@ -15,6 +15,12 @@ struct CompactCommand: ParsableCommand {
             "locked" while another process has the database open for writing. Readers in other \
             processes keep working and move to the new file.
 
+            The versions kept but the newest are packed: kept as one history tree of the \
+            versions of the pairs, where a version costs about the bytes of its changes instead of \
+            its own tree pages, and reads like any other. --unpacked N keeps the newest N kept \
+            versions as trees (reads of them are faster); --no-pack packs nothing more. Versions \
+            packed before stay packed.
+
             Examples:
               cowdb compact app.cowdb
               cowdb compact app.cowdb --keep-last 100 --keep-tags
@@ -43,8 +49,14 @@ struct CompactCommand: ParsableCommand {
     @Flag(help: "Keep every tagged version (the default when no other option is given).")
     var keepTags = false
 
-    @Flag(help: "Keep every version: only repack.")
+    @Flag(help: "Keep every version: only repack (and pack).")
     var keepAll = false
+
+    @Option(help: ArgumentHelp("Keep the newest N kept versions as trees; pack the older ones (default 1).", valueName: "N"))
+    var unpacked: Int?
+
+    @Flag(help: "Pack nothing more: keep the kept versions as trees (versions packed before stay packed).")
+    var noPack = false
 
     @Flag(help: "Thin the history: every version of the last hour, one an hour for the last day, one a day before that.")
     var thin = false
@@ -68,6 +80,8 @@ struct CompactCommand: ParsableCommand {
     /// Rejects a negative count.
     func validate() throws {
         if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
+        if let unpacked, unpacked < 1 { throw ValidationError("--unpacked must be at least 1") }
+        if noPack, unpacked != nil { throw ValidationError("--no-pack and --unpacked exclude each other") }
     }
 
     // MARK: Running
@@ -80,7 +94,7 @@ struct CompactCommand: ParsableCommand {
         let anyOption = keepLast != nil || keepSince != nil || keepTags || keepAll || thinning != nil
         let since = try keepSince.map { Date(timeIntervalSince1970: Double(try Timestamps.parse($0)) / 1e9) }
         let policy = RetentionPolicy(keepLast: keepLast, keepSince: since, keepTags: keepTags || !anyOption, keepAll: keepAll, thinning: thinning)
-        let report = try db.compact(keeping: policy)
+        let report = try db.compact(keeping: policy, packing: noPack ? .none : .allButNewest(unpacked ?? 1))
         try db.close()
         let output = BufferedOutput.standardOutput()
         let saved = report.bytesBefore > report.bytesAfter ? report.bytesBefore - report.bytesAfter : 0
