@@ -28,7 +28,11 @@ extension Database {
     @discardableResult
     func commitPack(_ versions: [UInt64], of source: Database, next: UInt64?) throws -> BuiltHistory {
         precondition(!versions.isEmpty, "CowDB: a pack holds at least one version")
-        var collector = try source.historyCollector(versions, next: next)
+        // Versions packed before, when the pack keeps all of them: their entries are copied
+        // from the old history tree as they are, and only the later versions are collected.
+        let old = try source.packedPrefix(of: versions)
+        var collector = try old.map { try source.historyCollector(continuing: versions[$0.count - 1], with: Array(versions[$0.count...]), next: next) }
+            ?? source.historyCollector(versions, next: next)
         let defaultCount = collector.counts[[]] ?? 0
         let entries = collector.sorted()
         let wanted = Set(versions)
@@ -38,7 +42,13 @@ extension Database {
         var built = BuiltHistory(root: 0, count: 0, pages: 0)
         try commitBuilding(stamp: CommitStamp(carried: (last.version, last.timestamp))) { sink, latest in
             precondition(latest == nil, "CowDB: a pack commit is its file's first")
-            built = try Self.buildHistoryTree(entries, into: sink)
+            let writer = HistoryTreeWriter(sink: sink)
+            if let old {
+                try writer.merge(entries, withTreeAt: old.source, through: versions[old.count - 1])
+            } else {
+                for entry in entries { try writer.add(entry) }
+            }
+            built = try writer.finish()
             let bytes = VersionTable.encode(table)
             let runLength = sink.layout.overflowRunLength(valueLength: bytes.count)
             let tablePage = try bytes.withUnsafeBytes { bytes in
@@ -50,31 +60,107 @@ extension Database {
         return built
     }
 
-    /// Builds the history tree of `entries` (strictly increasing composite keys) through
-    /// `sink`. An inline value carries its `HistoryValue` marker; a value too large for the
-    /// leaf with its marker is written as an overflow run of its bare bytes (no marker: a
-    /// tombstone is never large).
-    static func buildHistoryTree(_ entries: [HistoryEntry], into sink: any PageSink) throws -> BuiltHistory {
-        let builder = TreeBuilder(sink: sink, history: true)
-        let layout = sink.layout
-        var overflowPages = 0
-        for entry in entries {
-            try entry.key.withUnsafeBytes { key in
-                precondition(builder.follows(key), "CowDB: history entries out of order")
-                guard let value = entry.value,
-                      LeafPage.entrySize(keyLength: key.count, inlineValueLength: value.count + 1) > builder.maxEntrySize else {
-                    let inline = entry.value.map { $0.withUnsafeBytes { HistoryValue.inline($0) } } ?? HistoryValue.inline(nil)
-                    return try inline.withUnsafeBytes { try builder.add(key, stored: .inline($0)) }
-                }
-                let runLength = layout.overflowRunLength(valueLength: value.count)
-                let run = try value.withUnsafeBytes { bytes in
-                    try sink.append(runLength: runLength) { OverflowPage.encode(value: bytes, runLength: runLength, into: $0) }
-                }
-                overflowPages += runLength
-                try builder.add(key, stored: .overflow(page: run, length: value.count))
-            }
+    /// When this database's packed versions are exactly the first ones of `versions`: how
+    /// many, and a source reading the last of them (whose history tree holds them all).
+    func packedPrefix(of versions: [UInt64]) throws -> (count: Int, source: ReadSource)? {
+        let (generation, view) = try openView()
+        var count = 0
+        while count < view.index.count, try view.index.record(count).isPacked {
+            guard count < versions.count, try view.index.record(count).version == versions[count] else { return nil }
+            count += 1
         }
+        guard count > 0 else { return nil }
+        return (count, try makeSource(generation, record: try view.index.record(count - 1), view))
+    }
+
+    /// Builds the history tree of `entries` (strictly increasing composite keys) through `sink`.
+    static func buildHistoryTree(_ entries: [HistoryEntry], into sink: any PageSink) throws -> BuiltHistory {
+        let writer = HistoryTreeWriter(sink: sink)
+        for entry in entries { try writer.add(entry) }
+        return try writer.finish()
+    }
+}
+
+/// Writes a history tree bottom-up from entries in key order: new ones, and ones copied from
+/// an older history tree.
+final class HistoryTreeWriter {
+    private let builder: TreeBuilder
+    private let sink: any PageSink
+    private var overflowPages = 0
+
+    init(sink: any PageSink) {
+        self.sink = sink
+        builder = TreeBuilder(sink: sink, history: true)
+    }
+
+    /// Adds a new entry. An inline value carries its `HistoryValue` marker; a value too large
+    /// for the leaf with its marker is written as an overflow run of its bare bytes (no
+    /// marker: a tombstone is never large).
+    func add(_ entry: HistoryEntry) throws {
+        try entry.key.withUnsafeBytes { key in
+            precondition(builder.follows(key), "CowDB: history entries out of order")
+            guard let value = entry.value,
+                  LeafPage.entrySize(keyLength: key.count, inlineValueLength: value.count + 1) > builder.maxEntrySize else {
+                let inline = entry.value.map { $0.withUnsafeBytes { HistoryValue.inline($0) } } ?? HistoryValue.inline(nil)
+                return try inline.withUnsafeBytes { try builder.add(key, stored: .inline($0)) }
+            }
+            try value.withUnsafeBytes { try addOverflow(key, $0) }
+        }
+    }
+
+    /// Merges `entries` with the entries of the history tree `old` reads (its pack's), leaving
+    /// out the old change-index entries of versions after `through` (the old pack's first
+    /// tree version's: the new entries name the changes after `through` afresh).
+    func merge(_ entries: [HistoryEntry], withTreeAt old: ReadSource, through: UInt64) throws {
+        var cursor = TreeCursor(root: old.packed.map { $0.historyRoot == 0 ? nil : .page($0.historyRoot) } ?? nil, pages: old.pages)
+        var more = try cursor.first()
+        var next = 0
+        while more || next < entries.count {
+            if more {
+                let order = next < entries.count ? try cursor.withKey { key in entries[next].key.withUnsafeBytes { compareBytes(key, $0) } } : -1
+                if order < 0 {
+                    try copy(cursor, from: old.pages, through: through)
+                    more = try cursor.next()
+                    continue
+                }
+                if order == 0 { throw CowDBError.corrupt(page: nil, offset: nil, reason: "history entry packed twice") }
+            }
+            try add(entries[next])
+            next += 1
+        }
+    }
+
+    /// The tree's root and figures (the writer is spent).
+    func finish() throws -> BuiltHistory {
         let (root, count) = try builder.finish()
         return BuiltHistory(root: root, count: count, pages: builder.pagesWritten + overflowPages)
+    }
+
+    /// Copies the entry under `cursor` as it is (an overflow value into a new run).
+    private func copy(_ cursor: TreeCursor, from pages: PageReader, through: UInt64) throws {
+        guard case let .stored(stored, leaf) = try cursor.value() else { return }
+        try cursor.withKey { key in
+            if key.first == HistoryKey.Kind.change.rawValue, try HistoryKey.decode(key, page: leaf).version > through { return }
+            guard builder.follows(key), key.count <= builder.maxKeySize else {
+                throw CowDBError.corruptPage(leaf, "history key out of order or of \(key.count) bytes")
+            }
+            switch stored {
+            case let .inline(bytes):
+                guard LeafPage.entrySize(keyLength: key.count, inlineValueLength: bytes.count) <= builder.maxEntrySize else {
+                    throw CowDBError.corruptPage(leaf, "history entry larger than a history page allows")
+                }
+                try builder.add(key, stored: .inline(bytes))
+            case let .overflow(page, length):
+                try addOverflow(key, try pages.overflowValue(page: page, length: length, below: leaf))
+            }
+        }
+    }
+
+    /// Adds `key` with `value` written as an overflow run.
+    private func addOverflow(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
+        let runLength = sink.layout.overflowRunLength(valueLength: value.count)
+        let run = try sink.append(runLength: runLength) { OverflowPage.encode(value: value, runLength: runLength, into: $0) }
+        overflowPages += runLength
+        try builder.add(key, stored: .overflow(page: run, length: value.count))
     }
 }

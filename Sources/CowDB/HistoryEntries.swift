@@ -67,6 +67,13 @@ struct HistoryCollector {
         counts = now
     }
 
+    /// Takes the keyspace counts of the version `txn` reads as the ones to compare with,
+    /// adding no entry (its catalog entries are in the history already).
+    mutating func takeCounts(_ txn: ReadTransaction) throws {
+        counts = [[]: txn.count]
+        for name in try txn.keyspaces() { counts[Array(name.utf8)] = try txn.keyspace(name).count() }
+    }
+
     /// The entries in strictly increasing key order (the collector is spent).
     mutating func sorted() -> [HistoryEntry] {
         entries.sort { compareBytes($0.key, $1.key) < 0 }
@@ -103,8 +110,24 @@ extension Database {
     func historyCollector(_ versions: [UInt64], next: UInt64?) throws -> HistoryCollector {
         var collector = HistoryCollector()
         try read(at: versions[0]) { txn in try collector.addBase(txn, version: versions[0]) }
-        var previous = versions[0]
-        for version in versions.dropFirst() + (next.map { [$0] } ?? []) {
+        try collect(Array(versions.dropFirst()), after: versions[0], next: next, into: &collector)
+        return collector
+    }
+
+    /// Collects the history of `versions` after `previous`, whose own history is packed
+    /// already (no base state: only the changes from it on), and the change-index entries of `next`.
+    func historyCollector(continuing previous: UInt64, with versions: [UInt64], next: UInt64?) throws -> HistoryCollector {
+        var collector = HistoryCollector()
+        try read(at: previous) { txn in try collector.takeCounts(txn) }
+        try collect(versions, after: previous, next: next, into: &collector)
+        return collector
+    }
+
+    /// Adds the changes of each of `versions` (and the change-index entries of `next`), each
+    /// against the version before, starting after `previous`.
+    private func collect(_ versions: [UInt64], after previous: UInt64, next: UInt64?, into collector: inout HistoryCollector) throws {
+        var previous = previous
+        for version in versions + (next.map { [$0] } ?? []) {
             let pair = version != next
             try forEachChange(from: previous, to: version) { name, key, value in
                 collector.addChange(keyspace: name, key: key, value: value, version: version, pair: pair)
@@ -112,6 +135,5 @@ extension Database {
             if pair { try read(at: version) { txn in try collector.addCatalog(txn, version: version) } }
             previous = version
         }
-        return collector
     }
 }
