@@ -114,8 +114,8 @@ struct Plan: Sendable {
     var historyCommits: Int
     /// Runs of each warm read workload (the fastest is reported).
     var readRepeats: Int
-    /// Test only: `old_version_reads` reads at the latest version instead, which the run must
-    /// catch (its checksum differs from the old version's).
+    /// Test only: `old_version_reads` and `packed_version_reads` read at the latest version
+    /// instead, which the run must catch (their checksums differ from the old version's).
     var misreadOldVersion = false
 
     /// The data set.
