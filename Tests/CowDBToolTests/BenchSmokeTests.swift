@@ -11,12 +11,13 @@ final class BenchSmokeTests: XCTestCase {
     static let shared = ["bulk_load", "individual_writes", "batch_writes", "random_reads", "random_reads_warm",
                          "random_range_reads", "random_reads_2_threads", "removals", "size_after_load", "size_after_removals"]
     /// Workloads only CowDB runs.
-    static let cowdbOnly = ["old_version_reads", "open_with_history", "bytes_per_commit", "diff", "compaction"]
+    static let cowdbOnly = ["old_version_reads", "open_with_history", "bytes_per_commit", "diff", "compaction", "history_packed_bytes",
+                            "packed_version_reads", "packed_version_range_reads", "pack_rate", "packed_diff_100"]
     /// Workloads whose checksum is the byte sum of the same random gets.
     static let sameGets = ["random_reads", "random_reads_warm", "random_reads_2_threads"]
     /// Workloads measured more than once, and how many times (the defaults: 5 write rounds, 3 read repeats).
     static let repeated = ["individual_writes": 5, "batch_writes": 5, "random_reads_warm": 3, "random_range_reads": 3,
-                           "random_reads_2_threads": 3, "old_version_reads": 3]
+                           "random_reads_2_threads": 3, "old_version_reads": 3, "packed_version_reads": 3, "packed_version_range_reads": 3]
 
     func testSmallRunHasEveryRowAndEnginesAgree() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.benchPath), "cowdb-bench not found at \(Self.benchPath)")
@@ -64,6 +65,7 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertTrue(result.text.contains("open with history of 2"), "no commit count in the target: \(result.text)")
         XCTAssertTrue(result.text.contains("≤ 5 for 100 changed keys at N = 1,000,000"), "no diff target in: \(result.text)")
         XCTAssertTrue(result.text.contains("1.25 × LMDB's"), "no memory target in: \(result.text)")
+        checkPackedHistory(row, result.text)
 
         checkChecksums(rows)
     }
@@ -76,10 +78,10 @@ final class BenchSmokeTests: XCTestCase {
     private func checkFields(_ r: [String: Any], workload: String, engine: String) {
         let number = Self.number
         // Every field is present, null when it does not apply.
-        for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits", "cpu_seconds"] {
+        for field in ["seconds", "ops_per_second", "bytes", "peak_rss_anon_bytes", "spread", "commits", "cpu_seconds", "references"] {
             XCTAssertNotNil(r[field], "\(workload) / \(engine) lacks \(field)")
         }
-        if workload.hasPrefix("size_") || workload == "bytes_per_commit" {
+        if workload.hasPrefix("size_") || workload == "bytes_per_commit" || workload == "history_packed_bytes" {
             XCTAssertGreaterThan(number(r, "bytes") ?? 0, 0, "\(workload) / \(engine)")
             XCTAssertTrue(r["seconds"] is NSNull, "\(workload) / \(engine) seconds should be null")
         } else {
@@ -91,6 +93,22 @@ final class BenchSmokeTests: XCTestCase {
             if Self.shared.contains(workload), !workload.hasPrefix("size_") {
                 XCTAssertGreaterThanOrEqual(number(r, "cpu_seconds") ?? -1, 0, "\(workload) / \(engine) CPU time")
             }
+        }
+    }
+
+    /// The packed-history rows: the terms of their targets in `references` (the changed pairs'
+    /// bytes are N × (24 + 150)), the versions kept, and a target line for each.
+    private func checkPackedHistory(_ row: (String, String) -> [String: Any]?, _ text: String) {
+        let packed = row("history_packed_bytes", "cowdb")?["references"] as? [String: Any]
+        XCTAssertEqual(Self.number(row("history_packed_bytes", "cowdb"), "commits"), 2000)
+        XCTAssertEqual((packed?["changed_pairs_bytes"] as? NSNumber)?.doubleValue, 2000 * 174)
+        XCTAssertGreaterThan((packed?["fresh_load_bytes"] as? NSNumber)?.doubleValue ?? 0, 0)
+        let rate = row("pack_rate", "cowdb")
+        XCTAssertGreaterThanOrEqual(((rate?["references"] as? [String: Any])?["dd_mb_per_second"] as? NSNumber)?.doubleValue ?? -1, 0)
+        XCTAssertEqual(Self.number(rate, "commits"), 2001, "the load and every commit kept")
+        XCTAssertGreaterThan(Self.number(row("packed_diff_100", "cowdb"), "checksum") ?? 0, 0, "the diff's changed keys")
+        for goal in ["(target ≤ 1)", "random_reads_warm", "random_range_reads", "write rate / dd's", "≤ 50 milliseconds"] {
+            XCTAssertTrue(text.contains(goal), "no packed-history target \(goal) in: \(text)")
         }
     }
 
@@ -116,7 +134,7 @@ final class BenchSmokeTests: XCTestCase {
     /// Checks `spread` of every row measured more than once: min ≤ median ≤ max, the number of
     /// runs, and the headline (the fastest read run; durable commits: all rounds' total) within it.
     private func checkSpreads(_ row: (String, String) -> [String: Any]?, _ engine: String) {
-        for (workload, runs) in Self.repeated where engine == "cowdb" || workload != "old_version_reads" {
+        for (workload, runs) in Self.repeated where engine == "cowdb" || !Self.cowdbOnly.contains(workload) {
             guard let r = row(workload, engine), let spread = r["spread"] as? [String: Any],
                   let low = (spread["min"] as? NSNumber)?.doubleValue, let middle = (spread["median"] as? NSNumber)?.doubleValue,
                   let high = (spread["max"] as? NSNumber)?.doubleValue, let figure = (r["ops_per_second"] as? NSNumber)?.doubleValue else {
@@ -143,6 +161,10 @@ final class BenchSmokeTests: XCTestCase {
                                                          "--workloads", "old_version_reads", "--misread-old-version"])
         XCTAssertNotEqual(result.status, 0, "a wrong-version read passed: \(result.text)")
         XCTAssertTrue(result.errors.contains("another version's values"), "no version error in: \(result.errors)")
+        let packed = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--dir", scratch.url.path, "--engines", "cowdb",
+                                                         "--workloads", "packed_version_reads", "--misread-old-version"])
+        XCTAssertNotEqual(packed.status, 0, "a wrong-version read of the kept history passed: \(packed.text)")
+        XCTAssertTrue(packed.errors.contains("packed_version_reads: the gets at version"), "no version error in: \(packed.errors)")
 
         let honest = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "50", "--batch-writes", "5",
                                                          "--dir", scratch.url.path, "--engines", "cowdb", "--workloads", "old_version_reads"])

@@ -132,33 +132,39 @@ struct PhaseRunner<E: Engine> {
 
     /// CowDB only: N/10 pairs loaded, then N single-pair overwrite commits (no syncs) — at the
     /// default N, the history issue's 1,000,000 commits on a 100,000-key database. Times a
-    /// diff across the last 100 commits, then compaction to the latest version, and compares
-    /// the result with a fresh load of the same data and the disk's sequential write speed.
+    /// diff across the last 100 commits; then compaction keeping every version (the packed-
+    /// history rows, `PackedHistoryPhase.swift`); then compaction to the latest version, and
+    /// compares the result with a fresh load of the same data and the disk's sequential write
+    /// speed.
     private mutating func historyToCompact() throws {
         guard E.self == CowDBEngine.self else { return }
-        let data = plan.data
-        let keys = max(100, plan.scale / 10)
+        let schedule = HistorySchedule(plan: plan)
         var fast = DatabaseOptions()
         fast.durability = .none
         let db = try Database(path: directory, options: fast)
         var buffers = PairBuffers()
         try db.write { txn in
-            for i in 0 ..< keys {
-                buffers.load(i, from: data)
+            for i in 0 ..< schedule.keys {
+                buffers.load(i, from: schedule.data)
                 try txn.put(buffers.key, buffers.value)
             }
         }
-        for commit in 0 ..< plan.scale {
-            let i = Int(mix(plan.seed ^ 0xD1FF ^ UInt64(commit)) % UInt64(keys))
-            buffers.load(i, from: data)
-            withUnsafeBytes(of: UInt64(commit)) { stamp in
-                for (offset, byte) in stamp.enumerated() { buffers.value[offset] = byte }
-            }
+        let loaded = db.latestVersion
+        for commit in 0 ..< schedule.commits {
+            buffers.load(schedule.key(of: commit), from: schedule.data)
+            buffers.stamp(UInt64(commit))
             try db.write { try $0.put(buffers.key, buffers.value) }
         }
-        let latest = db.latestVersion
+        try diffLast100(db, keys: schedule.keys)
+        let packed = try packHistory(db, schedule, loaded: loaded)
+        let freshBytes = try compactToLatest(db)
+        recordPackedBytes(packed, freshBytes: freshBytes, schedule)
+    }
 
-        // The diff across the last 100 commits (up to 100 keys changed).
+    /// The `diff` row: a diff across the last 100 commits of the history database (up to 100
+    /// keys changed).
+    private mutating func diffLast100(_ db: Database, keys: Int) throws {
+        let latest = db.latestVersion
         sampler.reset()
         var changes = 0, pages = 0
         let seconds = try Clock.measure {
@@ -170,8 +176,11 @@ struct PhaseRunner<E: Engine> {
         results.append(Measurement(workload: .diff, engine: engineName, seconds: seconds, operationsPerSecond: Double(changes) / seconds,
                                    bytes: UInt64(pages * db.pageSize), peakRSSAnonBytes: sampler.peakBytes(), checksum: UInt64(changes)))
         log(.diff, String(format: "%.2f ms for %d changed keys over 100 commits of a %d-key database, %d pages visited", seconds * 1000, changes, keys, pages))
+    }
 
-        // Compaction to the latest version, against a fresh load of the same data and dd.
+    /// The `compaction` row: compaction of the history database to its latest version, against
+    /// a fresh load of the same data and dd; closes `db`. Returns the fresh load's data file bytes.
+    private mutating func compactToLatest(_ db: Database) throws -> UInt64 {
         sampler.reset()
         let report = try db.compact(keeping: .latestOnly)
         let peak = sampler.peakBytes()
@@ -188,6 +197,7 @@ struct PhaseRunner<E: Engine> {
         log(.compaction, String(format: "%llu → %llu bytes (%.2f× a fresh load of %llu bytes) in %.2f s: %.1f MB/s written, %.0f%% of dd's %.1f MB/s",
                                 report.bytesBefore, report.bytesAfter, written / Double(freshBytes), freshBytes, report.seconds,
                                 speed / 1e6, disk > 0 ? 100 * speed / disk : 0, disk / 1e6))
+        return freshBytes
     }
 
     // MARK: Recording

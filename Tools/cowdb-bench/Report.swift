@@ -27,10 +27,15 @@ struct Measurement: Codable, Sendable {
     /// CPU seconds (user and system, all threads of the child) per run of the workload: on a
     /// busy machine it tells computing from waiting (for the disk, or for a core).
     var cpuSeconds: Double?
+    /// The figures measured in the same run that the row's target is held to, by name:
+    /// `pack_rate`'s `dd_mb_per_second`; `history_packed_bytes`'s `changed_pairs_bytes` and
+    /// `fresh_load_bytes` (and `data_file_bytes_before`).
+    var references: [String: Double]?
 
-    /// A row; `spread`, `commits` and `cpuSeconds` only where they apply.
+    /// A row; `spread`, `commits`, `cpuSeconds` and `references` only where they apply.
     init(workload: Workload, engine: String, seconds: Double?, operationsPerSecond: Double?, bytes: UInt64?,
-         peakRSSAnonBytes: UInt64?, checksum: UInt64?, spread: Spread? = nil, commits: Int? = nil, cpuSeconds: Double? = nil) {
+         peakRSSAnonBytes: UInt64?, checksum: UInt64?, spread: Spread? = nil, commits: Int? = nil, cpuSeconds: Double? = nil,
+         references: [String: Double]? = nil) {
         self.workload = workload
         self.engine = engine
         self.seconds = seconds
@@ -41,10 +46,11 @@ struct Measurement: Codable, Sendable {
         self.spread = spread
         self.commits = commits
         self.cpuSeconds = cpuSeconds
+        self.references = references
     }
 
     enum CodingKeys: String, CodingKey {
-        case workload, engine, seconds, bytes, checksum, spread, commits
+        case workload, engine, seconds, bytes, checksum, spread, commits, references
         case cpuSeconds = "cpu_seconds"
         case operationsPerSecond = "ops_per_second"
         case peakRSSAnonBytes = "peak_rss_anon_bytes"
@@ -84,6 +90,7 @@ struct Measurement: Codable, Sendable {
         try container.encode(spread, forKey: .spread)
         try container.encode(commits, forKey: .commits)
         try container.encode(cpuSeconds, forKey: .cpuSeconds)
+        try container.encode(references, forKey: .references)
     }
 }
 

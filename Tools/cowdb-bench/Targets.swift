@@ -7,8 +7,7 @@ extension Report {
     func targets() -> String {
         var lines: [String] = []
         func add(_ name: String, _ value: Double?, _ goal: String, format: String = "%.2f", _ met: (Double) -> Bool) {
-            guard let value else { return }
-            lines.append("\(met(value) ? "met    " : "MISSED ") \(name): \(String(format: format, value)) (target \(goal))")
+            if let line = targetLine(name, value, goal, format: format, met) { lines.append(line) }
         }
         func ops(_ w: Workload, _ e: EngineKind) -> Double? { find(w, e)?.operationsPerSecond }
         let n = grouped(scale)
@@ -37,8 +36,37 @@ extension Report {
             add("diff across the last 100 single-key commits (\(diff.checksum ?? 0) changed keys, N = \(n)), ms", seconds * 1000,
                 "≤ 5 for 100 changed keys at N = 1,000,000") { $0 <= 5 }
         }
+        lines += packedHistoryTargets()
         lines += versusSQLite()
         return lines.joined(separator: "\n")
+    }
+
+    /// Issue 13's packed-history targets, on the history database compacted keeping every
+    /// version: its size, gets and range reads at an old version (against CowDB's own at the
+    /// latest in the same run), the compaction's write rate (against dd's) and a diff.
+    private func packedHistoryTargets() -> [String] {
+        func cowdb(_ w: Workload) -> Measurement? { find(w, .cowdb) }
+        var lines: [String?] = []
+        if let packed = cowdb(.historyPackedBytes), let bytes = packed.bytes, let changed = packed.references?["changed_pairs_bytes"],
+           let fresh = packed.references?["fresh_load_bytes"] {
+            lines.append(targetLine("history of \(grouped(packed.commits ?? 0)) single-key commits kept whole, directory bytes / (2 × changed pairs' + a fresh load's)",
+                                    Double(bytes) / (2 * changed + fresh), "≤ 1") { $0 <= 1 })
+        }
+        if let packed = cowdb(.packedVersionReads)?.operationsPerSecond, let warm = cowdb(.randomReadsWarm)?.operationsPerSecond, warm > 0 {
+            lines.append(targetLine("gets at an old version of the kept history / CowDB's random_reads_warm", packed / warm, "≥ 0.25") { $0 >= 0.25 })
+        }
+        if let packed = cowdb(.packedVersionRangeReads)?.operationsPerSecond, let ranges = cowdb(.randomRangeReads)?.operationsPerSecond, ranges > 0 {
+            lines.append(targetLine("range reads at an old version of the kept history / CowDB's random_range_reads", packed / ranges, "≥ 0.1") { $0 >= 0.1 })
+        }
+        if let pack = cowdb(.packRate), let rate = pack.operationsPerSecond, let dd = pack.references?["dd_mb_per_second"], dd > 0 {
+            lines.append(targetLine(String(format: "compaction keeping every version, write rate / dd's (%.1f of %.1f MB/s)", rate, dd),
+                                    rate / dd, "≥ 0.5") { $0 >= 0.5 })
+        }
+        if let diff = cowdb(.packedDiff100), let seconds = diff.seconds {
+            lines.append(targetLine("diff across 100 old versions of the kept history (\(diff.checksum ?? 0) changed keys), milliseconds",
+                                    seconds * 1000, "≤ 50 milliseconds") { $0 <= 50 })
+        }
+        return lines.compactMap { $0 }
     }
 
     /// CowDB's peak anonymous memory in each workload LMDB also ran: at most 1.25 × LMDB's + 16 MiB.
@@ -67,6 +95,12 @@ extension Report {
         let better = rows.filter { $0 }.count
         return ["\(better == rows.count ? "met    " : "MISSED ") rows where CowDB beats SQLite: \(better) of \(rows.count)"]
     }
+}
+
+/// A target's line: met or MISSED, its name, the figure reached and the goal; nil without a figure.
+private func targetLine(_ name: String, _ value: Double?, _ goal: String, format: String = "%.2f", _ met: (Double) -> Bool) -> String? {
+    guard let value else { return nil }
+    return "\(met(value) ? "met    " : "MISSED ") \(name): \(String(format: format, value)) (target \(goal))"
 }
 
 /// `n` with commas between groups of three digits ("1,000,000").

@@ -18,6 +18,11 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     case bytesPerCommit = "bytes_per_commit"
     case diff
     case compaction
+    case historyPackedBytes = "history_packed_bytes"
+    case packedVersionReads = "packed_version_reads"
+    case packedVersionRangeReads = "packed_version_range_reads"
+    case packRate = "pack_rate"
+    case packedDiff100 = "packed_diff_100"
 
     /// How a row's figure reads, and which way is better.
     enum Measure {
@@ -32,8 +37,8 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     /// What the row's main figure is.
     var measure: Measure {
         switch self {
-        case .sizeAfterLoad, .sizeAfterRemovals, .bytesPerCommit: .size
-        case .openWithHistory, .diff: .latency
+        case .sizeAfterLoad, .sizeAfterRemovals, .bytesPerCommit, .historyPackedBytes: .size
+        case .openWithHistory, .diff, .packedDiff100: .latency
         default: .throughput
         }
     }
@@ -42,6 +47,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     var cowdbOnly: Bool {
         switch self {
         case .oldVersionReads, .latestVersionReads, .openWithHistory, .bytesPerCommit, .diff, .compaction: true
+        case .historyPackedBytes, .packedVersionReads, .packedVersionRangeReads, .packRate, .packedDiff100: true
         default: false
         }
     }
@@ -56,6 +62,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         case .removals, .sizeAfterRemovals: .remove
         case .openWithHistory: .history
         case .diff, .compaction: .compaction
+        case .historyPackedBytes, .packedVersionReads, .packedVersionRangeReads, .packRate, .packedDiff100: .compaction
         }
     }
 
@@ -64,20 +71,22 @@ enum Workload: String, CaseIterable, Sendable, Codable {
         switch self {
         case .bulkLoad, .batchWrites: "pairs/s"
         case .individualWrites: "commits/s"
-        case .randomReads, .randomReadsWarm, .randomReads2Threads, .oldVersionReads, .latestVersionReads: "gets/s"
-        case .randomRangeReads: "ranges/s"
+        case .randomReads, .randomReadsWarm, .randomReads2Threads, .oldVersionReads, .latestVersionReads, .packedVersionReads: "gets/s"
+        case .randomRangeReads, .packedVersionRangeReads: "ranges/s"
         case .removals: "removals/s"
-        case .sizeAfterLoad, .sizeAfterRemovals: "MiB"
+        case .sizeAfterLoad, .sizeAfterRemovals, .historyPackedBytes: "MiB"
         case .bytesPerCommit: "bytes"
-        case .openWithHistory, .diff: "ms"
-        case .compaction: "MB/s"
+        case .openWithHistory, .diff, .packedDiff100: "ms"
+        case .compaction, .packRate: "MB/s"
         }
     }
 }
 
 /// A group of workloads one child process runs in order on one engine's directory: `load`,
 /// then `write`, `read` and `remove`, each on what the ones before left; `oldVersion` works on
-/// a copy of what `write` left, `history` and `compaction` on databases of their own.
+/// a copy of what `write` left, `history` and `compaction` on databases of their own
+/// (`compaction`'s history database also gives the packed-history rows, packed before it is
+/// compacted to its latest version).
 enum Phase: String, CaseIterable, Sendable {
     case load, write, read
     case oldVersion = "old_version"
@@ -105,8 +114,8 @@ struct Plan: Sendable {
     var historyCommits: Int
     /// Runs of each warm read workload (the fastest is reported).
     var readRepeats: Int
-    /// Test only: `old_version_reads` reads at the latest version instead, which the run must
-    /// catch (its checksum differs from the old version's).
+    /// Test only: `old_version_reads` and `packed_version_reads` read at the latest version
+    /// instead, which the run must catch (their checksums differ from the old version's).
     var misreadOldVersion = false
 
     /// The data set.
