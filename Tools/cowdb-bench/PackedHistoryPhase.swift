@@ -82,7 +82,7 @@ extension PhaseRunner {
     /// The one call that packs: compaction keeping every version, what `cowdb compact
     /// --keep-all` does. Adapt here if packing takes a parameter of its own.
     static func packEveryVersion(_ db: Database) throws -> CompactionReport {
-        try db.compact(keeping: RetentionPolicy(keepTags: false, keepAll: true))
+        try db.compact(keeping: RetentionPolicy(keepTags: false, keepAll: true), packing: .all)
     }
 
     /// Packs the history database `db` (the schedule's commits after the load, version
