@@ -99,6 +99,7 @@ extension Database {
             switched = true
             try switchGenerations(to: generation + 1, run)
             let after = try self.versions()
+            compactedLength.store(after.last?.fileLength ?? UInt64(store.layout.pageSize), ordering: .relaxed)
             return CompactionReport(versionsBefore: versionCount + run.carried, versionsKept: after.count,
                                     versionsCarriedOver: run.carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
                                     bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
@@ -112,6 +113,7 @@ extension Database {
         targetOptions.durability = .none
         targetOptions.readOnly = false
         targetOptions.lockTimeout = 0
+        targetOptions.automaticCompaction = nil
         return try Database(path: path, options: targetOptions, backend: backend,
                             target: GenerationTarget(uuid: store.header.uuid, generation: generation))
     }
@@ -202,11 +204,20 @@ extension Database {
 
     // MARK: Automatic compaction
 
-    /// After a commit: every `checkEveryCommits` commits, measure and maybe compact, in a
-    /// background thread (never two at once).
+    /// After a commit: when the file has grown enough since the last compaction, or every
+    /// `checkEveryCommits` commits to measure the live data, maybe compact, in a background
+    /// thread (never two at once).
     func considerAutomaticCompaction() {
-        guard let automatic = options.automaticCompaction else { return }
-        guard commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits) else { return }
+        guard let automatic = options.automaticCompaction, !options.readOnly else { return }
+        let length = ((generation.current().latest?.page ?? 0) + 1) * UInt64(pageSize)
+        let base = compactedLength.load(ordering: .relaxed)
+        if base == .max { compactedLength.store(length, ordering: .relaxed) }
+        let grown = automatic.growthFraction.map { fraction in
+            base != .max && length > base + max(automatic.minimumGrowth, UInt64(Double(base) * fraction))
+        } ?? false
+        let measure = automatic.fileToLiveRatio != nil
+            && commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits)
+        guard grown || measure else { return }
         // A check or compaction still running: try again after the next commit.
         guard compacting.withLock({ !$0 }),
               automaticCheckRunning.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
@@ -215,9 +226,11 @@ extension Database {
         let thread = Thread { [self] in
             defer { automaticCheckRunning.store(false, ordering: .releasing) }
             do {
-                let stats = try self.stats()
-                guard Double(stats.fileBytes) > automatic.fileToLiveRatio * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
-                try self.compact(keeping: automatic.policy)
+                if !grown {
+                    let stats = try self.stats()
+                    guard Double(stats.fileBytes) > (automatic.fileToLiveRatio ?? .infinity) * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
+                }
+                try self.compact(keeping: automatic.policy, packing: automatic.packing)
             } catch {
                 // A closed database, a compaction already running, an I/O error: the next
                 // check tries again; the database itself is unaffected.

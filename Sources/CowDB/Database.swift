@@ -35,6 +35,9 @@ public final class Database: @unchecked Sendable {
     let commitsSinceCheck = Atomic<Int>(0)
     /// Whether an automatic compaction's background thread (measurement or compaction) runs.
     let automaticCheckRunning = Atomic<Bool>(false)
+    /// Data file bytes after the last compaction, or at the first commit after opening
+    /// (UInt64.max until then): where automatic compaction's growth counts from.
+    let compactedLength = Atomic<UInt64>(.max)
     /// The state lock: which generation is current, and whether the database is open. Held
     /// for a few loads, never across I/O; a reader takes it, then the generation's head lock
     /// (Generation.swift), never the other way round.

@@ -43,9 +43,11 @@ public struct DatabaseOptions: Sendable {
     /// Permission bits for new files (the umask applies too; the world-write bit is always
     /// cleared, so no database file is ever world-writable).
     public var fileMode: mode_t = 0o644
-    /// Compact in the background when the file outgrows the live data (nil, the default: only
-    /// when `compact(keeping:)` is called). See `AutomaticCompaction` for the costs.
-    public var automaticCompaction: AutomaticCompaction?
+    /// Compact in the background (nil: only when `compact(keeping:packing:)` is called). The
+    /// default, `AutomaticCompaction.packHistory`, keeps every version and packs the older
+    /// ones whenever the data file has grown by a quarter (at least 16 MiB) since it was last
+    /// compacted, so that history costs about what its changes cost. See `AutomaticCompaction`.
+    public var automaticCompaction: AutomaticCompaction? = .packHistory
 
     /// When reads verify checksums. Every page and overflow run a read uses is verified before
     /// any of its bytes is used, so a damaged byte (bit rot, a stray write) is reported as
@@ -69,27 +71,50 @@ public struct DatabaseOptions: Sendable {
     public init() {}
 }
 
-/// A retention policy applied on its own: every `checkEveryCommits` commits the writer measures
-/// the latest version's live bytes (a walk of its trees, in a background thread) and, when the
-/// data file is more than `fileToLiveRatio` times that, compacts with `policy` in that thread.
+/// A retention policy (and packing) applied on its own, in a background thread after commits,
+/// when either trigger fires:
 ///
-/// Costs: the measurement reads every page of the latest version once per check (for a
-/// 1,000,000-key database, ~70,000 pages); a compaction reads the kept versions and writes the
-/// new file once, while readers and the writer go on (the writer waits only for the last
-/// catch-up step). Versions the policy does not keep disappear without further notice.
+/// - **growth** (`growthFraction`, `minimumGrowth`): the data file has grown by that fraction
+///   of its length after the last compaction (or at open), and by at least that many bytes.
+///   Checked every commit: a load of the file's length, no I/O.
+/// - **live ratio** (`fileToLiveRatio`): every `checkEveryCommits` commits the writer measures
+///   the latest version's live bytes (a walk of its trees: for a 1,000,000-key database,
+///   ~70,000 pages) and compacts when the data file is more than that ratio times them.
+///
+/// A compaction reads the kept versions and writes the new file once, while readers and the
+/// writer go on (the writer waits only for the last catch-up step). Versions the policy does
+/// not keep disappear without further notice. Packing rewrites the whole history tree each
+/// time (sequential copying of the packed entries, plus the new versions' changes).
 public struct AutomaticCompaction: Sendable, Equatable {
     /// Which versions survive.
     public var policy: RetentionPolicy
-    /// Compact when the file exceeds this many times the live data.
-    public var fileToLiveRatio: Double
-    /// Commits between two measurements.
+    /// Which of them are packed.
+    public var packing: Packing
+    /// Compact when the file exceeds this many times the live data (nil: never measure).
+    public var fileToLiveRatio: Double?
+    /// Commits between two measurements of the live data.
     public var checkEveryCommits: Int
+    /// Compact when the file has grown by this fraction of its length after the last
+    /// compaction (nil: not on growth) …
+    public var growthFraction: Double?
+    /// … and by at least this many bytes.
+    public var minimumGrowth: UInt64
 
-    /// Compact with `policy` once the file exceeds `fileToLiveRatio` × the live data, checking
-    /// every `checkEveryCommits` commits.
-    public init(policy: RetentionPolicy, fileToLiveRatio: Double = 4, checkEveryCommits: Int = 1_000) {
+    /// Compact with `policy` (packing as `packing` says) once the file exceeds
+    /// `fileToLiveRatio` × the live data, checking every `checkEveryCommits` commits, or once
+    /// it has grown by `growthFraction` (and `minimumGrowth` bytes) since the last compaction.
+    public init(policy: RetentionPolicy, packing: Packing = .none, fileToLiveRatio: Double? = 4, checkEveryCommits: Int = 1_000,
+                growthFraction: Double? = nil, minimumGrowth: UInt64 = 16 << 20) {
         self.policy = policy
+        self.packing = packing
         self.fileToLiveRatio = fileToLiveRatio
         self.checkEveryCommits = checkEveryCommits
+        self.growthFraction = growthFraction
+        self.minimumGrowth = minimumGrowth
     }
+
+    /// The default: keep every version, pack all but the latest whenever the file has grown
+    /// by a quarter, and by at least 16 MiB, since the last compaction.
+    public static let packHistory = AutomaticCompaction(policy: RetentionPolicy(keepAll: true), packing: .all, fileToLiveRatio: nil,
+                                                        growthFraction: 0.25)
 }

@@ -281,8 +281,10 @@ final class CompactionTests: XCTestCase {
         try db.checkAndClose()
     }
 
-    func testAutomaticCompactionIsOffByDefault() throws {
-        XCTAssertNil(DatabaseOptions().automaticCompaction)
+    func testAutomaticPackingIsOnByDefault() throws {
+        XCTAssertEqual(DatabaseOptions().automaticCompaction, .packHistory)
+        XCTAssertTrue(AutomaticCompaction.packHistory.policy.keepAll)
+        XCTAssertEqual(AutomaticCompaction.packHistory.packing, .all)
     }
 
     func testCompactingAnEmptyDatabaseChangesNothing() throws {
