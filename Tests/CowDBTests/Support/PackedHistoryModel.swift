@@ -155,3 +155,16 @@ extension Database {
         return Snapshot(database: self, source: source)
     }
 }
+
+extension Database {
+    /// Commits, into this empty database, a version whose pages are whatever `build` appends
+    /// through the sink (a damaged history tree, say); returns the root `build` names.
+    func commitRawHistory(_ build: (any PageSink) throws -> PageNumber) throws -> PageNumber {
+        var root: PageNumber = 0
+        try commitBuilding(stamp: .next) { sink, _ in
+            root = try build(sink)
+            return CommitRoots(catalogRoot: 0, defaultRoot: 0, defaultCount: 0, totalCount: 0)
+        }
+        return root
+    }
+}
