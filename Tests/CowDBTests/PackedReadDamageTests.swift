@@ -132,6 +132,22 @@ final class PackedReadDamageTests: XCTestCase {
         }
     }
 
+    /// An empty history tree (root 0) is an empty version: no keys, no named keyspaces.
+    func testAnEmptyHistoryTreeReadsAsAnEmptyVersion() throws {
+        let directory = TemporaryDirectory()
+        let (db, txn) = try packed({ _ in 0 }, in: directory, "empty")
+        XCTAssertEqual(txn.count, 0)
+        XCTAssertEqual(try txn.keyspaces(), [])
+        XCTAssertNil(try txn.get([1]))
+        XCTAssertTrue(Array(try txn.scan(reverse: true)).isEmpty)
+        XCTAssertThrowsError(try txn.keyspace("a")) { XCTAssertEqual($0 as? CowDBError, .keyspaceNotFound("a")) }
+        var cursor = try txn.cursor()
+        XCTAssertNil(try cursor.last())
+        txn.invalidate()
+        XCTAssertNil(txn.pendingError)
+        try db.close()
+    }
+
     /// Lists the keyspaces and walks the default keyspace forward.
     private func readAll(_ txn: ReadTransaction) throws {
         _ = try txn.keyspaces()
