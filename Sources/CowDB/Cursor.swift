@@ -9,8 +9,10 @@ public struct Cursor {
     let name: String?
     private var inner: TreeCursor?
     private var stamp: UInt64 = 0
+    /// At a packed version: the cursor over the history tree (Cursor+Packed.swift).
+    var history: HistoryCursor?
     /// The key the cursor is on, if positioned.
-    public private(set) var key: [UInt8]?
+    public internal(set) var key: [UInt8]?
 
     init(transaction: ReadTransaction, name: String?) {
         self.transaction = transaction
@@ -19,6 +21,7 @@ public struct Cursor {
 
     /// Positions on the first entry whose key is ≥ `key`.
     public mutating func seek(to key: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
+        if transaction.source.packed != nil { return try packedMove { cursor in try key.withUnsafeBytes { try cursor.seek($0) } } }
         var tree = try fresh()
         let found = try key.withUnsafeBytes { try tree.seek($0) }
         return try land(tree, found)
@@ -26,6 +29,7 @@ public struct Cursor {
 
     /// Positions on the first entry.
     public mutating func first() throws -> (key: [UInt8], value: [UInt8])? {
+        if transaction.source.packed != nil { return try packedMove { try $0.first() } }
         var tree = try fresh()
         let found = try tree.first()
         return try land(tree, found)
@@ -33,6 +37,7 @@ public struct Cursor {
 
     /// Positions on the last entry.
     public mutating func last() throws -> (key: [UInt8], value: [UInt8])? {
+        if transaction.source.packed != nil { return try packedMove { try $0.last() } }
         var tree = try fresh()
         let found = try tree.last()
         return try land(tree, found)
@@ -41,7 +46,7 @@ public struct Cursor {
     /// Moves to the next entry (nil past the end; an unpositioned cursor stays so).
     public mutating func next() throws -> (key: [UInt8], value: [UInt8])? {
         transaction.ensureOpen()
-        guard let key, var tree = inner else { return nil }
+        guard let key, var tree = inner else { return try packedStep(from: key, ascending: true) }
         if stamp != transaction.mutationStamp {
             // The transaction changed since: find the current key again. If it was deleted,
             // the seek already stands on its successor.
@@ -57,7 +62,7 @@ public struct Cursor {
     /// Moves to the previous entry (nil before the start; an unpositioned cursor stays so).
     public mutating func previous() throws -> (key: [UInt8], value: [UInt8])? {
         transaction.ensureOpen()
-        guard let key, var tree = inner else { return nil }
+        guard let key, var tree = inner else { return try packedStep(from: key, ascending: false) }
         if stamp != transaction.mutationStamp {
             // Re-seek: the entry before the first key ≥ the current one is the predecessor.
             tree = try fresh()

@@ -34,6 +34,7 @@ extension ReadTransaction {
         guard limit > 0 else { return }
         openViews += 1
         defer { openViews -= 1 }
+        if source.packed != nil { return try packedWithEntries(in: name, from: from, to: to, limit: limit, body) }
         let root = try tree(name).root
         var walk = EntryWalk(to: to, limit: limit)
         if case let .page(rootPage)? = root {

@@ -52,12 +52,15 @@ public class ReadTransaction {
     /// An error met where a throw was impossible (inside a scan's iterator); rethrown when
     /// the closure returns.
     var pendingError: (any Error)?
+    /// A packed version's default keyspace count, once read from the history tree's catalog.
+    var packedDefaultCount: UInt64?
 
     init(source: ReadSource) {
         self.source = source
         version = source.version
         pages = source.pages
-        let record = source.commit?.record
+        // A packed version's commit is the pack commit: its roots are not this version's.
+        let record = source.packed == nil ? source.commit?.record : nil
         catalog = TreeState(rootPage: record?.catalogRoot ?? 0, count: 0)
         catalog.countsEntries = false
         defaultTree = TreeState(rootPage: record?.defaultRoot ?? 0, count: record?.defaultCount ?? 0)
@@ -107,7 +110,7 @@ public class ReadTransaction {
     public func cursor() throws -> Cursor { try cursor(in: nil) }
 
     /// Entries in the default keyspace.
-    public var count: UInt64 { ensureOpen(); return defaultTree.count }
+    public var count: UInt64 { ensureOpen(); return source.packed == nil ? defaultTree.count : packedDefaultCountDeferringErrors() }
 
     // MARK: Keyspaces
 
@@ -121,6 +124,7 @@ public class ReadTransaction {
     /// Names of the named keyspaces, in byte order.
     public func keyspaces() throws -> [String] {
         ensureOpen()
+        if source.packed != nil { return try packedKeyspaces() }
         var cursor = TreeCursor(root: catalog.root, pages: pages)
         var names: [String] = []
         var previous: [UInt8]?
@@ -144,7 +148,7 @@ public class ReadTransaction {
 
     /// The tree of keyspace `name` (nil: the default keyspace).
     func tree(_ name: String?) throws -> TreeState {
-        guard let name else { return defaultTree }
+        guard let name else { return source.packed == nil ? defaultTree : try packedDefaultTree() }
         if let tree = named[Array(name.utf8)] { return tree }
         let tree = try catalogEntry(name)
         named[Array(name.utf8)] = tree
@@ -153,6 +157,7 @@ public class ReadTransaction {
 
     /// Reads keyspace `name`'s root and count from the catalog.
     func catalogEntry(_ name: String) throws -> TreeState {
+        if source.packed != nil { return try packedCatalogEntry(name) }
         let key = Array(name.utf8)
         guard !key.isEmpty, key.count <= 255,
               let found = try key.withUnsafeBytes({ try BTree.find(catalog.root, key: $0, pages: pages) })
@@ -171,6 +176,7 @@ public class ReadTransaction {
         ensureOpen()
         let pages = source.pages
         try Keyspace.validate(key: key, layout: pages.layout)
+        if source.packed != nil { return try packedValue(for: key) }
         guard let root = source.commit?.record.defaultRoot, root != 0 else { return nil }
         let found = try key.withUnsafeBytes { try BTree.findStored(rootPage: root, key: $0, pages: pages) }
         guard let (value, leaf) = found else { return nil }
@@ -184,6 +190,7 @@ public class ReadTransaction {
     func find(_ key: [UInt8], in name: String?) throws -> FoundValue? {
         ensureOpen()
         try Keyspace.validate(key: key, layout: pages.layout)
+        if source.packed != nil { return try packedFind(key, in: name) }
         let tree = try tree(name)
         return try key.withUnsafeBytes { bytes -> FoundValue? in
             if case let .page(root)? = tree.root {

@@ -16,6 +16,7 @@ public final class WriteTransaction: ReadTransaction {
     var hasChanges = false
 
     init(source: ReadSource, appender: PageAppender, options: DatabaseOptions) throws {
+        precondition(source.packed == nil, "CowDB: a write transaction starts from the latest version, never a packed one")
         self.appender = appender
         self.mutator = try TreeMutator(sink: appender)
         self.budgetPages = max(16, options.dirtyPageBudget / appender.layout.pageSize)
