@@ -116,10 +116,14 @@ final class HistoryTreeWriter {
         var more = try cursor.first()
         var next = 0
         while more || next < entries.count {
+            if more, try Self.isStale(cursor, after: through) {
+                more = try cursor.next()
+                continue
+            }
             if more {
                 let order = next < entries.count ? try cursor.withKey { key in entries[next].key.withUnsafeBytes { compareBytes(key, $0) } } : -1
                 if order < 0 {
-                    try copy(cursor, from: old.pages, through: through)
+                    try copy(cursor, from: old.pages)
                     more = try cursor.next()
                     continue
                 }
@@ -136,11 +140,18 @@ final class HistoryTreeWriter {
         return BuiltHistory(root: root, count: count, pages: builder.pagesWritten + overflowPages)
     }
 
+    /// Whether the entry under `cursor` is a change-index entry of a version after `through`.
+    private static func isStale(_ cursor: TreeCursor, after through: UInt64) throws -> Bool {
+        try cursor.withKey { key in
+            guard key.first == HistoryKey.Kind.change.rawValue else { return false }
+            return try HistoryKey.decode(key, page: 0).version > through
+        }
+    }
+
     /// Copies the entry under `cursor` as it is (an overflow value into a new run).
-    private func copy(_ cursor: TreeCursor, from pages: PageReader, through: UInt64) throws {
+    private func copy(_ cursor: TreeCursor, from pages: PageReader) throws {
         guard case let .stored(stored, leaf) = try cursor.value() else { return }
         try cursor.withKey { key in
-            if key.first == HistoryKey.Kind.change.rawValue, try HistoryKey.decode(key, page: leaf).version > through { return }
             guard builder.follows(key), key.count <= builder.maxKeySize else {
                 throw CowDBError.corruptPage(leaf, "history key out of order or of \(key.count) bytes")
             }
