@@ -38,8 +38,8 @@ extension Database {
     /// with their numbers and timestamps, into the next generation, and switches to it
     /// atomically. Runs while readers read and the writer commits (commits made meanwhile are
     /// carried over). Reading a dropped version afterwards throws `versionNotFound`.
-    /// Throws `busy` when another compaction of this instance is running, `readOnly` on a
-    /// read-only instance.
+    /// Waits for a compaction of this instance already running (an automatic one) to end
+    /// first. Throws `readOnly` on a read-only instance.
     ///
     /// `packing` says which kept versions go into the packed history tree
     /// (docs/PACKED-HISTORY.md), where a version costs about what its changes cost instead of
@@ -48,10 +48,7 @@ extension Database {
     public func compact(keeping policy: RetentionPolicy = RetentionPolicy(), packing: Packing = .none) throws -> CompactionReport {
         if options.readOnly { throw CowDBError.readOnly }
         let run = CompactionRun(started: monotonicSeconds())
-        try compacting.withLock { running in
-            if running { throw CowDBError.busy("a compaction of this database is running") }
-            running = true
-        }
+        while !compacting.withLock({ running in defer { running = true }; return !running }) { usleep(2_000) }
         defer { compacting.withLock { $0 = false } }
 
         let generation = store.header.generation
@@ -76,13 +73,7 @@ extension Database {
 
         // 1. The kept versions: the oldest ones packed, if any, then the oldest tree whole,
         //    each later one as its difference.
-        let packCount = try packing.count(of: kept, packedBefore: index)
-        if packCount > 0 {
-            try target.commitPack(Array(kept.prefix(packCount)), of: self, next: kept[packCount])
-            run.mark("\(packCount) versions packed")
-        }
-        for version in kept.dropFirst(packCount) { try carry(version, run, into: target, countingAsCarried: false) }
-        run.mark("kept versions copied")
+        try copy(kept, packing: try packing.count(of: kept, packedBefore: index), run, into: target)
         // 2. Catch up with what the writer committed meanwhile, without stopping it, until
         //    little is left.
         try catchUp(run, into: target)
@@ -105,6 +96,16 @@ extension Database {
                                     bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
                                     generation: generation + 1, seconds: monotonicSeconds() - run.started)
         }
+    }
+
+    /// Step 1 of a compaction: the first `packCount` of `kept` packed, the others carried.
+    private func copy(_ kept: [UInt64], packing packCount: Int, _ run: CompactionRun, into target: Database) throws {
+        if packCount > 0 {
+            try target.commitPack(Array(kept.prefix(packCount)), of: self, next: kept[packCount])
+            run.mark("\(packCount) versions packed")
+        }
+        for version in kept.dropFirst(packCount) { try carry(version, run, into: target, countingAsCarried: false) }
+        run.mark("kept versions copied")
     }
 
     /// A second instance that writes generation `generation`'s files (`compact.lock`).

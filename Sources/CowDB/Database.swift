@@ -151,6 +151,8 @@ public final class Database: @unchecked Sendable {
         if writerThread.load(ordering: .relaxed) == UInt(pthread_self()) {
             throw CowDBError.busy("close() called inside write() on the same thread")
         }
+        // An automatic compaction (packing) running in the background finishes first.
+        while automaticCheckRunning.load(ordering: .acquiring) { usleep(2_000) }
         writerGate.lock()
         defer { writerGate.unlock() }
         let generation = try state.withLock { state -> Generation? in

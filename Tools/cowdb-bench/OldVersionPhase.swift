@@ -66,6 +66,7 @@ extension PhaseRunner {
         let schedule = OverwriteSchedule(plan: plan)
         var fast = DatabaseOptions()
         fast.durability = .none
+        fast.automaticCompaction = nil // the phase builds history as trees, then measures its own compactions
         let cowdb = try CowDBEngine(directory: directory, options: fast)
         for commit in 0 ..< schedule.commits {
             try cowdb.overwrite(schedule.keys(of: commit), of: data, stamp: schedule.stamp(commit))

@@ -111,6 +111,7 @@ struct PhaseRunner<E: Engine> {
         let data = plan.data
         var fast = DatabaseOptions()
         fast.durability = .none
+        fast.automaticCompaction = nil // the phase builds history as trees, then measures its own compactions
         let built = try CowDBEngine(directory: directory, options: fast)
         for i in 0 ..< plan.historyCommits { try built.write(i ..< i + 1, of: data) }
         try built.close()
@@ -141,6 +142,7 @@ struct PhaseRunner<E: Engine> {
         let schedule = HistorySchedule(plan: plan)
         var fast = DatabaseOptions()
         fast.durability = .none
+        fast.automaticCompaction = nil // the phase builds history as trees, then measures its own compactions
         let db = try Database(path: directory, options: fast)
         var buffers = PairBuffers()
         try db.write { txn in
