@@ -44,7 +44,8 @@ extension Database {
         //    one file's bytes with the other's index).
         let (current, view) = try openView()
         let source = makeSource(current, view.latest, mapping: view.mapping)
-        let records = try (0 ..< view.index.count).map { try view.index.record($0) }.filter { $0.version <= source.version }
+        // The index file's records (a pack's versions before its own are in its version table).
+        let records = try (view.index.packedExtra ..< view.index.count).map { try view.index.record($0) }.filter { $0.version <= source.version }
         let end = ((source.commit?.page ?? 0) + 1) * UInt64(current.store.layout.pageSize)
         let tags = try readTags()
 

@@ -12,11 +12,12 @@
 // empty name.
 //
 // grp(key) (user keys): groups of 8 bytes, the last one padded with zeros, each followed by a
-// marker: 0xFF after a full group that is not the last, 0xFF − pad (0xF7 … 0xFE) after the
-// last (a key whose length is a multiple of 8 ends with an empty group, marker 0xF7) — the
-// memcomparable encoding of TiKV and MyRocks. Order-preserving and prefix-free like escaping,
-// but bounded (9 bytes per 8, plus at most 9): escaping could double a key past any entry
-// limit.
+// marker: 0xFF after a group that is not the last, 0xF0 + n after the last, which holds n
+// bytes (1 … 8; 0 only for an empty key). A variant of the memcomparable encoding of TiKV and
+// MyRocks whose last group may be full, so a key whose length is a multiple of 8 takes no
+// extra group. Order-preserving and prefix-free like escaping (equal group bytes: the shorter
+// key's marker is the smaller), but bounded (9 bytes per 8 started): escaping could double a
+// key past any entry limit.
 //
 // The version is stored inverted and big-endian, so that a key's newest entry comes first:
 // the entry in force at version V is the first entry at or after pair(ks, key, V).
@@ -64,7 +65,7 @@ package enum HistoryKey {
     }
 
     /// Bytes `grp(key)` takes.
-    package static func groupedCount(_ keyLength: Int) -> Int { (keyLength / 8 + 1) * 9 }
+    package static func groupedCount(_ keyLength: Int) -> Int { max(1, (keyLength + 7) / 8) * 9 }
 
     /// Appends `grp(key)` to `out`.
     package static func appendGrouped(_ key: UnsafeRawBufferPointer, to out: inout [UInt8]) {
@@ -72,13 +73,13 @@ package enum HistoryKey {
         while true {
             let take = min(8, key.count - start)
             if take > 0 { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[start ..< start + take])) }
-            if take == 8 {
+            start += take
+            if start < key.count {
                 out.append(0xFF)
-                start += 8
                 continue
             }
             for _ in take ..< 8 { out.append(0) }
-            out.append(0xFF - UInt8(8 - take))
+            out.append(0xF0 + UInt8(take))
             return
         }
     }
@@ -177,8 +178,8 @@ package enum HistoryKey {
                 offset += 9
                 continue
             }
-            guard marker >= 0xF7 else { throw CowDBError.corruptPage(page, "history key group with marker \(marker)") }
-            let take = 8 - Int(0xFF - marker)
+            guard marker >= 0xF0, marker <= 0xF8 else { throw CowDBError.corruptPage(page, "history key group with marker \(marker)") }
+            let take = Int(marker - 0xF0)
             guard bytes[(offset + take) ..< (offset + 8)].allSatisfy({ $0 == 0 }) else {
                 throw CowDBError.corruptPage(page, "history key group padded with bytes other than zero")
             }

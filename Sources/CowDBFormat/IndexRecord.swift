@@ -12,10 +12,10 @@
 //   40     8    totalCount      entries in all keyspaces
 //   48     4    appendedPages   pages this commit appended, its record included
 //   52     4    flags           bit 0: synced (an fdatasync covered this commit);
-//                                 bit 1: packed (the version is held by the pack commit at
-//                                 commitPage, whose history tree is catalogRoot; defaultRoot
-//                                 and appendedPages are 0). Packed records come first, and
-//                                 are the only ones whose commit pages repeat.
+//                                 bit 1: packed (the record of a pack commit, whose history
+//                                 tree is catalogRoot; only ever the index's first record).
+//                                 The versions before the pack's own are not in the file:
+//                                 its version table lists them (PackedVersions.swift).
 //   56     4    reserved        0
 //   60     4    checksum        CRC-32C of bytes [0, 60)
 //
@@ -42,7 +42,8 @@ package struct IndexRecord: Equatable, Sendable {
     /// Whether the version is a packed one.
     package var isPacked: Bool { flags & IndexRecord.packedFlag != 0 }
 
-    /// The record of a packed version, one entry of the version table of the pack commit at `page`.
+    /// The record the index view serves for a packed version, one entry of the version table
+    /// of the pack commit at `page` (commitPage repeats; appendedPages 0).
     package init(packed entry: VersionTable.Entry, pack: CommitRecord, page: PageNumber, synced: Bool) {
         self.init(version: entry.version, timestamp: entry.timestamp, commitPage: page, catalogRoot: pack.catalogRoot,
                   defaultRoot: 0, totalCount: entry.totalCount, appendedPages: 0,
@@ -58,7 +59,7 @@ package struct IndexRecord: Equatable, Sendable {
         defaultRoot = commit.defaultRoot
         totalCount = commit.totalCount
         appendedPages = UInt32(clamping: page - commit.firstPage + 1)
-        flags = synced ? IndexRecord.syncedFlag : 0
+        flags = (synced ? IndexRecord.syncedFlag : 0) | (commit.pack != nil ? IndexRecord.packedFlag : 0)
     }
 
     package init(version: UInt64, timestamp: UInt64, commitPage: PageNumber, catalogRoot: PageNumber,

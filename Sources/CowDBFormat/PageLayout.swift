@@ -39,7 +39,7 @@
 
     /// The most bytes one entry of a packed history tree may use: half a page, so that a page
     /// holds two. History trees are written once, bottom-up, and never split; their composite
-    /// keys (`HistoryKey`) are longer than the user keys they hold (1,646 bytes at most at 4 KiB).
+    /// keys (`HistoryKey`) are longer than the user keys they hold (1,637 bytes at most at 4 KiB).
     @inlinable package var historyMaxEntrySize: Int { (pageSize - PageHeader.size) / 2 }
 
     /// The longest composite key of a history tree.

@@ -148,22 +148,17 @@ extension Generation {
         // 7. publication to readers in this process: the record counted and the head moved
         //    under the head lock together, so that a reader that finds the record also finds
         //    its version the latest.
-        let records = indexRecords(point, packed: roots.pack?.entries, synced: durable)
+        let records = [IndexRecord(commit: point.record, page: point.page, synced: durable)]
         let written = log.write(records)
         head.withLock { head in
             log.count(records, written: written)
+            if let pack = roots.pack { head.packed = PackedVersions(pack: point, entries: pack.entries) }
             head.latest = point
             head.mapping = appender.currentMapping
         }
         // 8. Publication to other processes: the lock file's seqlock page.
         lockFile?.publish(version: point.record.version, commitPage: point.page, generation: number, indexCount: log.count)
         return point
-    }
-
-    /// Step 6's index records: the commit's, or one per version of a pack commit.
-    private func indexRecords(_ point: CommitPoint, packed entries: [VersionTable.Entry]?, synced: Bool) -> [IndexRecord] {
-        guard let entries else { return [IndexRecord(commit: point.record, page: point.page, synced: synced)] }
-        return entries.map { IndexRecord(packed: $0, pack: point.record, page: point.page, synced: synced) }
     }
 
     /// Step 3: the commit record of `region` with `roots`.

@@ -12,7 +12,9 @@ extension Generation {
     package convenience init(recovering files: GenerationFiles, lockFile: LockFile?) throws {
         do {
             let (recovered, mapping) = try Generation.recover(files, lockFile: lockFile)
-            self.init(files, head: Head(latest: recovered.latest, mapping: mapping), lockFile: lockFile)
+            let packed = try files.log.count > 0 ? files.log.record(0) : nil
+            let versions = try packed.flatMap { $0.isPacked ? try PackedVersions.load(first: $0, base: mapping.base, pageSize: files.store.layout.pageSize) : nil }
+            self.init(files, head: Head(latest: recovered.latest, mapping: mapping, packed: versions), lockFile: lockFile)
             if !files.place.readOnly { try settle(recovered, mapping) }
         } catch {
             files.store.file.close()

@@ -53,6 +53,8 @@ package final class Generation: @unchecked Sendable {
         /// Set when writing is no longer safe (a failed `fdatasync`, a failed switch of
         /// generations): every later commit throws `writerPoisoned` with this reason.
         var poisoned: String?
+        /// The versions of the generation's pack commit, if it has one.
+        var packed: PackedVersions?
     }
 
     /// Takes over recovered files.
@@ -79,7 +81,7 @@ package final class Generation: @unchecked Sendable {
 
     /// The head and the index at one moment, to search without a lock.
     package func view() -> GenerationView {
-        head.withLock { GenerationView(latest: $0.latest, mapping: $0.mapping, index: log.view, pageSize: store.layout.pageSize) }
+        head.withLock { GenerationView(latest: $0.latest, mapping: $0.mapping, index: log.view(packed: $0.packed), pageSize: store.layout.pageSize) }
     }
 
     /// Stops every later commit (see `Head.poisoned`).

@@ -14,13 +14,26 @@ package struct IndexView: @unchecked Sendable {
     let fileCount: Int
     /// Records after the file's, known from the data file only.
     let pending: [IndexRecord]
+    /// The versions of the generation's pack commit before its own (whose record is the
+    /// file's first), served as records before the file's.
+    let packed: PackedVersions?
+
+    /// Memberwise.
+    init(mapping: MappedRegion, fileCount: Int, pending: [IndexRecord], packed: PackedVersions?) {
+        (self.mapping, self.fileCount, self.pending, self.packed) = (mapping, fileCount, pending, packed)
+    }
+
+    /// Records served before the file's (packed versions).
+    package var packedExtra: Int { packed?.extra ?? 0 }
 
     /// Total records known.
-    package var count: Int { fileCount + pending.count }
+    package var count: Int { packedExtra + fileCount + pending.count }
 
     /// Record `i` of the index.
     package func record(_ i: Int) throws -> IndexRecord {
         precondition(i >= 0 && i < count)
+        if let packed, i < packed.extra { return packed.record(i) }
+        let i = i - packedExtra
         if i >= fileCount { return pending[i - fileCount] }
         let bytes = UnsafeRawBufferPointer(start: mapping.base + i * IndexRecord.size, count: IndexRecord.size)
         // One retry: a writer in another process may be flagging this record synced in place.

@@ -13,10 +13,9 @@ import CowDBFormat
 //  4. Index records after the anchor that match the scan are trusted; the scan's other
 //     commits become pending records (rebuilt index entries).
 //
-// A pack commit (the first commit of a file written by packing) stands for many versions: the
-// scan expands it into one record per entry of its version table (Recovery+Pack.swift). Its
-// index records share its commit page; an anchor among them counts only if the index holds
-// all of them, else the index is rebuilt from the first page.
+// A pack commit (the first commit of a file written by packing) has one index record like any
+// commit, flagged packed; the versions before its own are listed by its version table, which
+// the generation reads after recovery (PackedVersions.swift).
 
 /// A commit record and the page it sits on.
 package struct CommitPoint: Equatable, Sendable {
@@ -90,9 +89,8 @@ package enum Recovery {
         prefix.reserveCapacity(inFile)
         for i in 0 ..< inFile {
             guard let record = try log.fileRecord(i) else { break }
-            if let previous = prefix.last, record.version <= previous.version || record.commitPage < previous.commitPage
-                || (record.commitPage == previous.commitPage && !(record.isPacked && previous.isPacked))
-                || (record.isPacked && !previous.isPacked) { break }
+            if let previous = prefix.last, record.version <= previous.version || record.commitPage <= previous.commitPage { break }
+            if record.isPacked, i > 0 { break } // only a file's first commit is a pack
             guard record.commitPage >= 1, record.commitPage < filePages else { break }
             prefix.append(record)
         }
@@ -105,7 +103,6 @@ package enum Recovery {
     private static func findAnchor(in prefix: [IndexRecord], base: UnsafeRawPointer, pageSize: Int) throws -> (Int, CommitPoint?) {
         guard let i = prefix.lastIndex(where: \.isSynced) else { return (-1, nil) }
         let record = prefix[i]
-        if record.isPacked { return try packedAnchor(in: prefix, at: i, base: base, pageSize: pageSize) }
         guard let commit = verifiedCommit(base: base, pageSize: pageSize, page: record.commitPage),
               commit.version == record.version, commit.timestamp == record.timestamp
         else {
@@ -139,12 +136,7 @@ package enum Recovery {
                       record.follows(lastVersion), record.timestamp > lastTimestamp,
                       record.regionChecksum == fold
                 else { break }
-                if record.pack != nil {
-                    guard let expanded = packRecords(record, page: page, base: base, pageSize: pageSize) else { break }
-                    records += expanded
-                } else {
-                    records.append(IndexRecord(commit: record, page: page, synced: false))
-                }
+                records.append(IndexRecord(commit: record, page: page, synced: false))
                 found.append(CommitPoint(record: record, page: page))
                 (previousPage, lastVersion, lastTimestamp) = (page, record.version, record.timestamp)
                 regionStart = page + 1

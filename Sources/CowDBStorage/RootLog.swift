@@ -62,7 +62,12 @@ package final class RootLog: @unchecked Sendable {
     /// The records as they stand now, to search without a lock (see IndexView.swift). The map
     /// covers every trusted record: recovery read them through it, `writePending` extends it
     /// before counting the records it wrote, and `write` before `count` counts one.
-    package var view: IndexView { IndexView(mapping: mapping, fileCount: fileCount, pending: pending) }
+    package var view: IndexView { view(packed: nil) }
+
+    /// The view, serving `packed`'s versions before the file's records.
+    package func view(packed: PackedVersions?) -> IndexView {
+        IndexView(mapping: mapping, fileCount: fileCount, pending: pending, packed: packed)
+    }
 
     /// Makes the map cover `records` records.
     private func mapCovering(_ records: Int) throws {

@@ -40,16 +40,18 @@ final class HistoryKeyTests: XCTestCase {
     func testBytesAsDrawn() throws {
         // 0x01 ‖ esc("") ‖ grp("a\0b") ‖ BE64(~5)
         XCTAssertEqual(pair([], [0x61, 0x00, 0x62], 5),
-                       [0x01, 0x00, 0x00, 0x61, 0x00, 0x62, 0, 0, 0, 0, 0, 0xFA] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFA])
-        XCTAssertEqual(change(5, [0x73], [0x6B]), [0x03, 0, 0, 0, 0, 0, 0, 0, 5, 0x73, 0x00, 0x00, 0x6B, 0, 0, 0, 0, 0, 0, 0, 0xF8])
-        // grp of 8 bytes: a full group (marker 0xFF), then an empty last group (marker 0xF7).
-        XCTAssertEqual(pair([], [1, 2, 3, 4, 5, 6, 7, 8], 0).dropFirst(3).dropLast(8),
-                       [1, 2, 3, 4, 5, 6, 7, 8, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0xF7])
-        XCTAssertEqual(HistoryKey.groupedCount(992), 1125)
+                       [0x01, 0x00, 0x00, 0x61, 0x00, 0x62, 0, 0, 0, 0, 0, 0xF3] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFA])
+        XCTAssertEqual(change(5, [0x73], [0x6B]), [0x03, 0, 0, 0, 0, 0, 0, 0, 5, 0x73, 0x00, 0x00, 0x6B, 0, 0, 0, 0, 0, 0, 0, 0xF1])
+        // grp of 8 bytes: one full last group (marker 0xF8); of 9: a group, then one of 1 byte.
+        XCTAssertEqual(pair([], [1, 2, 3, 4, 5, 6, 7, 8], 0).dropFirst(3).dropLast(8), [1, 2, 3, 4, 5, 6, 7, 8, 0xF8])
+        XCTAssertEqual(pair([], [1, 2, 3, 4, 5, 6, 7, 8, 9], 0).dropFirst(3).dropLast(8),
+                       [1, 2, 3, 4, 5, 6, 7, 8, 0xFF, 9, 0, 0, 0, 0, 0, 0, 0, 0xF1])
+        XCTAssertEqual(HistoryKey.groupedCount(992), 1116)
+        XCTAssertEqual(HistoryKey.groupedCount(24), 27)
         var catalog: [UInt8] = []
         [UInt8]([0x73]).withUnsafeBytes { HistoryKey.catalog(keyspace: $0, version: 0, into: &catalog) }
         XCTAssertEqual(catalog, [0x02, 0x73, 0x00, 0x00] + [UInt8](repeating: 0xFF, count: 8))
-        XCTAssertEqual(after([], [0x61]), [0x01, 0x00, 0x00, 0x61, 0, 0, 0, 0, 0, 0, 0, 0xF8] + [UInt8](repeating: 0xFF, count: 9))
+        XCTAssertEqual(after([], [0x61]), [0x01, 0x00, 0x00, 0x61, 0, 0, 0, 0, 0, 0, 0, 0xF1] + [UInt8](repeating: 0xFF, count: 9))
         XCTAssertEqual([UInt8]([0, 1, 0]).withUnsafeBytes { HistoryKey.escapedCount($0) }, 7)
     }
 
@@ -113,8 +115,9 @@ final class HistoryKeyTests: XCTestCase {
             [], [0x04] + good.dropFirst(), Array(good.dropLast()), good + [0],
             [0x01, 0x61, 0x00, 0x05] + [UInt8](repeating: 0, count: 8), // a zero escaped by 0x05
             [0x01, 0x61, 0x00], // a field without its terminator
-            [0x01, 0x00, 0x00, 0x61, 0, 0, 0, 0, 0, 0, 0, 0x10] + [UInt8](repeating: 0, count: 8), // a group marker below 0xF7
-            [0x01, 0x00, 0x00, 0x61, 0x62, 0x63, 0x64, 0, 0, 0, 0, 0xFA] + [UInt8](repeating: 0, count: 8), // padding not zero
+            [0x01, 0x00, 0x00, 0x61, 0, 0, 0, 0, 0, 0, 0, 0x10] + [UInt8](repeating: 0, count: 8), // a group marker below 0xF0
+            [0x01, 0x00, 0x00, 0x61, 0, 0, 0, 0, 0, 0, 0, 0xF9] + [UInt8](repeating: 0, count: 8), // a group marker above 0xF8
+            [0x01, 0x00, 0x00, 0x61, 0x62, 0x63, 0x64, 0, 0, 0, 0, 0xF3] + [UInt8](repeating: 0, count: 8), // padding not zero
             [0x01, 0x00, 0x00, 0x61, 0, 0, 0], // a key ending inside a group
         ]
         for bytes in damaged {
