@@ -30,14 +30,13 @@ struct CandidateKey: Hashable {
 }
 
 extension Database {
-    /// Calls `body` with every key whose value differs between versions `from` and `to`, in
-    /// every keyspace, and its value at `to` (nil: absent there); the default keyspace first,
+    /// Calls `body` with every key whose value differs between the versions `old` and `new`
+    /// read (sources of one view), in every keyspace, and its value in `new` (nil: absent there); the default keyspace first,
     /// then the named ones in byte order of their names, keys in byte order.
-    func forEachChange(from: UInt64, to: UInt64,
+    func forEachChange(_ old: ReadSource, _ new: ReadSource,
                        _ body: (String?, UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
-        let (old, new) = try sources(at: from, to)
         guard let listed = try packedDiff(old, new, scope: .all) else {
-            return try diffAllKeyspaces(from: from, to: to) { changes in
+            return try run(try DiffWalk(old: old, new: new, scope: .all)) { changes in
                 try changes.forEachWithoutCopying { try body($0.keyspace, $0.key, $0.newValue) }
             }
         }

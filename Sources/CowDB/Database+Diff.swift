@@ -88,7 +88,7 @@ extension Database {
     }
 
     /// Runs `body` on a walk, then ends it and rethrows any error met while iterating.
-    private func run<T>(_ walk: DiffWalk, _ body: (DiffSequence) throws -> T) throws -> T {
+    func run<T>(_ walk: DiffWalk, _ body: (DiffSequence) throws -> T) throws -> T {
         defer { walk.isOpen = false }
         let result = try body(DiffSequence(walk: walk))
         if let error = walk.pendingError { throw error }

@@ -129,10 +129,18 @@ extension Database {
         var previous = previous
         for version in versions + (next.map { [$0] } ?? []) {
             let pair = version != next
-            try forEachChange(from: previous, to: version) { name, key, value in
+            let (old, new) = try sources(at: previous, version)
+            try forEachChange(old, new) { name, key, value in
                 collector.addChange(keyspace: name, key: key, value: value, version: version, pair: pair)
             }
-            if pair { try read(at: version) { txn in try collector.addCatalog(txn, version: version) } }
+            // Counts live in the catalog and the commit record: when neither changed (an
+            // overwrite), no keyspace was created, dropped, or changed its count.
+            if pair, old.packed != nil || new.packed != nil || old.commit?.record.catalogRoot != new.commit?.record.catalogRoot
+                || old.commit?.record.defaultCount != new.commit?.record.defaultCount {
+                let txn = ReadTransaction(source: new)
+                defer { txn.invalidate() }
+                try collector.addCatalog(txn, version: version)
+            }
             previous = version
         }
     }
