@@ -21,10 +21,10 @@ extension FormatGoldenTests {
         efbeadde 00000000 0000000000000000
         """
 
-    /// The record on page 12.
-    static func commitPage(_ record: CommitRecord = commit) -> (page: [UInt8], checksum: UInt32) {
+    /// The record on page 12 (or `pageNumber`).
+    static func commitPage(_ record: CommitRecord = commit, pageNumber: UInt64 = 12) -> (page: [UInt8], checksum: UInt32) {
         var page = [UInt8](repeating: 0, count: pageSize)
-        let checksum = page.withUnsafeMutableBytes { record.encode(into: $0, pageNumber: 12) }
+        let checksum = page.withUnsafeMutableBytes { record.encode(into: $0, pageNumber: pageNumber) }
         return (page, checksum)
     }
 
