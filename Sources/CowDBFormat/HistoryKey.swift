@@ -168,6 +168,28 @@ package enum HistoryKey {
         throw CowDBError.corruptPage(page, "history key field has no terminator")
     }
 
+    /// Checks that `grouped` is exactly one `grp(key)`: whole groups, 0xFF markers but the
+    /// last, a last marker 0xF0 … 0xF8 with zero padding; throws `corrupt` naming `page`.
+    @inlinable
+    package static func checkGrouped(_ grouped: UnsafeRawBufferPointer, page: PageNumber) throws {
+        let groups = grouped.count / 9
+        guard groups > 0, grouped.count == groups * 9 else { throw CowDBError.corruptPage(page, "history key of \(grouped.count) grouped bytes") }
+        for i in 0 ..< groups - 1 where grouped[i * 9 + 8] != 0xFF {
+            throw CowDBError.corruptPage(page, "history key group with marker \(grouped[i * 9 + 8])")
+        }
+        let last = (groups - 1) * 9, marker = grouped[last + 8]
+        guard marker >= 0xF0, marker <= 0xF8 else { throw CowDBError.corruptPage(page, "history key group with marker \(marker)") }
+        for i in Int(marker - 0xF0) ..< 8 where grouped[last + i] != 0 {
+            throw CowDBError.corruptPage(page, "history key group padded with bytes other than zero")
+        }
+    }
+
+    /// The key `grouped` (checked by `checkGrouped`) encodes.
+    package static func ungrouped(_ grouped: [UInt8], page: PageNumber) throws -> [UInt8] {
+        var offset = 0
+        return try grouped.withUnsafeBytes { try ungroup($0, at: &offset, page: page) }
+    }
+
     /// Reads a grouped key at `offset` (moving it past its last group) and returns it.
     private static func ungroup(_ bytes: UnsafeRawBufferPointer, at offset: inout Int, page: PageNumber) throws -> [UInt8] {
         var key: [UInt8] = []

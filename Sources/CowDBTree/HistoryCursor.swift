@@ -2,7 +2,7 @@ import CowDBFormat
 import CowDBStorage
 
 // Reading one keyspace of the packed history tree as it was at one version
-// (docs/PACKED-HISTORY.md, a proposal: no file holds such a tree yet). The tree is an
+// (docs/FORMAT.md, "Packed history tree"). The tree is an
 // ordinary B+tree whose keys are `HistoryKey`s and whose values are `HistoryValue`s; this
 // cursor turns it back into the keyspace at `version`: the keys that had a value then, in
 // key order, either way, each with the value it had.
@@ -11,14 +11,24 @@ import CowDBStorage
 // pair(keyspace, key, V) when that entry is still the key's: one seek. Going on to the next
 // key seeks past all of a key's versions (`HistoryKey.afterAllVersions`), so a scan costs a
 // seek or two per key that ever had an entry, however long its history.
+//
+// The forward path (gets, forward scans: HistoryCursor+Forward.swift) works on the composite
+// keys' bytes as they lie in the page — the keyspace prefix compared, the grouped key checked
+// and compared as it is (`grp` preserves order and equality), the version read from the last
+// 8 bytes — and builds its probes from them, so a step allocates only the key it lands on.
 
 /// A cursor over a keyspace of a history tree at one version.
 package struct HistoryCursor {
-    private var tree: TreeCursor
-    private let keyspace: [UInt8]
-    private let version: UInt64
+    var tree: TreeCursor
+    let keyspace: [UInt8]
+    let version: UInt64
+    /// `0x01 ‖ esc(keyspace)`: how every pair entry of the keyspace begins.
+    let prefix: [UInt8]
     /// The search key being built (reused).
-    private var probe: [UInt8] = []
+    var probe: [UInt8] = []
+    /// The grouped key of the entry being looked at, and of the last key passed (reused).
+    var current: [UInt8] = []
+    var passed: [UInt8] = []
     /// The user key the cursor is on (valid while positioned).
     package private(set) var key: [UInt8] = []
     /// Its value at `version` (valid while positioned).
@@ -30,6 +40,9 @@ package struct HistoryCursor {
         tree = TreeCursor(root: rootPage == 0 ? nil : .page(rootPage), pages: pages)
         self.keyspace = keyspace
         self.version = version
+        var prefix: [UInt8] = [HistoryKey.Kind.pair.rawValue]
+        keyspace.withUnsafeBytes { HistoryKey.appendEscaped($0, to: &prefix) }
+        self.prefix = prefix
     }
 
     /// Whether the cursor is on a key.
@@ -40,8 +53,10 @@ package struct HistoryCursor {
     package static func get(rootPage: PageNumber, pages: PageReader, keyspace: [UInt8], key: UnsafeRawBufferPointer,
                             version: UInt64) throws -> FoundValue? {
         var cursor = HistoryCursor(rootPage: rootPage, pages: pages, keyspace: keyspace, version: version)
-        guard try cursor.seekEntry(key), let entry = try cursor.entry(), entry.key.elementsEqual(key) else { return nil }
-        return try cursor.state(of: entry)
+        guard try cursor.seekEntry(key), try cursor.loadCurrent() != nil else { return nil }
+        // The entry found is the key's when its grouped key is the probe's.
+        let same = cursor.current.elementsEqual(cursor.probe[cursor.prefix.count ..< cursor.probe.count - 8])
+        return same ? try cursor.currentValue() : nil
     }
 
     // MARK: Moves
@@ -70,7 +85,7 @@ package struct HistoryCursor {
     /// Moves to the next key that had a value at the version.
     package mutating func next() throws -> Bool {
         guard isPositioned else { return false }
-        guard try seekPast(key) else { return unposition() }
+        guard try seekPastCurrent() else { return unposition() }
         return try settleForward()
     }
 
@@ -92,40 +107,17 @@ package struct HistoryCursor {
     }
 
     /// The page the tree cursor is on, for error messages.
-    private func pageOfTop() -> PageNumber {
+    func pageOfTop() -> PageNumber {
         if case let .leafPage(view) = tree.current.level { return view.number }
         return 0
     }
 
     /// The value of the entry under the tree cursor (`entry`), nil for a tombstone.
-    private func state(of entry: HistoryKey.Decoded) throws -> FoundValue? {
+    func state(of entry: HistoryKey.Decoded) throws -> FoundValue? {
         guard case let .stored(stored, leaf) = try tree.value() else {
             preconditionFailure("CowDB: history trees are read from written pages only")
         }
         return try HistoryValue.decode(stored, page: leaf).map { .stored($0, leafPage: leaf) }
-    }
-
-    /// Forward from the tree cursor: the first key whose state at the version is a value.
-    /// Every key it moves to must be above the one before (a damaged tree out of order throws
-    /// rather than sending the loop round for ever).
-    private mutating func settleForward() throws -> Bool {
-        var passed: [UInt8]?
-        while let entry = try entry() {
-            try checkOrder(entry.key, after: passed)
-            if entry.version > version {
-                // Newer than the version read: that key's entry in force then, if any.
-                guard try seekEntry(entry.key) else { return unposition() }
-                guard let again = try self.entry(), again.key == entry.key else {
-                    passed = entry.key
-                    continue
-                }
-            }
-            let at = try self.entry()!
-            if let found = try state(of: at) { return position(at.key, found) }
-            passed = at.key
-            guard try seekPast(at.key) else { return unposition() }
-        }
-        return unposition()
     }
 
     /// Throws `corrupt` unless `key` sorts after `passed` (nil: nothing passed yet).
@@ -153,7 +145,7 @@ package struct HistoryCursor {
     }
 
     /// Seeks the tree to pair(keyspace, key, version): the key's entry in force at the version.
-    private mutating func seekEntry(_ key: UnsafeRawBufferPointer) throws -> Bool {
+    mutating func seekEntry(_ key: UnsafeRawBufferPointer) throws -> Bool {
         keyspace.withUnsafeBytes { HistoryKey.pair(keyspace: $0, key: key, version: version, into: &probe) }
         return try probe.withUnsafeBytes { try tree.seek($0) }
     }
@@ -176,14 +168,14 @@ package struct HistoryCursor {
     }
 
     /// Records the key the cursor is on and its value; true.
-    private mutating func position(_ key: [UInt8], _ value: FoundValue) -> Bool {
+    mutating func position(_ key: [UInt8], _ value: FoundValue) -> Bool {
         self.key = key
         self.value = value
         return true
     }
 
     /// Leaves the cursor on no key; false.
-    private mutating func unposition() -> Bool {
+    mutating func unposition() -> Bool {
         value = nil
         return false
     }

@@ -1,0 +1,92 @@
+import CowDBFormat
+import CowDBStorage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The forward path of `HistoryCursor` (gets and forward steps), on the composite keys' bytes
+// in place: see HistoryCursor.swift.
+
+extension HistoryCursor {
+    /// Forward from the tree cursor: the first key whose state at the version is a value.
+    /// Every key it moves to must be above the one before (a damaged tree out of order throws
+    /// rather than sending the loop round for ever).
+    mutating func settleForward() throws -> Bool {
+        passed.removeAll(keepingCapacity: true)
+        while let entryVersion = try loadCurrent() {
+            if !passed.isEmpty, compareBytes(passed, current) >= 0 {
+                throw CowDBError.corruptPage(pageOfTop(), "history tree out of order")
+            }
+            if entryVersion > version {
+                // Newer than the version read: that key's entry in force then, if any.
+                swap(&passed, &current)
+                guard try seekCurrent(version: version, of: passed) else { return unposition() }
+                guard try loadCurrent() != nil, current == passed else { continue }
+            }
+            if let found = try currentValue() { return position(try HistoryKey.ungrouped(current, page: pageOfTop()), found) }
+            swap(&passed, &current)
+            guard try seekPast(grouped: passed) else { return unposition() }
+        }
+        return unposition()
+    }
+
+    /// Reads the entry under the tree cursor: when it is a pair entry of this keyspace, copies
+    /// its grouped key into `current` (checked: whole groups, valid markers, zero padding) and
+    /// returns its version; nil when it is anything else (the keyspace's entries are over).
+    mutating func loadCurrent() throws -> UInt64? {
+        guard tree.isPositioned else { return nil }
+        let page = pageOfTop()
+        let prefix = self.prefix
+        var grouped = current // the buffer taken out, so the closure below may fill it
+        current = []
+        grouped.removeAll(keepingCapacity: true)
+        let found = try tree.withKey { bytes -> UInt64? in
+            guard bytes.count >= prefix.count, prefix.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, prefix.count) == 0 }) else {
+                _ = try HistoryKey.decode(bytes, page: page) // another kind or keyspace: the end, if it is a key at all
+                return nil
+            }
+            guard bytes.count >= prefix.count + 17 else { throw CowDBError.corruptPage(page, "history key of \(bytes.count) bytes") }
+            let body = UnsafeRawBufferPointer(rebasing: bytes[prefix.count ..< bytes.count - 8])
+            try HistoryKey.checkGrouped(body, page: page)
+            grouped.append(contentsOf: body)
+            return ~UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+        }
+        current = grouped
+        return found
+    }
+
+    /// The value of the entry under the tree cursor, nil for a tombstone.
+    func currentValue() throws -> FoundValue? {
+        guard case let .stored(stored, leaf) = try tree.value() else {
+            preconditionFailure("CowDB: history trees are read from written pages only")
+        }
+        return try HistoryValue.decode(stored, page: leaf).map { .stored($0, leafPage: leaf) }
+    }
+
+    /// Seeks the tree to the entry in force at `version` of the key grouped as `grouped`.
+    mutating func seekCurrent(version: UInt64, of grouped: [UInt8]) throws -> Bool {
+        probe.removeAll(keepingCapacity: true)
+        probe += prefix
+        probe += grouped
+        withUnsafeBytes(of: (~version).bigEndian) { probe.append(contentsOf: $0) }
+        return try probe.withUnsafeBytes { try tree.seek($0) }
+    }
+
+    /// Seeks the tree past every entry of the key grouped as `grouped`.
+    mutating func seekPast(grouped: [UInt8]) throws -> Bool {
+        probe.removeAll(keepingCapacity: true)
+        probe += prefix
+        probe += grouped
+        for _ in 0 ..< 9 { probe.append(0xFF) }
+        return try probe.withUnsafeBytes { try tree.seek($0) }
+    }
+
+    /// Seeks the tree past every entry of the key the cursor is on.
+    mutating func seekPastCurrent() throws -> Bool {
+        probe.removeAll(keepingCapacity: true)
+        probe += prefix
+        key.withUnsafeBytes { HistoryKey.appendGrouped($0, to: &probe) }
+        for _ in 0 ..< 9 { probe.append(0xFF) }
+        return try probe.withUnsafeBytes { try tree.seek($0) }
+    }
+}
