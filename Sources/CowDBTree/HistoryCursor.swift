@@ -1,5 +1,8 @@
 import CowDBFormat
 import CowDBStorage
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Reading one keyspace of the packed history tree as it was at one version
 // (docs/FORMAT.md, "Packed history tree"). The tree is an
@@ -52,11 +55,22 @@ package struct HistoryCursor {
     /// nil when it had none (never written, or removed by then).
     package static func get(rootPage: PageNumber, pages: PageReader, keyspace: [UInt8], key: UnsafeRawBufferPointer,
                             version: UInt64) throws -> FoundValue? {
-        var cursor = HistoryCursor(rootPage: rootPage, pages: pages, keyspace: keyspace, version: version)
-        guard try cursor.seekEntry(key), try cursor.loadCurrent() != nil else { return nil }
-        // The entry found is the key's when its grouped key is the probe's.
-        let same = cursor.current.elementsEqual(cursor.probe[cursor.prefix.count ..< cursor.probe.count - 8])
-        return same ? try cursor.currentValue() : nil
+        guard rootPage != 0 else { return nil }
+        var probe: [UInt8] = []
+        keyspace.withUnsafeBytes { HistoryKey.pair(keyspace: $0, key: key, version: version, into: &probe) }
+        var result: FoundValue?
+        // The first entry at or after pair(keyspace, key, version) is the key's entry in force
+        // then when all but its last 8 bytes (the version) are the probe's.
+        try probe.withUnsafeBytes { probe in
+            try BTree.walkStored(rootPage: rootPage, from: probe, pages: pages) { leaf, index in
+                let (found, stored) = try leaf.entry(index)
+                if found.count == probe.count, memcmp(found.baseAddress!, probe.baseAddress!, probe.count - 8) == 0 {
+                    result = try HistoryValue.decode(stored, page: leaf.number).map { .stored($0, leafPage: leaf.number) }
+                }
+                return false
+            }
+        }
+        return result
     }
 
     // MARK: Moves
