@@ -8,26 +8,42 @@ import Glibc
 // in place: see HistoryCursor.swift.
 
 extension HistoryCursor {
-    /// Forward from the tree cursor: the first key whose state at the version is a value.
-    /// Every key it moves to must be above the one before (a damaged tree out of order throws
-    /// rather than sending the loop round for ever).
-    mutating func settleForward() throws -> Bool {
-        passed.removeAll(keepingCapacity: true)
-        while let entryVersion = try loadCurrent() {
+    /// Forward from the tree cursor, whose entry `loadCurrent` has loaded (`loaded`: its
+    /// version; nil: the keyspace's entries are over): the first key whose state at the
+    /// version is a value. `passed` holds the grouped key passed last (empty: none). Every key
+    /// it moves to must be above the one before (a damaged tree out of order throws rather
+    /// than sending the loop round for ever).
+    mutating func settleForward(_ loaded: UInt64?) throws -> Bool {
+        var loaded = loaded
+        while let entryVersion = loaded {
             if !passed.isEmpty, compareBytes(passed, current) >= 0 {
                 throw CowDBError.corruptPage(pageOfTop(), "history tree out of order")
             }
             if entryVersion > version {
                 // Newer than the version read: that key's entry in force then, if any.
                 swap(&passed, &current)
-                guard try seekCurrent(version: version, of: passed) else { return unposition() }
-                guard try loadCurrent() != nil, current == passed else { continue }
+                loaded = try skip(passed, newerThan: version)
+                guard loaded != nil, current == passed else { continue }
             }
             if let found = try currentValue() { return position(try HistoryKey.ungrouped(current, page: pageOfTop()), found) }
             swap(&passed, &current)
-            guard try seekPast(grouped: passed) else { return unposition() }
+            loaded = try skip(passed, newerThan: nil)
         }
         return unposition()
+    }
+
+    /// Moves the tree cursor past the entries of the key grouped as `key` that are newer than
+    /// `limit` (nil: all of them), and loads the entry it lands on; returns its version (nil:
+    /// the keyspace's entries are over). A few steps in place (a key has a few versions, and
+    /// they are neighbours), else one seek (a key with a long history).
+    mutating func skip(_ key: [UInt8], newerThan limit: UInt64?) throws -> UInt64? {
+        for _ in 0 ..< 8 {
+            guard try tree.next(), let entryVersion = try loadCurrent() else { return nil }
+            if current != key { return entryVersion }
+            if let limit, entryVersion <= limit { return entryVersion }
+        }
+        let found = try limit.map { try seekCurrent(version: $0, of: key) } ?? seekPast(grouped: key)
+        return found ? try loadCurrent() : nil
     }
 
     /// Reads the entry under the tree cursor: when it is a pair entry of this keyspace, copies
@@ -77,15 +93,6 @@ extension HistoryCursor {
         probe.removeAll(keepingCapacity: true)
         probe += prefix
         probe += grouped
-        for _ in 0 ..< 9 { probe.append(0xFF) }
-        return try probe.withUnsafeBytes { try tree.seek($0) }
-    }
-
-    /// Seeks the tree past every entry of the key the cursor is on.
-    mutating func seekPastCurrent() throws -> Bool {
-        probe.removeAll(keepingCapacity: true)
-        probe += prefix
-        key.withUnsafeBytes { HistoryKey.appendGrouped($0, to: &probe) }
         for _ in 0 ..< 9 { probe.append(0xFF) }
         return try probe.withUnsafeBytes { try tree.seek($0) }
     }

@@ -78,7 +78,8 @@ package struct HistoryCursor {
     /// Positions on the first key ≥ `target` that had a value at the version.
     package mutating func seek(_ target: UnsafeRawBufferPointer) throws -> Bool {
         guard try seekEntry(target) else { return unposition() }
-        return try settleForward()
+        passed.removeAll(keepingCapacity: true)
+        return try settleForward(try loadCurrent())
     }
 
     /// Positions on the first key that had a value at the version.
@@ -99,8 +100,9 @@ package struct HistoryCursor {
     /// Moves to the next key that had a value at the version.
     package mutating func next() throws -> Bool {
         guard isPositioned else { return false }
-        guard try seekPastCurrent() else { return unposition() }
-        return try settleForward()
+        passed.removeAll(keepingCapacity: true)
+        key.withUnsafeBytes { HistoryKey.appendGrouped($0, to: &passed) }
+        return try settleForward(try skip(passed, newerThan: nil))
     }
 
     /// Moves to the previous key that had a value at the version.

@@ -68,10 +68,15 @@ final class PackedReadDamageTests: XCTestCase {
         assertCorrupt(try cursor.previous(), "stepping back onto a key passed")
         XCTAssertEqual(try txn.get(Array("a".utf8)), Array("va".utf8))
         XCTAssertEqual(txn.count, 2)
+        // A forward walk steps from "b" to its neighbour "a" in place (no seek past "b"), so it
+        // meets the disorder too.
+        assertCorrupt(try txn.withEntries { _, _ in true }, "a forward walk")
         _ = Array(try txn.scan())
+        XCTAssertNotNil(txn.pendingError, "the forward scan met the disorder")
+        txn.pendingError = nil
         _ = Array(try txn.scan(reverse: true))
         XCTAssertNotNil(txn.pendingError, "the reverse scan met the disorder")
-        try txn.withEntries { _, _ in true }
+        txn.pendingError = nil
         try db.close()
     }
 
