@@ -2,7 +2,7 @@ import CowDBFormat
 import CowDBStorage
 
 // Reading one keyspace of the packed history tree as it was at one version
-// (docs/PACKED-HISTORY.md, a proposal: no file holds such a tree yet). The tree is an
+// (FORMAT.md, "Packed history tree"; a pack commit's catalogRoot). The tree is an
 // ordinary B+tree whose keys are `HistoryKey`s and whose values are `HistoryValue`s; this
 // cursor turns it back into the keyspace at `version`: the keys that had a value then, in
 // key order, either way, each with the value it had.
