@@ -39,12 +39,11 @@ extension Database {
     /// diverged from this one, is refused unless `full` is set, which replaces it.
     @discardableResult
     public func backup(to destination: String, full: Bool = false) throws -> BackupReport {
-        // 1. The consistent point: the latest commit, the mapping that holds it, its index, all
-        //    from one view of one generation (a compaction switching meanwhile must not pair
-        //    one file's bytes with the other's index).
+        // 1. The consistent point: the latest commit, its mapping and the index file's records (a
+        //    pack's earlier versions are in its version table), from one view of one generation
+        //    (a compaction switching meanwhile must not pair one file's bytes with the other's index).
         let (current, view) = try openView()
         let source = makeSource(current, view.latest, mapping: view.mapping)
-        // The index file's records (a pack's versions before its own are in its version table).
         let records = try (view.index.packedExtra ..< view.index.count).map { try view.index.record($0) }.filter { $0.version <= source.version }
         let end = ((source.commit?.page ?? 0) + 1) * UInt64(current.store.layout.pageSize)
         let tags = try readTags()

@@ -15,8 +15,10 @@ extension Database {
 
     /// Makes the content of `version` the latest state by appending one commit whose roots
     /// are that version's: O(1), nothing is copied, and every version in between stays
-    /// readable. Version 0 restores the empty database. Rolling back to the latest version
-    /// commits nothing. Returns the version that now holds the content.
+    /// readable. A packed version has no trees to repeat: its state is built into new trees
+    /// in the commit, O(state), as compaction copies a version. Version 0 restores the empty
+    /// database. Rolling back to the latest version commits nothing. Returns the version that
+    /// now holds the content.
     ///
     /// ```swift
     /// let before = db.latestVersion

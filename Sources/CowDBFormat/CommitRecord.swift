@@ -1,11 +1,14 @@
 // A commit record: the last page a commit appends, naming the roots of the new version.
 // The chain of commit records (each naming the previous one) is the root-pointer log;
-// the index file beside the data file is a dense copy of it for O(1) look-up.
+// the index file beside the data file is a copy of it, one record per commit, for O(1)
+// look-up while versions are dense.
 //
 //   offset size field
 //   0      16   page header (kind 4, count 0, runLength 1)
-//   16     8    version              1, 2, 3, … (previous + 1)
-//   24     8    timestamp            ns since 1970, max(now, previous + 1)
+//   16     8    version              1, 2, 3, … (previous + 1; a compacted commit, flag
+//                                    bit 1, any greater number: dropped versions leave gaps)
+//   24     8    timestamp            ns since 1970, max(now, previous + 1); a compacted
+//                                    commit: the carried version's own
 //   32     8    previousCommit       page of the previous commit record (0: none)
 //   40     8    firstPage            first page this commit appended (previousCommit + 1, or 1)
 //   48     8    catalogRoot          root page of the catalog tree (0: no named keyspaces)
@@ -15,7 +18,9 @@
 //   80     4    regionChecksum       CRC-32C over the stored checksums (u32 LE) of the runs in
 //                                    [firstPage, this page), in page order: binds the record to
 //                                    exactly the pages its commit wrote
-//   84     4    flags                bit 0: a rollback (the roots are those of rolledBackFrom);
+//   84     4    flags                bit 0: a rollback (holds rolledBackFrom's content: its
+//                                    roots, or for a packed version, which has no trees,
+//                                    new trees built from its state);
 //                                    bit 1: written by compaction (the version may follow
 //                                    the previous commit's with a gap);
 //                                    bit 2: a pack commit (below); other bits 0
@@ -27,7 +32,7 @@
 //                                    the version table (VersionTable.swift); else 0
 //   120 …       zero to the end of the page; the page checksum covers it all
 //
-// A pack commit (docs/PACKED-HISTORY.md) holds versions firstVersion … version of the
+// A pack commit (FORMAT.md, "Pack commit") holds versions firstVersion … version of the
 // database as one history tree: catalogRoot is its root, defaultRoot is 0, the counts are
 // those of `version`. It is always the first commit of its file (previousCommit 0, firstPage
 // 1), written by compaction (bit 1 set), never a rollback.

@@ -1,5 +1,5 @@
-// Values of the packed history tree's pair entries (docs/PACKED-HISTORY.md, a proposal:
-// nothing on disk uses them yet). A key removed at a version needs an entry that says so:
+// Values of the packed history tree's entries (FORMAT.md, "Packed history tree", "Values").
+// A key removed at a version needs an entry that says so:
 //
 //   inline value    marker u8 ‖ bytes     marker 0x01: the value is `bytes`;
 //                                         marker 0x00 (and no bytes): a tombstone, the key

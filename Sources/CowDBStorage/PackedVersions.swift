@@ -1,11 +1,11 @@
 import CowDBFormat
 
-// The versions a generation's pack commit holds (docs/PACKED-HISTORY.md). The index file has one
-// record for the pack commit, as for any commit: that of its last version. The versions before
-// it are listed by the pack's version table, in the data file, which the generation reads and
-// checks once (at open, or when it commits the pack) and keeps here; the index view serves
-// them as records of their own, so that every version is found by position or number the same
-// way (`IndexView`).
+// The versions a generation's pack commit holds (FORMAT.md, "Index file"). The index file has
+// one record for the pack commit, as for any commit: that of its last version. The versions
+// before it are listed by the pack's version table, in the data file, which the generation
+// reads and checks once at open (`load`), or takes as written when it commits the pack, and
+// keeps here; the index view serves them as records of their own, so that every version is
+// found by position or number the same way (`IndexView`).
 
 /// The versions of a generation's pack commit.
 package struct PackedVersions: Sendable {

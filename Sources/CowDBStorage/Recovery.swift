@@ -113,7 +113,7 @@ package enum Recovery {
     }
 
     /// Step 3: the forward scan of the tail after `anchor`, run by run; the commits it finds
-    /// intact, in order, and their index records (a pack commit's expanded). The first run
+    /// intact, in order, and their index records (one each, a pack commit's too). The first run
     /// that fails ends it.
     private static func scanTail(after anchor: CommitPoint?, base: UnsafeRawPointer, pageSize: Int,
                                  filePages: PageNumber) -> ([CommitPoint], [IndexRecord]) {

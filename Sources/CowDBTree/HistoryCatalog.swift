@@ -1,8 +1,8 @@
 import CowDBFormat
 import CowDBStorage
 
-// Reading the catalog entries of a packed history tree (docs/PACKED-HISTORY.md, "The format,
-// as decided"): which keyspaces existed at a version, and how many entries each held.
+// Reading the catalog entries of a packed history tree (FORMAT.md, "Packed history tree"):
+// which keyspaces existed at a version, and how many entries each held.
 //
 //   catalog entry  0x02 ‖ esc(keyspace) ‖ BE64(~version)  → HistoryValue: BE64(count) | tombstone
 //

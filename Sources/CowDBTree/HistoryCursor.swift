@@ -5,15 +5,16 @@ import Glibc
 #endif
 
 // Reading one keyspace of the packed history tree as it was at one version
-// (docs/FORMAT.md, "Packed history tree"). The tree is an
+// (docs/FORMAT.md, "Packed history tree"; a pack commit's catalogRoot). The tree is an
 // ordinary B+tree whose keys are `HistoryKey`s and whose values are `HistoryValue`s; this
 // cursor turns it back into the keyspace at `version`: the keys that had a value then, in
 // key order, either way, each with the value it had.
 //
 // A key's entries are stored newest first, so its state at V is the first entry at or after
 // pair(keyspace, key, V) when that entry is still the key's: one seek. Going on to the next
-// key seeks past all of a key's versions (`HistoryKey.afterAllVersions`), so a scan costs a
-// seek or two per key that ever had an entry, however long its history.
+// key steps over the key's older versions in place, or, past 8 of them, seeks past all of
+// them (`HistoryKey.afterAllVersions`), so a scan costs a few steps, at most a seek or two,
+// per key that ever had an entry, however long its history.
 //
 // The forward path (gets, forward scans: HistoryCursor+Forward.swift) works on the composite
 // keys' bytes as they lie in the page — the keyspace prefix compared, the grouped key checked

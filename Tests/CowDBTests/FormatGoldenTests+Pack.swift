@@ -1,7 +1,9 @@
-// Golden bytes of packed history (FORMAT.md, "Packed history"): the pack commit, the version
-// table, a packed index record, the history tree's keys and values, and a small real database
-// packed by compaction, read back from its files. The expected bytes were computed by an
-// encoder written from FORMAT.md's tables (not from the Swift code), as for the other golden tests.
+// Golden bytes of packed history (FORMAT.md, "Pack commit", "Index file", "Packed history
+// tree"): the pack commit, the version table, the pack commit's index record and a record the
+// index view serves for a packed version, the history tree's keys and values, and a small real
+// database packed by compaction, read back from its files. The expected bytes were computed by
+// an encoder written from FORMAT.md's tables (not from the Swift code), as for the other golden
+// tests.
 
 import Foundation
 import XCTest
@@ -105,12 +107,26 @@ extension FormatGoldenTests {
         }
     }
 
+    /// The index file's record of `packCommit` (page 11, synced): version 7's, flagged packed,
+    /// with the pages of the pack's region (1 … 11).
+    static let packIndexHex = """
+        0700000000000000 15cd853dfe9c9717 0b00000000000000 0900000000000000
+        0000000000000000 3200000000000000 0b000000 03000000 00000000 6ed74bcd
+        """
+
+    /// The record the index view serves for version 5, one the file does not hold.
     static let packedIndexHex = """
         0500000000000000 f4012a36fe9c9717 0b00000000000000 0900000000000000
         0000000000000000 2d00000000000000 00000000 03000000 00000000 21372f06
         """
 
     func testPackedIndexRecordGolden() {
+        let own = IndexRecord(commit: Self.packCommit, page: 11, synced: true)
+        XCTAssertTrue(own.isPacked && own.isSynced)
+        XCTAssertEqual(hex(own.encoded), compact(Self.packIndexHex))
+        XCTAssertEqual(own.encoded.withUnsafeBytes { IndexRecord.decode($0) }, own)
+        XCTAssertEqual(referenceCRC(Array(own.encoded[0 ..< 60])), 0xCD4B_D76E)
+
         let record = IndexRecord(packed: Self.versionTable[1], pack: Self.packCommit, page: 11, synced: true)
         XCTAssertTrue(record.isPacked && record.isSynced)
         XCTAssertEqual(hex(record.encoded), compact(Self.packedIndexHex))
@@ -124,15 +140,15 @@ extension FormatGoldenTests {
     func testHistoryKeysGolden() throws {
         let examples: [(HistoryKey.Decoded, String)] = [
             (.init(kind: .pair, keyspace: [], key: b("apple"), version: 2),
-             "01 0000 6170706c65000000fc fffffffffffffffd"),
+             "01 0000 6170706c65000000f5 fffffffffffffffd"),
             (.init(kind: .pair, keyspace: [0x61, 0x00, 0x62], key: b("banana-split"), version: 3),
-             "01 6100ff620000 62616e616e612d73ff 706c697400000000fb fffffffffffffffc"),
+             "01 6100ff620000 62616e616e612d73ff 706c697400000000f4 fffffffffffffffc"),
             (.init(kind: .pair, keyspace: [], key: b("abcdefgh"), version: 1),
-             "01 0000 6162636465666768ff 0000000000000000f7 fffffffffffffffe"),
+             "01 0000 6162636465666768f8 fffffffffffffffe"),
             (.init(kind: .catalog, keyspace: b("fruit"), key: [], version: 5),
              "02 66727569740000 fffffffffffffffa"),
             (.init(kind: .change, keyspace: b("fruit"), key: b("pear"), version: 5),
-             "03 0000000000000005 66727569740000 7065617200000000fb"),
+             "03 0000000000000005 66727569740000 7065617200000000f4"),
         ]
         for (decoded, expected) in examples {
             var out: [UInt8] = []
@@ -149,10 +165,13 @@ extension FormatGoldenTests {
             XCTAssertEqual(try out.withUnsafeBytes { try HistoryKey.decode($0, page: 1) }, decoded)
         }
         XCTAssertEqual(HistoryKey.groupedCount(5), 9)
-        XCTAssertEqual(HistoryKey.groupedCount(8), 18)
+        XCTAssertEqual(HistoryKey.groupedCount(8), 9)
+        XCTAssertEqual(HistoryKey.groupedCount(9), 18)
+        XCTAssertEqual(HistoryKey.groupedCount(24), 27)
+        XCTAssertEqual(HistoryKey.groupedCount(0), 9)
         XCTAssertEqual(Self.layout.historyMaxEntrySize, 2040)
         XCTAssertEqual(Self.layout.historyMaxKeySize, 2012)
-        XCTAssertEqual(1 + (2 * 255 + 2) + HistoryKey.groupedCount(Self.layout.maxKeySize) + 8, 1646)
+        XCTAssertEqual(1 + (2 * 255 + 2) + HistoryKey.groupedCount(Self.layout.maxKeySize) + 8, 1637)
     }
 
     /// Inline values carry a marker byte (0x01 value, 0x00 tombstone); overflow values none.
@@ -173,26 +192,27 @@ extension FormatGoldenTests {
     /// versions 1–3 of keys `a` (default keyspace) and `b` (keyspace `k`), and the change
     /// index of version 4, the first kept as a tree.
     static let historyLeafHex = """
-        d8843fa9 02 00 0a00 01000000 00000000
+        596d63da 02 00 0a00 01000000 00000000
         0100006100000000 0100006100000000 016b000062000000 016b000062000000 020000ffffffffff
         026b0000ffffffff 026b0000ffffffff 0300000000000000 0300000000000000 0300000000000000
         7400 9100 ae00 cb00 e900 0401 2001 3c01 5801 7501
-        1400 00 02000000 0100006100000000000000f8fffffffffffffffd 0133
-        1400 00 02000000 0100006100000000000000f8fffffffffffffffe 0131
-        1500 00 01000000 016b00006200000000000000f8fffffffffffffffc 00
-        1500 00 02000000 016b00006200000000000000f8fffffffffffffffe 0132
+        1400 00 02000000 0100006100000000000000f1fffffffffffffffd 0133
+        1400 00 02000000 0100006100000000000000f1fffffffffffffffe 0131
+        1500 00 01000000 016b00006200000000000000f1fffffffffffffffc 00
+        1500 00 02000000 016b00006200000000000000f1fffffffffffffffe 0132
         0b00 00 09000000 020000fffffffffffffffe 010000000000000001
         0c00 00 09000000 026b0000fffffffffffffffc 010000000000000000
         0c00 00 09000000 026b0000fffffffffffffffe 010000000000000001
-        1400 00 01000000 03000000000000000200006100000000000000f8 01
-        1500 00 01000000 0300000000000000036b00006200000000000000f8 01
-        1400 00 01000000 03000000000000000400006100000000000000f8 01
+        1400 00 01000000 03000000000000000200006100000000000000f1 01
+        1500 00 01000000 0300000000000000036b00006200000000000000f1 01
+        1400 00 01000000 03000000000000000400006100000000000000f1 01
         """
 
     /// Four commits, packed by compaction (every version kept, all but the latest packed):
     /// the new generation's data file holds the history leaf (page 1), the version table
     /// (page 2), the pack commit (page 3), then version 4 as a compacted commit; its index
-    /// holds three packed records naming page 3, then version 4's.
+    /// file holds the pack commit's one record (version 3's, flagged packed), then version 4's,
+    /// and `versions()` still lists all four, before and after reopening.
     func testPackedDatabaseGolden() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -209,7 +229,11 @@ extension FormatGoldenTests {
         try db.write { try $0.put(b("a"), b("4")) }
         let versions = try db.versions()
         try db.compact(keeping: RetentionPolicy(keepAll: true), packing: .all)
+        try checkPackedVersions(try db.versions(), before: versions)
         try db.checkAndClose()
+        let reopened = try Database(path: path, options: options) // unchecked-open: checked at close
+        try checkPackedVersions(try reopened.versions(), before: versions)
+        try reopened.checkAndClose()
 
         let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + "/data.2")))
         let index = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + "/index.2")))
@@ -218,7 +242,7 @@ extension FormatGoldenTests {
             // Page 1: the history tree, one leaf, to the byte.
             XCTAssertEqual(hex(page(1)[0 ..< 401]), compact(Self.historyLeafHex))
             XCTAssertTrue(page(1)[401...].allSatisfy { $0 == 0 })
-            XCTAssertEqual(referenceChecksum(page(1), pageNumber: 1), 0xA93F_84D8)
+            XCTAssertEqual(referenceChecksum(page(1), pageNumber: 1), 0xDA63_6D59)
             // Page 2: the version table, an overflow run of 3 × 24 bytes.
             XCTAssertEqual(hex(page(2)[4 ..< 16]), "03" + "00" + "0000" + "01000000" + "48000000")
             XCTAssertEqual(page(2).u32(0), referenceChecksum(page(2), pageNumber: 2))
@@ -236,6 +260,16 @@ extension FormatGoldenTests {
         try checkPackedIndex(index, versions: versions)
     }
 
+    /// `versions()` of the packed database lists every version as before packing; versions 1–3
+    /// end at the pack commit (page 3), and only version 3's record counts the pack's 3 pages.
+    private func checkPackedVersions(_ after: [VersionInfo], before: [VersionInfo]) throws {
+        XCTAssertEqual(after.map(\.version), [1, 2, 3, 4])
+        XCTAssertEqual(after.map(\.timestampNanoseconds), before.map(\.timestampNanoseconds))
+        XCTAssertEqual(after.map(\.entryCount), before.map(\.entryCount))
+        XCTAssertEqual(after.prefix(3).map(\.fileLength), [UInt64](repeating: UInt64(4 * Self.pageSize), count: 3))
+        XCTAssertEqual(after.prefix(3).map(\.appendedBytes), [0, 0, UInt64(3 * Self.pageSize)])
+    }
+
     /// The pack commit on page 3 of the packed database: every field but the timestamp is known.
     private func checkPackCommit(_ page: UnsafeRawBufferPointer, tableChecksum: UInt32, timestamp: UInt64) throws {
         XCTAssertEqual(page.u32(0), referenceChecksum(page, pageNumber: 3))
@@ -244,7 +278,7 @@ extension FormatGoldenTests {
         XCTAssertEqual(hex(page[32 ..< 80]), compact("""
             0000000000000000 0100000000000000 0100000000000000 0000000000000000 0100000000000000 0100000000000000
             """))
-        let leafChecksum: [UInt8] = [0xD8, 0x84, 0x3F, 0xA9]
+        let leafChecksum: [UInt8] = [0x59, 0x6D, 0x63, 0xDA]
         let table = (0 ..< 4).map { UInt8(truncatingIfNeeded: tableChecksum >> (8 * $0)) }
         XCTAssertEqual(page.u32(80), referenceCRC(leafChecksum + table), "region checksum")
         XCTAssertEqual(hex(page[84 ..< 120]), compact("06000000 0000000000000000 0100000000000000 0300000000000000 0200000000000000"))
@@ -252,21 +286,25 @@ extension FormatGoldenTests {
         XCTAssertNotNil(try CommitRecord.decode(page, pageNumber: 3).pack)
     }
 
-    /// The index of the packed database: three packed records naming the pack commit, then version 4's.
+    /// The index file of the packed database: the pack commit's record (version 3, the last
+    /// packed: versions 1 and 2 are in its version table only), then version 4's.
     private func checkPackedIndex(_ index: [UInt8], versions: [VersionInfo]) throws {
-        XCTAssertEqual(index.count, 4 * 64)
+        XCTAssertEqual(versions.map(\.version), [1, 2, 3, 4])
+        XCTAssertEqual(index.count, 2 * 64)
         index.withUnsafeBytes { bytes in
-            for (i, version) in versions.enumerated() {
+            for (i, version) in versions.suffix(2).enumerated() {
                 let record = UnsafeRawBufferPointer(rebasing: bytes[64 * i ..< 64 * i + 64])
                 XCTAssertEqual(record.u32(60), referenceCRC(Array(record[0 ..< 60])))
                 XCTAssertEqual([record.u64(0), record.u64(8), record.u64(40)],
                                [version.version, version.timestampNanoseconds, version.entryCount])
-                if i < 3 {
+                if i == 0 {
+                    // commitPage 3, catalogRoot 1 (the history leaf), defaultRoot 0; the pack's pages 1 … 3.
                     XCTAssertEqual(hex(record[16 ..< 40]), "0300000000000000" + "0100000000000000" + "0000000000000000")
-                    XCTAssertEqual(record.u32(48), 0, "appendedPages")
+                    XCTAssertEqual(record.u32(48), 3, "appendedPages")
                     XCTAssertEqual(record.u32(52) & 2, 2, "packed")
                 } else {
                     XCTAssertGreaterThan(record.u64(16), 3)
+                    XCTAssertEqual(UInt64(record.u32(48)), record.u64(16) - 3, "appendedPages: pages 4 … commitPage")
                     XCTAssertEqual(record.u32(52) & 2, 0, "not packed")
                 }
                 XCTAssertEqual(record.u32(56), 0)

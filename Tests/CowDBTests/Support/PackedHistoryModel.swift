@@ -5,7 +5,7 @@ import CowDBStorage
 import CowDBTree
 
 // A seeded random history kept as a model (every version's keyspaces and pairs), and the
-// packed history tree it makes (docs/PACKED-HISTORY.md, "The format, as decided"): pair
+// packed history tree it makes (FORMAT.md, "Packed history tree"): pair
 // entries for the base version's whole state and each later version's changes (a tombstone
 // per removed key, a dropped keyspace's keys included), catalog entries for every keyspace
 // (the default one, the empty name, included) at the base version and wherever it was
