@@ -38,9 +38,14 @@ extension HistoryCursor {
     /// they are neighbours), else one seek (a key with a long history).
     mutating func skip(_ key: [UInt8], newerThan limit: UInt64?) throws -> UInt64? {
         for _ in 0 ..< 8 {
-            guard try tree.next(), let entryVersion = try loadCurrent() else { return nil }
-            if current != key { return entryVersion }
-            if let limit, entryVersion <= limit { return entryVersion }
+            guard try tree.next() else { return nil }
+            // Another entry of `key` (compared in place: `key` was checked when it was loaded)?
+            guard let entryVersion = try versionIfEntry(of: key) else { return try loadCurrent() }
+            if let limit, entryVersion <= limit {
+                current.removeAll(keepingCapacity: true)
+                current += key
+                return entryVersion
+            }
         }
         let found = try limit.map { try seekCurrent(version: $0, of: key) } ?? seekPast(grouped: key)
         return found ? try loadCurrent() : nil
@@ -69,6 +74,19 @@ extension HistoryCursor {
         }
         current = grouped
         return found
+    }
+
+    /// The version of the entry under the tree cursor if it is one of the key grouped as
+    /// `grouped`, else nil.
+    func versionIfEntry(of grouped: [UInt8]) throws -> UInt64? {
+        let prefix = self.prefix
+        return try tree.withKey { bytes -> UInt64? in
+            guard bytes.count == prefix.count + grouped.count + 8,
+                  prefix.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, prefix.count) == 0 }),
+                  grouped.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress! + prefix.count, grouped.count) == 0 })
+            else { return nil }
+            return ~UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
+        }
     }
 
     /// The value of the entry under the tree cursor, nil for a tombstone.
