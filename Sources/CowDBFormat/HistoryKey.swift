@@ -193,6 +193,7 @@ package enum HistoryKey {
     /// Reads a grouped key at `offset` (moving it past its last group) and returns it.
     private static func ungroup(_ bytes: UnsafeRawBufferPointer, at offset: inout Int, page: PageNumber) throws -> [UInt8] {
         var key: [UInt8] = []
+        key.reserveCapacity(min(bytes.count - offset, 16_384))
         while bytes.count - offset >= 9 {
             let marker = bytes[offset + 8]
             if marker == 0xFF {
