@@ -56,8 +56,7 @@ struct HistoryCollector {
     /// Adds the catalog entries of the version `txn` reads (`version`): every keyspace whose
     /// presence or count differs from the version added before (all of them for the base).
     mutating func addCatalog(_ txn: ReadTransaction, version: UInt64) throws {
-        var now: [[UInt8]: UInt64] = [[]: txn.count]
-        for name in try txn.keyspaces() { now[Array(name.utf8)] = try txn.keyspace(name).count() }
+        let now = try Self.counts(of: txn)
         for (name, count) in now where counts[name] != count {
             var bytes = [UInt8](repeating: 0, count: 8)
             bytes.withUnsafeMutableBytes { $0.storeBytes(of: count.bigEndian, as: UInt64.self) }
@@ -70,8 +69,14 @@ struct HistoryCollector {
     /// Takes the keyspace counts of the version `txn` reads as the ones to compare with,
     /// adding no entry (its catalog entries are in the history already).
     mutating func takeCounts(_ txn: ReadTransaction) throws {
-        counts = [[]: txn.count]
+        counts = try Self.counts(of: txn)
+    }
+
+    /// Each keyspace's count in the version `txn` reads (by the bytes of its name; empty: the default).
+    private static func counts(of txn: ReadTransaction) throws -> [[UInt8]: UInt64] {
+        var counts: [[UInt8]: UInt64] = [[]: txn.count]
         for name in try txn.keyspaces() { counts[Array(name.utf8)] = try txn.keyspace(name).count() }
+        return counts
     }
 
     /// The entries in strictly increasing key order (the collector is spent).

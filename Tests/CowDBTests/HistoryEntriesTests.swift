@@ -12,51 +12,9 @@ import CowDBTree
 /// (`commitHistoryTree`), and every version read back through `HistoryCursor` exactly as
 /// `read(at:)` reads it from the source.
 final class HistoryEntriesTests: XCTestCase {
-    /// The keyspaces of the source: the default (empty name), one named, and one that is
-    /// created and dropped along the way.
-    private let names: [String?] = [nil, "ks", "tmp"]
-
-    /// A key from a small alphabet rich in zero bytes, so keys repeat (overwrites, deletes).
-    private func randomKey(_ random: inout SeededGenerator) -> [UInt8] {
-        let alphabet: [UInt8] = [0x00, 0x01, 0x61, 0xFF]
-        return (0 ..< Int.random(in: 1 ... 3, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
-    }
-
-    /// A value: mostly small, one in ten too large for a 4 KiB leaf (an overflow run).
-    private func randomValue(_ random: inout SeededGenerator) -> [UInt8] {
-        random.bytes(Int.random(in: 0 ..< 10, using: &random) == 0 ? Int.random(in: 1500 ... 5000, using: &random)
-                                                                   : Int.random(in: 0 ... 40, using: &random))
-    }
-
-    /// One commit of random puts, overwrites and deletes over the keyspaces; "tmp" is now and
-    /// then created or dropped whole.
-    private func randomCommit(_ txn: WriteTransaction, _ random: inout SeededGenerator) throws {
-        var hasTmp = try txn.keyspaces().contains("tmp")
-        if Int.random(in: 0 ..< 12, using: &random) == 0 {
-            if hasTmp { try txn.dropKeyspace("tmp") } else { _ = try txn.createKeyspace("tmp") }
-            hasTmp.toggle()
-        }
-        for _ in 0 ..< Int.random(in: 1 ... 6, using: &random) {
-            let name = names.randomElement(using: &random)!
-            if name == "tmp" && !hasTmp { continue }
-            let key = randomKey(&random)
-            let keyspace = try name.map { try txn.keyspaceCreatingIfMissing($0) }
-            if Bool.random(using: &random) && Int.random(in: 0 ..< 3, using: &random) == 0 {
-                _ = try keyspace.map { try $0.delete(key) } ?? txn.delete(key)
-            } else {
-                let value = randomValue(&random)
-                try keyspace.map { try $0.put(key, value) } ?? txn.put(key, value)
-            }
-        }
-    }
-
-    /// The entries of keyspace `name` (nil: the default) in the version `txn` reads; none when
-    /// the keyspace does not exist there.
-    private func content(_ txn: ReadTransaction, _ name: String?) throws -> [(key: [UInt8], value: [UInt8])] {
-        guard let name else { return try txn.scan().map { ($0.key, $0.value) } }
-        guard try txn.keyspaces().contains(name) else { return [] }
-        return try txn.keyspace(name).scan().map { ($0.key, $0.value) }
-    }
+    /// The keyspaces of the source (RandomHistory's): the default (empty name), one named,
+    /// and one that is created and dropped along the way.
+    private let names = RandomHistory.names
 
     func testEveryVersionOfTheHistoryTreeReadsAsTheSourceDoes() throws {
         let seed = testSeed("history-entries")
@@ -64,7 +22,7 @@ final class HistoryEntriesTests: XCTestCase {
         let directory = TemporaryDirectory()
         let source = try openDatabase(path: directory.path("source"))
         for _ in 0 ..< Int.random(in: 50 ... 100, using: &random) {
-            try source.write { try randomCommit($0, &random) }
+            try source.write { try RandomHistory.commit($0, &random) }
         }
         let versions = try source.versions().map(\.version)
         let first = versions[Int.random(in: 0 ..< versions.count / 3, using: &random)], last = versions.last!
@@ -80,7 +38,7 @@ final class HistoryEntriesTests: XCTestCase {
             guard case let .page(root)? = try txn.tree("history").root else { return XCTFail("seed \(seed): no history tree") }
             XCTAssertEqual(root, built.root)
             for version in versions where version >= first {
-                let expected = try source.read(at: version) { txn in try names.map { try content(txn, $0) } }
+                let expected = try source.read(at: version) { txn in try names.map { try RandomHistory.content(txn, $0) ?? [] } }
                 for (name, model) in zip(names, expected) {
                     try checkVersion(version, Array((name ?? "").utf8), model, root: root, pages: txn.pages,
                                      context: "seed \(seed) version \(version) keyspace \(name ?? "default")", random: &random)
@@ -105,7 +63,7 @@ final class HistoryEntriesTests: XCTestCase {
         XCTAssertEqual(forward.map(\.0), model.map(\.key), "\(context): forward keys")
         XCTAssertEqual(forward.map(\.1), model.map(\.value), "\(context): forward values")
         XCTAssertEqual(backward, model.map(\.key).reversed(), "\(context): backward keys")
-        let probes = model.map(\.key) + (0 ..< 6).map { _ in randomKey(&random) }
+        let probes = model.map(\.key) + (0 ..< 6).map { _ in RandomHistory.key(&random) }
         for probe in probes {
             let got = try probe.withUnsafeBytes { try HistoryCursor.get(rootPage: root, pages: pages, keyspace: keyspace, key: $0, version: version) }
             XCTAssertEqual(try bytes(got, pages), model.first { $0.key == probe }?.value, "\(context): get \(probe)")
