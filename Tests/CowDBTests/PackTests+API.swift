@@ -50,6 +50,16 @@ extension PackTests {
         try assertStates(db, states, "seed \(seed): after packing")
         XCTAssertEqual(try diffs(db, pairs), before, "seed \(seed): diffs after packing")
 
+        // A backup of the packed database, then an incremental one after a commit.
+        try db.backup(to: directory.path("backup"))
+        try db.write { try RandomHistory.commit($0, &random) }
+        let report = try db.backup(to: directory.path("backup"))
+        XCTAssertNotNil(report.previousVersion, "seed \(seed): the second backup appends")
+        let backup = try openDatabase(path: directory.path("backup"))
+        let withCommit = try RandomHistory.states(of: db)
+        try assertStates(backup, withCommit, "seed \(seed): the backup")
+        try backup.checkAndClose()
+
         // More commits, then a repack that keeps the newest 5 as trees.
         for _ in 0 ..< 20 { try db.write { try RandomHistory.commit($0, &random) } }
         states = try RandomHistory.states(of: db)
