@@ -108,6 +108,7 @@ extension Database {
     /// Figures for a version (default: the latest); throws `corrupt` if the walk finds damage.
     public func stats(version: UInt64? = nil) throws -> DatabaseStats {
         let source = try version.map { try self.source(at: $0) } ?? currentSource()
+        if source.packed != nil { return try packedStats(source) }
         let checker = TreeChecker(pages: PageReader(base: source.mapping.base, limit: max(1, (source.commit?.page ?? 0) + 1),
                                                     layout: source.pages.layout, verification: .unverified))
         let (keyspaces, catalogPages) = walk(source, checker)

@@ -49,6 +49,21 @@ extension Database {
         return totals
     }
 
+    /// `stats` of a packed version: its keyspaces' entries (it has no trees of its own: pages
+    /// and depth are 0), and as live bytes the pack that holds it (its history is shared by
+    /// every packed version).
+    func packedStats(_ source: ReadSource) throws -> DatabaseStats {
+        let txn = ReadTransaction(source: source)
+        defer { txn.invalidate() }
+        var keyspaces = [KeyspaceStats(name: nil, entries: txn.count)]
+        for name in try txn.keyspaces() { keyspaces.append(KeyspaceStats(name: name, entries: try txn.keyspace(name).count())) }
+        if let error = txn.pendingError { throw error }
+        let pageSize = store.layout.pageSize
+        return DatabaseStats(version: source.version, pageSize: pageSize, versionCount: try versions().count,
+                             fileBytes: try store.file.length(), liveBytes: ((source.commit?.page ?? 0) + 1) * UInt64(pageSize),
+                             keyspaces: keyspaces, catalogPages: 0)
+    }
+
     /// The first version after `version` in the index (nil: none).
     private func firstVersion(after version: UInt64) throws -> UInt64? {
         let index = try currentGeneration().view().index

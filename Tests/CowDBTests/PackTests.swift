@@ -68,6 +68,13 @@ final class PackTests: XCTestCase {
         XCTAssertEqual(try db.versions().map(\.timestampNanoseconds), before.map(\.timestampNanoseconds), "seed \(seed)")
         try checkPackedVersions(db, states, seed: seed)
 
+        // stats of a packed version: its counts, from the history.
+        let middle = before[before.count / 2]
+        let stats = try db.stats(version: middle.version)
+        XCTAssertEqual(stats.keyspaces.reduce(0) { $0 + $1.entries }, middle.entryCount, "seed \(seed)")
+        XCTAssertEqual(stats.keyspaces.map(\.name), [nil] + (try db.read(at: middle.version) { try $0.keyspaces() }), "seed \(seed)")
+        XCTAssertEqual(stats.keyspaces.first?.entries, UInt64(states[middle.version]?[nil]?.count ?? -1), "seed \(seed)")
+
         // Writing goes on after the pack.
         try db.write { try $0.put([1], [2]) }
         XCTAssertEqual(try db.read { try $0.get([1]) }, [2])
