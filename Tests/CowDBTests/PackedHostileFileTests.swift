@@ -124,6 +124,21 @@ final class PackedHostileFileTests: XCTestCase {
             XCTAssertTrue(Self.isCorrupt(error), "\(label): check threw \(error)")
             reported += 1
         }
+        compactAndReread(db, packed, label, listed: listed)
         return (reported, packed.versions.filter { !listed.contains($0) })
+    }
+
+    /// Compacts the damaged copy, packing every version but the latest: it either throws (a
+    /// `corrupt` error) or keeps every listed version as the intact database has it.
+    func compactAndReread(_ db: Database, _ packed: Packed, _ label: String, listed: Set<UInt64>) {
+        do {
+            try db.compact(keeping: RetentionPolicy(keepAll: true), packing: .all)
+        } catch {
+            XCTAssertTrue(Self.isCorrupt(error), "\(label): compaction threw \(error)")
+            return
+        }
+        for version in packed.versions where listed.contains(version) {
+            XCTAssertTrue((try? Self.content(db, at: version)) == packed.contents[version]!, "\(label): version \(version) after compaction")
+        }
     }
 }
