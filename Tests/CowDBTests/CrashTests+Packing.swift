@@ -32,13 +32,13 @@ extension CrashTests {
         return steps
     }
 
-    /// By default one workload per durability, with a sample of `COWDB_CRASH_POINTS` (16) crash
+    /// By default one workload per durability, with a sample of `COWDB_CRASH_POINTS` (12) crash
     /// points among the steps of its two packing compactions; `COWDB_FULL_SWEEP=1`: every step
     /// of `COWDB_SWEEP_WORKLOADS` (10) workloads with six power-cut images each. Every image
     /// must hold every acknowledged version with its content, pass `check`, and compact again.
     func packingSweep(durability: DatabaseOptions.Durability, name: String) throws {
         try sweep(durability: durability, name: name, make: Self.makePackingWorkload, minimumVersions: 12,
-                  workloads: 1, compactionPoints: 16, thenCompact: true)
+                  workloads: 1, compactionPoints: 12, thenCompact: true)
     }
 
     func testPackingCrashSweepFullDurability() throws {
@@ -47,6 +47,18 @@ extension CrashTests {
 
     func testPackingCrashSweepNoDurability() throws {
         try packingSweep(durability: .none, name: "pack-crash-sweep-none")
+    }
+
+    /// A crash, then a second crash at every step of the recovery and the two commits after
+    /// it, over the packing workload (2 first crash points by default; all with the full sweep).
+    func testPackingCrashDuringRecoverySweep() throws {
+        try recoverySweep(durability: .full, name: "pack-recovery-sweep-full", make: Self.makePackingWorkload, firstPoints: 2)
+    }
+
+    /// A failing write or sync in the packing workload (16 of them by default; every one with
+    /// the full sweep): the application drops what failed, and every acknowledged commit stays.
+    func testPackingIOErrorSweep() throws {
+        try ioErrorSweep(durability: .full, name: "pack-io-error-sweep-full", make: Self.makePackingWorkload, faults: 16)
     }
 
     /// The packing workload's compactions pack: after a clean run, the first versions are

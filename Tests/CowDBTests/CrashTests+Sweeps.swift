@@ -176,11 +176,11 @@ extension CrashTests {
         let started: Date, counter: FaultInjectionStorage
     }
 
-    /// Prepares a sweep named `name` (its seed from `testSeed(name)`).
-    func prepareSweep(durability: DatabaseOptions.Durability, name: String) throws -> SweepSetup {
+    /// Prepares a sweep named `name` (its seed from `testSeed(name)`) of the workload `make` draws.
+    func prepareSweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload) throws -> SweepSetup {
         let full = ProcessInfo.processInfo.environment["COWDB_FULL_SWEEP"] == "1"
         let seed = testSeed(name)
-        let workload = Self.makeWorkload(seed: seed)
+        let workload = make(seed)
         let directory = TemporaryDirectory()
         let path = directory.path("db")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -194,13 +194,14 @@ extension CrashTests {
 
     /// A crash, then a second crash at every step of the recovery (the open truncates, rewrites
     /// the index, syncs and flags the last record) and of the two commits after it.
-    func recoverySweep(durability: DatabaseOptions.Durability, name: String) throws {
-        let setup = try prepareSweep(durability: durability, name: name)
+    func recoverySweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload,
+                       firstPoints sample: Int = 8) throws {
+        let setup = try prepareSweep(durability: durability, name: name, make: make)
         defer { withExtendedLifetime(setup.directory) {} } // the directory lives until the sweep ends
         let (full, seed, workload, path, started, counter) = (setup.full, setup.seed, setup.workload, setup.path, setup.started, setup.counter)
         var random = SeededGenerator(seed: seed)
         let total = counter.counts.steps
-        let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(8)).sorted()
+        let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(sample)).sorted()
         var failures: [String] = []
         var tried = 0, images = 0
         for first in firstPoints {
@@ -290,8 +291,9 @@ extension CrashTests {
     /// The workload with one failing write or sync, at each write and sync in turn: the
     /// application drops a commit that fails and reopens after a failed sync. Afterwards
     /// every commit acknowledged is there, in the page cache and on the disk.
-    func ioErrorSweep(durability: DatabaseOptions.Durability, name: String) throws {
-        let setup = try prepareSweep(durability: durability, name: name)
+    func ioErrorSweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload,
+                      faults sample: Int = 60) throws {
+        let setup = try prepareSweep(durability: durability, name: name, make: make)
         defer { withExtendedLifetime(setup.directory) {} } // the directory lives until the sweep ends
         let (full, seed, workload, path, started, counter) = (setup.full, setup.seed, setup.workload, setup.path, setup.started, setup.counter)
         var random = SeededGenerator(seed: seed)
@@ -304,7 +306,7 @@ extension CrashTests {
             // Dropped pages lose unsynced commits, which only `.full` promises to have synced.
             if durability == .full { faults.append(.sync(k, .dropPages)) }
         }
-        if !full { faults = Array(faults.shuffled(using: &random).prefix(60)) }
+        if !full { faults = Array(faults.shuffled(using: &random).prefix(sample)) }
         var failures: [String] = []
         for fault in faults {
             let backend = FaultInjectionStorage()

@@ -21,6 +21,9 @@ import Glibc
 /// holding the model's content (a silently dropped commit stops the run as a failure), one
 /// that changed nothing none; a compaction must keep the latest version as it was.
 ///
+/// The packing sweep (CrashTests+Packing.swift) does the same over a workload that packs its
+/// history and repacks it, sampling its crash points among the compactions' steps.
+///
 /// The recovery sweep crashes once more at every step of the next process (its recovery and
 /// two commits); the I/O error sweep fails each write or sync of the workload in turn.
 ///
