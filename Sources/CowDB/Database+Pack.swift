@@ -98,7 +98,9 @@ final class HistoryTreeWriter {
     /// marker: a tombstone is never large).
     func add(_ entry: HistoryEntry) throws {
         try entry.key.withUnsafeBytes { key in
-            precondition(builder.follows(key), "CowDB: history entries out of order")
+            guard builder.follows(key), key.count <= builder.maxKeySize else { // a damaged version read out of order
+                throw CowDBError.corrupt(page: nil, offset: nil, reason: "history entry out of order or of \(key.count) bytes: a version packed is damaged")
+            }
             guard let value = entry.value,
                   LeafPage.entrySize(keyLength: key.count, inlineValueLength: value.count + 1) > builder.maxEntrySize else {
                 let inline = entry.value.map { $0.withUnsafeBytes { HistoryValue.inline($0) } } ?? HistoryValue.inline(nil)

@@ -21,7 +21,9 @@ public enum Packing: Sendable, Equatable {
         while packed < kept.count, let position = try index.position(of: kept[packed]), try index.record(position).isPacked {
             packed += 1
         }
-        precondition(packed < kept.count, "CowDB: the latest version is never packed")
+        guard packed < kept.count else { // a pack commit is never its file's last: the commits after it are lost
+            throw CowDBError.corrupt(page: nil, offset: nil, reason: "the latest version \(kept.last ?? 0) is packed: the commits after its pack are missing")
+        }
         switch self {
         case .none: return packed
         case let .allButNewest(newest): return max(packed, kept.count - max(1, newest))

@@ -21,8 +21,8 @@ extension CrashTests {
                 case .reopen:
                     try run.close()
                     try run.open()
-                case let .compact(keepLast):
-                    try run.compact(keepLast: keepLast)
+                case let .compact(keepLast, packing):
+                    try run.compact(keepLast: keepLast, packing: packing)
                 case let .commit(mutations):
                     try run.commit(mutations)
                 }
@@ -117,13 +117,18 @@ extension CrashTests {
             db = nil
         }
 
-        /// Compacts keeping the newest `keepLast` versions; the latest must stay as it was.
-        mutating func compact(keepLast: Int) throws {
+        /// Compacts keeping the newest `keepLast` versions (nil: all), packing what `packing`
+        /// says; the latest must stay as it was, and after a packing one every version.
+        mutating func compact(keepLast: Int?, packing: Packing) throws {
             let latest = outcome.acknowledged
-            let droppable = latest > UInt64(keepLast) ? Set(1 ... latest - UInt64(keepLast)) : []
+            let droppable = keepLast.map { latest > UInt64($0) ? Set(1 ... latest - UInt64($0)) : [] } ?? []
             outcome.mayBeDropped.formUnion(droppable)
+            let firstStep = backend.counts.steps + 1
+            defer { outcome.compactionSteps.append(firstStep ... max(firstStep, backend.counts.steps)) }
             do {
-                try db!.compact(keeping: RetentionPolicy(keepLast: keepLast, keepTags: false))
+                let policy = keepLast.map { RetentionPolicy(keepLast: $0, keepTags: false) } ?? RetentionPolicy(keepAll: true)
+                try db!.compact(keeping: policy, packing: packing)
+                if packing != .none { try checkEveryVersion(after: "a packing compaction") }
                 outcome.dropped.formUnion(droppable)
                 outcome.durable = outcome.acknowledged // the new generation was synced whole
                 // Compaction keeps the latest version as it was.
@@ -135,6 +140,17 @@ extension CrashTests {
                 guard case .io = error else { throw error }
                 try close() // the old or the new generation: either keeps every acknowledged version's content
                 try open()
+            }
+        }
+
+        /// Reads every version the database lists and compares it with the model.
+        mutating func checkEveryVersion(after what: String) throws {
+            for version in try db!.versions().map(\.version) where !outcome.dropped.contains(version) {
+                let (state, order) = try db!.read(at: version) { try readState($0) }
+                outcome.violations += order.map { "version \(version) after \(what): \($0)" }
+                if state != outcome.models[Int(version)] {
+                    outcome.violations.append("version \(version) after \(what) reads back wrong: \(difference(state, outcome.models[Int(version)]))")
+                }
             }
         }
 

@@ -19,7 +19,7 @@ extension CrashTests {
 
     /// Counts across a crash sweep, for its summary, and what failed.
     struct SweepTally {
-        var pointsTried = 0, stepsInAll = 0, images = 0, inFlightKept = 0, inFlightDropped = 0, olderDurable = 0
+        var pointsTried = 0, stepsInAll = 0, compactionSteps = 0, images = 0, inFlightKept = 0, inFlightDropped = 0, olderDurable = 0
         var failures: [SweepFailure] = []
     }
 
@@ -27,11 +27,18 @@ extension CrashTests {
     /// `COWDB_CRASH_POINTS` (150) of its crash points, a seeded sample when it has more.
     /// `COWDB_FULL_SWEEP=1`: every crash point of `COWDB_SWEEP_WORKLOADS` (10) workloads,
     /// with `COWDB_POWER_CUTS` (default 2, full sweep 6) power-cut images per point.
-    func sweep(durability: DatabaseOptions.Durability, name: String) throws {
+    ///
+    /// `make` draws the workload from a seed, `minimumVersions` is how many it must commit,
+    /// `workloads` how many a default run tries; `compactionPoints` (when given) makes a default
+    /// run sample that many crash points among the steps of the workload's compactions only,
+    /// and `thenCompact` compacts each recovered image once more (nothing may be left to repair).
+    func sweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload,
+               minimumVersions: UInt64 = 12, workloads defaultWorkloads: Int = 2, compactionPoints: Int? = nil,
+               thenCompact: Bool = false) throws {
         let environment = ProcessInfo.processInfo.environment
         let full = environment["COWDB_FULL_SWEEP"] == "1"
         let firstSeed = testSeed(name)
-        let workloads = environment["COWDB_SWEEP_WORKLOADS"].flatMap(Int.init) ?? (full ? 10 : 2)
+        let workloads = environment["COWDB_SWEEP_WORKLOADS"].flatMap(Int.init) ?? (full ? 10 : defaultWorkloads)
         let powerCuts = environment["COWDB_POWER_CUTS"].flatMap(Int.init) ?? (full ? 6 : 2)
         let directory = TemporaryDirectory()
         let path = directory.path("db")
@@ -41,7 +48,7 @@ extension CrashTests {
 
         for w in 0 ..< workloads {
             let seed = firstSeed &+ UInt64(w)
-            let workload = Self.makeWorkload(seed: seed)
+            let workload = make(seed)
             // The clean run: counts the steps and gives the expected outcome.
             let counter = FaultInjectionStorage()
             let clean = Self.run(workload, backend: counter, path: path, durability: durability)
@@ -50,14 +57,19 @@ extension CrashTests {
             let total = counter.counts.steps
             tally.stepsInAll += total
             XCTAssertEqual(clean.acknowledged, Self.versionsMade(by: workload), "every commit that changes something makes a version")
-            XCTAssertGreaterThanOrEqual(clean.acknowledged, 12, "the workload commits enough versions")
-            for point in Self.crashPoints(total: total, seed: seed, full: full, environment: environment) {
+            XCTAssertGreaterThanOrEqual(clean.acknowledged, minimumVersions, "the workload commits enough versions")
+            let focus = compactionPoints.map { _ in clean.compactionSteps.flatMap { Array($0) } }
+            XCTAssertNotEqual(focus?.isEmpty, true, "the workload compacts")
+            tally.compactionSteps += focus?.count ?? 0
+            for point in Self.crashPoints(total: total, seed: seed, full: full, environment: environment,
+                                          among: focus, sample: compactionPoints) {
                 Self.sweepCrashPoint(point, of: workload, seed: seed, path: path, durability: durability,
-                                     powerCuts: powerCuts, into: &tally)
+                                     powerCuts: powerCuts, thenCompact: thenCompact, into: &tally)
             }
         }
         let seconds = Date().timeIntervalSince(started)
-        let summary = "\(name): \(workloads) workload(s) from seed \(firstSeed), \(tally.stepsInAll) steps (writes, syncs, truncations, renames); "
+        let summary = "\(name): \(workloads) workload(s) from seed \(firstSeed), \(tally.stepsInAll) steps (writes, syncs, truncations, renames)"
+            + (compactionPoints == nil ? "" : ", \(tally.compactionSteps) of them compacting") + "; "
             + "tried \(tally.pointsTried) crash points, \(tally.images) crash images (commit in flight kept in \(tally.inFlightKept), dropped in \(tally.inFlightDropped); "
             + "opened below the last acknowledged commit in \(tally.olderDurable)), in \(String(format: "%.1f", seconds)) s"
         announce(summary)
@@ -71,19 +83,22 @@ extension CrashTests {
     }
 
     /// The crash points a sweep tries among a workload's `total` steps: `COWDB_CRASH_POINT`
-    /// alone, every one (full sweep), or a seeded sample of `COWDB_CRASH_POINTS` (150).
-    static func crashPoints(total: Int, seed: UInt64, full: Bool, environment: [String: String]) -> [Int] {
+    /// alone, every one (full sweep), or a seeded sample of `COWDB_CRASH_POINTS` (150, or
+    /// `sample`) of them, or of `among` when given.
+    static func crashPoints(total: Int, seed: UInt64, full: Bool, environment: [String: String],
+                            among: [Int]? = nil, sample defaultSample: Int? = nil) -> [Int] {
         if let one = environment["COWDB_CRASH_POINT"].flatMap(Int.init) { return [one] }
         if full { return Array(1 ... total) }
-        let sample = environment["COWDB_CRASH_POINTS"].flatMap(Int.init) ?? 150
+        let sample = environment["COWDB_CRASH_POINTS"].flatMap(Int.init) ?? defaultSample ?? 150
         var random = SeededGenerator(seed: seed ^ 0x5EED)
-        return Array(Array(1 ... total).shuffled(using: &random).prefix(sample)).sorted()
+        return Array((among ?? Array(1 ... total)).shuffled(using: &random).prefix(sample)).sorted()
     }
 
     /// Runs the workload to a crash right after step `point`, then opens and checks each disk
     /// image that crash can leave; counts and failures go to `tally`.
     static func sweepCrashPoint(_ point: Int, of workload: [Step], seed: UInt64, path: String,
-                                durability: DatabaseOptions.Durability, powerCuts: Int, into tally: inout SweepTally) {
+                                durability: DatabaseOptions.Durability, powerCuts: Int, thenCompact: Bool = false,
+                                into tally: inout SweepTally) {
         tally.pointsTried += 1
         let backend = FaultInjectionStorage()
         backend.crash(afterStep: point)
@@ -97,7 +112,7 @@ extension CrashTests {
         for (label, kind, expectation) in crashImages(durability: durability, powerCuts: powerCuts, random: &random) {
             tally.images += 1
             let (problems, latest) = verifyReturningLatest(backend.image(kind), path: path, durability: durability,
-                                                           outcome: outcome, expectation: expectation)
+                                                           outcome: outcome, expectation: expectation, thenCompact: thenCompact)
             if let latest, outcome.inFlight != nil {
                 if latest > outcome.acknowledged { tally.inFlightKept += 1 } else if latest == outcome.acknowledged { tally.inFlightDropped += 1 }
             }
@@ -161,11 +176,11 @@ extension CrashTests {
         let started: Date, counter: FaultInjectionStorage
     }
 
-    /// Prepares a sweep named `name` (its seed from `testSeed(name)`).
-    func prepareSweep(durability: DatabaseOptions.Durability, name: String) throws -> SweepSetup {
+    /// Prepares a sweep named `name` (its seed from `testSeed(name)`) of the workload `make` draws.
+    func prepareSweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload) throws -> SweepSetup {
         let full = ProcessInfo.processInfo.environment["COWDB_FULL_SWEEP"] == "1"
         let seed = testSeed(name)
-        let workload = Self.makeWorkload(seed: seed)
+        let workload = make(seed)
         let directory = TemporaryDirectory()
         let path = directory.path("db")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -179,13 +194,14 @@ extension CrashTests {
 
     /// A crash, then a second crash at every step of the recovery (the open truncates, rewrites
     /// the index, syncs and flags the last record) and of the two commits after it.
-    func recoverySweep(durability: DatabaseOptions.Durability, name: String) throws {
-        let setup = try prepareSweep(durability: durability, name: name)
+    func recoverySweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload,
+                       firstPoints sample: Int = 8) throws {
+        let setup = try prepareSweep(durability: durability, name: name, make: make)
         defer { withExtendedLifetime(setup.directory) {} } // the directory lives until the sweep ends
         let (full, seed, workload, path, started, counter) = (setup.full, setup.seed, setup.workload, setup.path, setup.started, setup.counter)
         var random = SeededGenerator(seed: seed)
         let total = counter.counts.steps
-        let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(8)).sorted()
+        let firstPoints = full ? Array(1 ... total) : Array(Array(1 ... total).shuffled(using: &random).prefix(sample)).sorted()
         var failures: [String] = []
         var tried = 0, images = 0
         for first in firstPoints {
@@ -275,8 +291,9 @@ extension CrashTests {
     /// The workload with one failing write or sync, at each write and sync in turn: the
     /// application drops a commit that fails and reopens after a failed sync. Afterwards
     /// every commit acknowledged is there, in the page cache and on the disk.
-    func ioErrorSweep(durability: DatabaseOptions.Durability, name: String) throws {
-        let setup = try prepareSweep(durability: durability, name: name)
+    func ioErrorSweep(durability: DatabaseOptions.Durability, name: String, make: (UInt64) -> [Step] = makeWorkload,
+                      faults sample: Int = 60) throws {
+        let setup = try prepareSweep(durability: durability, name: name, make: make)
         defer { withExtendedLifetime(setup.directory) {} } // the directory lives until the sweep ends
         let (full, seed, workload, path, started, counter) = (setup.full, setup.seed, setup.workload, setup.path, setup.started, setup.counter)
         var random = SeededGenerator(seed: seed)
@@ -289,7 +306,7 @@ extension CrashTests {
             // Dropped pages lose unsynced commits, which only `.full` promises to have synced.
             if durability == .full { faults.append(.sync(k, .dropPages)) }
         }
-        if !full { faults = Array(faults.shuffled(using: &random).prefix(60)) }
+        if !full { faults = Array(faults.shuffled(using: &random).prefix(sample)) }
         var failures: [String] = []
         for fault in faults {
             let backend = FaultInjectionStorage()

@@ -46,9 +46,10 @@ extension CrashTests {
         verifyReturningLatest(image, path: path, durability: durability, outcome: outcome, expectation: expectation).problems
     }
 
-    /// `verify`, also returning the version the database opened at.
+    /// `verify`, also returning the version the database opened at; with `thenCompact`, a
+    /// packing compaction of the recovered database must succeed and keep every version.
     static func verifyReturningLatest(_ image: DiskImage, path: String, durability: DatabaseOptions.Durability, outcome: Outcome,
-                                      expectation: Expectation) -> (problems: [String], latest: UInt64?) {
+                                      expectation: Expectation, thenCompact: Bool = false) -> (problems: [String], latest: UInt64?) {
         var problems: [String] = []
         var opened: UInt64?
         let backend = FaultInjectionStorage(image: image)
@@ -84,9 +85,34 @@ extension CrashTests {
             try db.write { try $0.put(b("after-recovery"), b("\(latest)")) }
             if db.latestVersion != latest + 1 { problems.append("commit after recovery made version \(db.latestVersion)") }
             if try db.read({ try $0.get(b("after-recovery")) }) != b("\(latest)") { problems.append("commit after recovery reads back wrong") }
+            if thenCompact { problems += try compactAgain(db, path: path, backend: backend, versions: versions) }
         } catch {
             problems.append("\(error)")
         }
         return (problems, opened)
+    }
+
+    /// Compacts a recovered database keeping every version and packing all but the latest: it
+    /// must succeed, keep `versions` (and the commit after recovery), pass `check`, and leave
+    /// only the new generation's files.
+    static func compactAgain(_ db: Database, path: String, backend: FaultInjectionStorage, versions: [UInt64]) throws -> [String] {
+        var problems: [String] = []
+        let before = try versions.map { version in try db.read(at: version) { try readState($0).0 } }
+        let report = try db.compact(keeping: RetentionPolicy(keepAll: true), packing: .all)
+        let after = try db.versions().map(\.version)
+        if Array(after.prefix(versions.count)) != versions || after.count != versions.count + 1 {
+            problems.append("the compaction after recovery kept versions \(after), not \(versions) and one more")
+        }
+        for (version, state) in zip(versions, before) where try db.read(at: version, { try readState($0).0 }) != state {
+            problems.append("version \(version) changed in the compaction after recovery")
+        }
+        let check = try db.checkReport(allVersions: true)
+        if !check.isClean { problems.append("check after the compaction after recovery: \(check.problems.prefix(3))") }
+        let expected: Set<String> = [CurrentFile.dataName(report.generation), CurrentFile.indexName(report.generation)]
+        let stale = Set(backend.files(in: path)).filter { name in
+            (name.hasPrefix("data") || name.hasPrefix("index") || name.hasSuffix(".tmp")) && !expected.contains(name)
+        }
+        if !stale.isEmpty { problems.append("files left after the compaction after recovery: \(stale.sorted())") }
+        return problems
     }
 }

@@ -21,6 +21,9 @@ import Glibc
 /// holding the model's content (a silently dropped commit stops the run as a failure), one
 /// that changed nothing none; a compaction must keep the latest version as it was.
 ///
+/// The packing sweep (CrashTests+Packing.swift) does the same over a workload that packs its
+/// history and repacks it, sampling its crash points among the compactions' steps.
+///
 /// The recovery sweep crashes once more at every step of the next process (its recovery and
 /// two commits); the I/O error sweep fails each write or sync of the workload in turn.
 ///
@@ -49,8 +52,9 @@ final class CrashTests: XCTestCase {
         case commit([Mutation])
         /// Close the database and open it again (recovery runs with the writer's open-time writes).
         case reopen
-        /// Compact, keeping the newest `keepLast` versions.
-        case compact(keepLast: Int)
+        /// Compact, keeping the newest `keepLast` versions (nil: every version), packing
+        /// those `packing` says into the history tree.
+        case compact(keepLast: Int?, packing: Packing = .none)
     }
 
     // MARK: The workload
@@ -208,6 +212,8 @@ final class CrashTests: XCTestCase {
         var dropped: Set<UInt64> = []
         /// Versions a compaction may have dropped (it was interrupted, or failed).
         var mayBeDropped: Set<UInt64> = []
+        /// The steps (of the backend's count) each compaction of the run took.
+        var compactionSteps: [ClosedRange<Int>] = []
 
         /// The outcome of a database recovered at version `version` (the commit in flight
         /// included when `version` is past the acknowledged ones), as a start for more work;

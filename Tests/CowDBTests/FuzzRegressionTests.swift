@@ -34,7 +34,7 @@ final class FuzzRegressionTests: XCTestCase {
 
     func testCommittedSeedsAreRealDatabasesThatOpenAndCheckClean() throws {
         let directory = TemporaryDirectory()
-        var pageSizes: Set<Int> = [], deepest = 0, tagged = false, compacted = false, hostileLock = false
+        var pageSizes: Set<Int> = [], deepest = 0, tagged = false, compacted = false, hostileLock = false, packed = false
         for file in try inputs(in: "Tools/cowdb-fuzz/seeds") {
             let bytes = try [UInt8](Data(contentsOf: file))
             let files = bytes.withUnsafeBytes { FuzzCase.unpackFiles($0) }
@@ -59,12 +59,14 @@ final class FuzzRegressionTests: XCTestCase {
             deepest = max(deepest, try database.stats().keyspaces.map(\.depth).max() ?? 0)
             tagged = try tagged || !database.tags().isEmpty
             compacted = compacted || FuzzCase.generation(named: files.current) != nil
+            packed = try packed || database.read(at: try database.versions().first?.version ?? 0) { $0.source.packed != nil }
             try database.close()
         }
         // What the corpus must reach: every page size, a deep tree, tags, a later generation.
         XCTAssertEqual(pageSizes, [4096, 8192, 16384, 32768, 65536])
         XCTAssertGreaterThanOrEqual(deepest, 3)
-        XCTAssertTrue(tagged && compacted && hostileLock, "tags \(tagged), CURRENT \(compacted), hostile lock page \(hostileLock)")
+        XCTAssertTrue(tagged && compacted && hostileLock && packed,
+                      "tags \(tagged), CURRENT \(compacted), hostile lock page \(hostileLock), packed history \(packed)")
     }
 
     func testResealingAPristineDatabaseChangesNoByte() throws {

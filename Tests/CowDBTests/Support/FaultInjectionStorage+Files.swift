@@ -117,3 +117,10 @@ final class FaultFile: StorageFile, @unchecked Sendable {
     func map(reservedLength: Int) throws -> MappedRegion { try backend.map(self, reservedLength: reservedLength) }
     func close() { backend.closeFile(self) }
 }
+
+extension FaultInjectionStorage {
+    /// The names of the files the process currently sees directly in `directory`.
+    func files(in directory: String) -> [String] {
+        locked { volatileNames.keys.filter { Self.parent(of: $0) == directory }.map { String($0.dropFirst(directory.count + 1)) }.sorted() }
+    }
+}

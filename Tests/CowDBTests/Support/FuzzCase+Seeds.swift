@@ -111,6 +111,30 @@ extension FuzzCase {
             _ = try database.compact(keeping: RetentionPolicy(keepLast: 1))
             try database.write { try $0.put(Array("after".utf8), Array("compaction".utf8)) }
         }
+        try build("packed", 4096, [("files", [.otherFiles, .resealData]), ("files-write", [.otherFiles, .resealData, .write]),
+                                   ("files-verify", [.otherFiles, .resealData, .resealIndex, .verifyOnRead, .readOnly]),
+                                   ("files-noindex", [.otherFiles, .resealData, .noIndex, .write])]) { try fillPacked($0) }
+    }
+
+    /// A packed database (docs/PACKED-HISTORY.md): twelve commits over two keyspaces (an
+    /// overflow value, deletes, a keyspace dropped), packed but the latest, then two commits
+    /// after the pack and a repack packing all but the newest one.
+    static func fillPacked(_ database: Database) throws {
+        for round in 0 ..< 12 {
+            try database.write { transaction in
+                for i in stride(from: round % 3, to: 60, by: 3) {
+                    try transaction.put(Array("p\(i)".utf8), Array(repeating: UInt8(truncatingIfNeeded: i &* 7 &+ round), count: 8 + i % 20))
+                }
+                if round == 2 { try transaction.put(Array("big".utf8), Array(repeating: 0xC3, count: 6_000)) }
+                if round % 4 == 3 { _ = try transaction.delete(Array("p\(round)".utf8)) }
+                if round == 4 { try transaction.keyspaceCreatingIfMissing("side").put([1], [UInt8(round)]) }
+                if round == 9 { try transaction.dropKeyspace("side") }
+            }
+        }
+        try database.compact(keeping: RetentionPolicy(keepAll: true), packing: .all)
+        for round in 0 ..< 2 { try database.write { try $0.put(Array("after\(round)".utf8), [UInt8(round)]) } }
+        try database.compact(keeping: RetentionPolicy(keepAll: true), packing: .allButNewest(1))
+        try database.write { try $0.put(Array("last".utf8), [9]) }
     }
 
     /// The lock page a crashed or hostile writer could leave: the magic, an even sequence, and

@@ -52,7 +52,8 @@ struct OpFuzzProgram {
         case rollback(version: UInt8)
         case tag(name: UInt8, version: UInt8)
         case untag(name: UInt8)
-        case compact(keepLast: UInt8?, keepSince: Bool?, keepTags: Bool, keepAll: Bool, keepVersion: UInt8?)
+        /// `packAllBut`: pack every kept version but the newest that many (nil: pack nothing more).
+        case compact(keepLast: UInt8?, keepSince: Bool?, keepTags: Bool, keepAll: Bool, keepVersion: UInt8?, packAllBut: UInt8?)
         case diff(from: UInt8, to: UInt8, space: UInt8?)
         case reopen
     }
@@ -125,7 +126,8 @@ struct OpFuzzProgram {
         case 12:
             let flags = input.byte()
             return .compact(keepLast: flags & 1 != 0 ? input.byte() % 6 : nil, keepSince: flags & 2 != 0 ? flags & 4 != 0 : nil,
-                            keepTags: flags & 8 != 0, keepAll: flags & 0x30 == 0x30, keepVersion: flags & 0x40 != 0 ? input.byte() : nil)
+                            keepTags: flags & 8 != 0, keepAll: flags & 0x30 == 0x30, keepVersion: flags & 0x40 != 0 ? input.byte() : nil,
+                            packAllBut: flags & 0x80 != 0 ? 1 + input.byte() % 4 : nil)
         case 13, 14:
             let flags = input.byte()
             return .diff(from: input.byte(), to: input.byte(), space: flags & 1 != 0 ? nil : input.byte())

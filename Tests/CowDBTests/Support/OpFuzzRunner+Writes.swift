@@ -25,9 +25,9 @@ extension OpFuzzRunner {
         case let .rollback(version): try rollback(to: version)
         case let .tag(name, version): try tag(name, version: version)
         case let .untag(name): try untag(name)
-        case let .compact(keepLast, keepSince, keepTags, keepAll, keepVersion):
+        case let .compact(keepLast, keepSince, keepTags, keepAll, keepVersion, packAllBut):
             try compact(keepLast: keepLast.map(Int.init), keepSince: keepSince, keepTags: keepTags, keepAll: keepAll,
-                        keepVersions: keepVersion.map { [version($0)] } ?? [])
+                        keepVersions: keepVersion.map { [version($0)] } ?? [], packing: packAllBut.map { .allButNewest(Int($0)) } ?? .none)
         case let .diff(from, to, space): try diff(from: from, to: to, space: space)
         case .reopen: try reopen()
         }
@@ -183,17 +183,19 @@ extension OpFuzzRunner {
         model.tags[name] = nil
     }
 
-    /// Compacts with a retention policy; the versions it keeps must be exactly the model's.
-    func compact(keepLast: Int?, keepSince: Bool?, keepTags: Bool, keepAll: Bool, keepVersions: Set<UInt64>) throws {
+    /// Compacts with a retention policy, packing what `packing` says; the versions it keeps
+    /// must be exactly the model's (each reads back as the model has it: `verifyAll`).
+    func compact(keepLast: Int?, keepSince: Bool?, keepTags: Bool, keepAll: Bool, keepVersions: Set<UInt64>, packing: Packing) throws {
         let kept = model.kept(keepLast: keepLast, keepSince: keepSince, keepTags: keepTags, keepAll: keepAll, keepVersions: keepVersions)
         let since = keepSince.map { $0 ? Date.distantPast : Date.distantFuture }
         let policy = RetentionPolicy(keepLast: keepLast, keepSince: since, keepTags: keepTags, keepAll: keepAll, keepVersions: keepVersions)
         model.mayBeDropped = Set(model.versions.keys.filter { $0 != 0 && !kept.contains($0) })
-        try expect([], "compact keeping \(kept.sorted())") { _ = try database!.compact(keeping: policy) }
+        try expect([], "compact keeping \(kept.sorted()), \(packing)") { _ = try database!.compact(keeping: policy, packing: packing) }
         model.mayBeDropped = []
         model.drop(keeping: kept)
         model.durable = model.latest
         compare(try database!.versions().map(\.version), kept.sorted(), "versions after compaction")
         compare(database!.latestVersion, model.latest, "latest version after compaction")
+        if packing != .none { checkEveryVersion(database!, model: model, context: "after packing \(packing)") }
     }
 }
