@@ -10,11 +10,11 @@ import XCTest
 /// each step, and every version at the end, before and after a last reopen.
 /// Replay with COWDB_SEED; a longer run with COWDB_SIM_STEPS=<steps> (or COWDB_FULL_SWEEP=1).
 final class PackedSimulationTests: XCTestCase {
-    /// Steps of the run: 120 by default (a few seconds), more on demand.
+    /// Steps of the run: 80 by default (a few seconds), more on demand.
     private static var steps: Int {
         let environment = ProcessInfo.processInfo.environment
         if let steps = environment["COWDB_SIM_STEPS"].flatMap({ Int($0) }) { return steps }
-        return environment["COWDB_FULL_SWEEP"] == "1" ? 2_000 : 120
+        return environment["COWDB_FULL_SWEEP"] == "1" ? 2_000 : 80
     }
 
     func testEveryVersionAgainstTheModelThroughPackingRollbackAndReopen() throws {
@@ -34,7 +34,7 @@ final class PackedSimulationTests: XCTestCase {
             default: try sim.reopen()
             }
             // After a commit a few versions; after anything else more of them.
-            try sim.verify(sim.sample(roll < 62 ? 2 : 12), diffs: roll < 62 ? 1 : 4)
+            try sim.verify(sim.sample(roll < 62 ? 1 : 5), diffs: roll < 62 ? 0 : 2)
         }
         sim.check.context = "seed \(seed), end"
         XCTAssertEqual(sim.db.latestVersion, sim.model.latest)

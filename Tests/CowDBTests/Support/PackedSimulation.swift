@@ -161,7 +161,7 @@ final class PackedSimulation {
         if let p = packed.randomElement(using: &random), let t = trees.randomElement(using: &random) { pairs += [(p, t), (t, p)] }
         if let p = packed.randomElement(using: &random), let q = packed.randomElement(using: &random) { pairs.append((p, q)) }
         for (from, to) in pairs {
-            try check.diff(db, from: from, to: to, model)
+            try check.diff(db, from: from, to: to, model, &random)
             if model.packed.contains(from) || model.packed.contains(to) { packedDiffs += 1 }
         }
     }
