@@ -10,13 +10,14 @@ import XCTest
 final class AutomaticPackingTests: XCTestCase {
     /// What one run measured.
     private struct Figures {
-        var directoryBytes = 0, freshLoadBytes = 0, changedBytes = 0, generation: UInt64 = 0, versions = 0, packed = 0
+        /// The directory at the end, and its largest size seen (every `commits / 20` commits).
+        var directoryBytes = 0, peakBytes = 0, freshLoadBytes = 0, changedBytes = 0, generation: UInt64 = 0, versions = 0, packed = 0
         var seconds = 0.0
         var bound: Int { 3 * freshLoadBytes + 2 * changedBytes }
         var description: String {
-            String(format: "directory %.2f MB, fresh load %.2f MB, changed pairs %.2f MB, bound %.2f MB, ratio to bound %.3f, "
+            String(format: "directory %.2f MB (peak %.2f MB while committing), fresh load %.2f MB, changed pairs %.2f MB, bound %.2f MB, ratio to bound %.3f, "
                    + "generation %llu (packs), %d versions (%d packed), %.1f s",
-                   Double(directoryBytes) / 1e6, Double(freshLoadBytes) / 1e6, Double(changedBytes) / 1e6, Double(bound) / 1e6,
+                   Double(directoryBytes) / 1e6, Double(peakBytes) / 1e6, Double(freshLoadBytes) / 1e6, Double(changedBytes) / 1e6, Double(bound) / 1e6,
                    Double(directoryBytes) / Double(bound), generation, versions, packed, seconds)
         }
     }
@@ -60,13 +61,14 @@ final class AutomaticPackingTests: XCTestCase {
             for key in keys { let value = random.bytes(150); try txn.put(key, value); initial[key] = value }
         }
         var changes: [(key: [UInt8], value: [UInt8])] = []
-        for _ in 0 ..< commits {
+        var figures = Figures()
+        for commit in 0 ..< commits {
             let key = keys.randomElement(using: &random)!, value = random.bytes(150)
             try db.write { try $0.put(key, value) }
             changes.append((key, value))
+            if commit % max(1, commits / 20) == 0 { figures.peakBytes = max(figures.peakBytes, try Self.bytes(under: path)) }
         }
         waitForBackgroundWork(db)
-        var figures = Figures()
         figures.seconds = Double((ContinuousClock.now - clock).components.seconds)
         let versions = try db.versions().map(\.version)
         XCTAssertEqual(versions, Array(1 ... UInt64(commits + 1)), "every version kept")
@@ -75,6 +77,7 @@ final class AutomaticPackingTests: XCTestCase {
         figures.generation = db.store.header.generation
         try checkSample(db, initial: initial, changes: changes, sampledVersions: sampledVersions, &random)
         figures.directoryBytes = try Self.bytes(under: path)
+        figures.peakBytes = max(figures.peakBytes, figures.directoryBytes)
         try db.copy(to: directory.path("fresh"))
         figures.freshLoadBytes = try Self.bytes(under: directory.path("fresh"))
         figures.changedBytes = commits * (24 + 150)

@@ -157,7 +157,7 @@ final class SimulationTests: XCTestCase {
         }
     }
 
-    /// Compacts mid-run with a random policy: the sampled versions it keeps must read back
+    /// Compacts mid-run with a random policy, packing or not: the sampled versions it keeps must read back
     /// whole (checked against the model), the others must be gone. Empties `samples` (verified;
     /// the rest of the run samples anew), counting them in `sampledInAll`.
     private func compactMidRun(_ db: Database, samples: inout [(version: UInt64, model: Model)], sampledInAll: inout Int,
@@ -165,7 +165,9 @@ final class SimulationTests: XCTestCase {
         let chosen = Set(samples.filter { _ in Bool.random(using: &random) }.map(\.version))
         let policy = RetentionPolicy(keepLast: Int.random(in: 1 ... 20, using: &random), keepTags: false, keepVersions: chosen)
         sampledInAll += samples.count
-        let report = try db.compact(keeping: policy)
+        // Packing or not: the kept versions read the same either way.
+        let packing = [Packing.none, .all, .allButNewest(Int.random(in: 1 ... 10, using: &random))].randomElement(using: &random)!
+        let report = try db.compact(keeping: policy, packing: packing)
         let kept = Set(try db.versions().map(\.version))
         XCTAssertTrue(chosen.isSubset(of: kept))
         XCTAssertEqual(report.versionsKept, kept.count)
@@ -174,7 +176,7 @@ final class SimulationTests: XCTestCase {
         }
         samples = samples.filter { kept.contains($0.version) }
         try verify(db, samples: samples, random: &random)
-        print("simulation: compacted to \(kept.count) versions (\(samples.count) sampled), \(report.bytesBefore) → \(report.bytesAfter) bytes")
+        print("simulation: compacted to \(kept.count) versions (\(samples.count) sampled, packing \(packing)), \(report.bytesBefore) → \(report.bytesAfter) bytes")
         samples.removeAll()
     }
 
