@@ -18,6 +18,7 @@ final class SimulationTests: XCTestCase {
         var options = DatabaseOptions()
         options.durability = .none
         options.dirtyPageBudget = 48 * 4096 // small, so spilling runs often
+        options.automaticCompaction = nil // it compacts (and packs) mid-run itself: a replay is exact
         let path = directory.path("sim.cowdb")
         var db: Database? = try openDatabase(path: path, options: options)
         var model: Model = [Self.defaultName: [:]]
@@ -175,7 +176,8 @@ final class SimulationTests: XCTestCase {
             XCTAssertThrowsError(try db.read(at: version) { _ in }) { XCTAssertEqual($0 as? CowDBError, .versionNotFound(version)) }
         }
         samples = samples.filter { kept.contains($0.version) }
-        try verify(db, samples: samples, random: &random)
+        // Packed versions scan slower (a debug build's seconds each): every third of them, then.
+        try verify(db, samples: packing == .none ? samples : samples.enumerated().filter { $0.offset % 3 == 0 }.map(\.element), random: &random)
         print("simulation: compacted to \(kept.count) versions (\(samples.count) sampled, packing \(packing)), \(report.bytesBefore) → \(report.bytesAfter) bytes")
         samples.removeAll()
     }
