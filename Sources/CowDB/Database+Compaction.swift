@@ -74,6 +74,9 @@ extension Database {
         // 1. The kept versions: the oldest ones packed, if any, then the oldest tree whole,
         //    each later one as its difference.
         try copy(kept, packing: try packing.count(of: kept, packedBefore: index), run, into: target)
+        // What the kept versions take: automatic compaction measures growth from here, so the
+        // commits carried over below count as growth (a fast writer's are packed next time).
+        let keptLength = ((target.generation.current().latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)
         // 2. Catch up with what the writer committed meanwhile, without stopping it, until
         //    little is left.
         try catchUp(run, into: target)
@@ -90,7 +93,7 @@ extension Database {
             switched = true
             try switchGenerations(to: generation + 1, run)
             let after = try self.versions()
-            compactedLength.store(after.last?.fileLength ?? UInt64(store.layout.pageSize), ordering: .relaxed)
+            compactedLength.store(keptLength, ordering: .relaxed)
             return CompactionReport(versionsBefore: versionCount + run.carried, versionsKept: after.count,
                                     versionsCarriedOver: run.carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
                                     bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
@@ -205,17 +208,23 @@ extension Database {
 
     // MARK: Automatic compaction
 
+    /// Whether the file has grown enough since the last compaction (by `growthFraction` of
+    /// the kept versions' length then, and `minimumGrowth` bytes); the first call only notes the length.
+    func hasGrown(_ automatic: AutomaticCompaction) -> Bool {
+        let length = ((generation.current().latest?.page ?? 0) + 1) * UInt64(pageSize)
+        let base = compactedLength.load(ordering: .relaxed)
+        if base == .max { compactedLength.store(length, ordering: .relaxed) }
+        return automatic.growthFraction.map { fraction in
+            base != .max && length > base + max(automatic.minimumGrowth, UInt64(Double(base) * fraction))
+        } ?? false
+    }
+
     /// After a commit: when the file has grown enough since the last compaction, or every
     /// `checkEveryCommits` commits to measure the live data, maybe compact, in a background
     /// thread (never two at once).
     func considerAutomaticCompaction() {
         guard let automatic = options.automaticCompaction, !options.readOnly else { return }
-        let length = ((generation.current().latest?.page ?? 0) + 1) * UInt64(pageSize)
-        let base = compactedLength.load(ordering: .relaxed)
-        if base == .max { compactedLength.store(length, ordering: .relaxed) }
-        let grown = automatic.growthFraction.map { fraction in
-            base != .max && length > base + max(automatic.minimumGrowth, UInt64(Double(base) * fraction))
-        } ?? false
+        let grown = hasGrown(automatic)
         let measure = automatic.fileToLiveRatio != nil
             && commitsSinceCheck.add(1, ordering: .relaxed).newValue >= max(1, automatic.checkEveryCommits)
         guard grown || measure else { return }
@@ -231,7 +240,11 @@ extension Database {
                     let stats = try self.stats()
                     guard Double(stats.fileBytes) > (automatic.fileToLiveRatio ?? .infinity) * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
                 }
-                try self.compact(keeping: automatic.policy, packing: automatic.packing)
+                // Again while the commits carried over meanwhile are growth enough (a writer
+                // faster than compaction), so that they too are packed once the writer pauses.
+                repeat {
+                    try self.compact(keeping: automatic.policy, packing: automatic.packing)
+                } while grown && self.hasGrown(automatic)
             } catch {
                 // A closed database, a compaction already running, an I/O error: the next
                 // check tries again; the database itself is unaffected.
