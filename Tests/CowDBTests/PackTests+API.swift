@@ -76,8 +76,13 @@ extension PackTests {
         try db.compact(keeping: RetentionPolicy(keepTags: false, keepVersions: keep), packing: .all)
         try assertStates(db, states.filter { keep.contains($0.key) }, "seed \(seed): after dropping versions")
 
-        // Rollback to a packed version, and a copy of one.
-        let target = keep.sorted().first!
+        try checkRollbackAndCopy(db, to: keep.sorted().first!, states, directory, seed: seed)
+        try db.checkAndClose()
+    }
+
+    /// Rollback to the packed version `target`, and a copy of it, hold its recorded state.
+    private func checkRollbackAndCopy(_ db: Database, to target: UInt64, _ states: States, _ directory: TemporaryDirectory,
+                                      seed: UInt64) throws {
         let rolled = try db.rollback(to: target)
         XCTAssertEqual(try db.rolledBackFrom(version: rolled), target)
         for name in RandomHistory.names {
@@ -92,6 +97,5 @@ extension PackTests {
                            "seed \(seed): copy, keyspace \(name ?? "default")")
         }
         try copy.checkAndClose()
-        try db.checkAndClose()
     }
 }
