@@ -30,9 +30,11 @@ extension Database {
         precondition(!versions.isEmpty, "CowDB: a pack holds at least one version")
         // Versions packed before, when the pack keeps all of them: their entries are copied
         // from the old history tree as they are, and only the later versions are collected.
+        // Otherwise the oldest version's state is streamed from it into the tree in key order,
+        // so that what is held in memory is the changes, not the state.
         let old = try source.packedPrefix(of: versions)
         var collector = try old.map { try source.historyCollector(continuing: versions[$0.count - 1], with: Array(versions[$0.count...]), next: next) }
-            ?? source.historyCollector(versions, next: next)
+            ?? source.historyCollector(versions, next: next, basePairs: false)
         let defaultCount = collector.counts[[]] ?? 0
         let entries = collector.sorted()
         let wanted = Set(versions)
@@ -46,7 +48,7 @@ extension Database {
             if let old {
                 try writer.merge(entries, withTreeAt: old.source, through: versions[old.count - 1])
             } else {
-                for entry in entries { try writer.add(entry) }
+                try source.read(at: versions[0]) { txn in try writer.merge(entries, withStateOf: txn) }
             }
             built = try writer.finish()
             let bytes = VersionTable.encode(table)
@@ -131,6 +133,30 @@ final class HistoryTreeWriter {
                 }
                 if order == 0 { throw CowDBError.corrupt(page: nil, offset: nil, reason: "history entry packed twice") }
             }
+            try add(entries[next])
+            next += 1
+        }
+    }
+
+    /// Merges `entries` with the pair entries of the whole state of the version `txn` reads
+    /// (stamped with its version), read in key order: the default keyspace, then the named
+    /// ones in byte order of their names, as their composite keys sort.
+    func merge(_ entries: [HistoryEntry], withStateOf txn: ReadTransaction) throws {
+        var next = 0
+        var composite: [UInt8] = []
+        for name in [nil] + (try txn.keyspaces()).map(Optional.some) {
+            let keyspace = Array((name ?? "").utf8)
+            try txn.withEntries(in: name, from: nil, to: nil, limit: .max) { key, value in
+                keyspace.withUnsafeBytes { HistoryKey.pair(keyspace: $0, key: key, version: txn.version, into: &composite) }
+                while next < entries.count, compareBytes(entries[next].key, composite) < 0 {
+                    try add(entries[next])
+                    next += 1
+                }
+                try add(HistoryEntry(key: composite, value: Array(value))) // throws `corrupt` if out of order
+                return true
+            }
+        }
+        while next < entries.count {
             try add(entries[next])
             next += 1
         }

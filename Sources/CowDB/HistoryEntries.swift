@@ -112,9 +112,14 @@ extension Database {
 
     /// Collects the history of `versions` (kept versions, oldest first, at least one) and the
     /// change-index entries of `next` (the first version after them kept as a tree, if any).
-    func historyCollector(_ versions: [UInt64], next: UInt64?) throws -> HistoryCollector {
+    /// With `basePairs` false the pair entries of the oldest version's state are left out (the
+    /// packing writer streams them from the version itself instead of holding them): its
+    /// catalog entries and every later change are collected.
+    func historyCollector(_ versions: [UInt64], next: UInt64?, basePairs: Bool = true) throws -> HistoryCollector {
         var collector = HistoryCollector()
-        try read(at: versions[0]) { txn in try collector.addBase(txn, version: versions[0]) }
+        try read(at: versions[0]) { txn in
+            if basePairs { try collector.addBase(txn, version: versions[0]) } else { try collector.addCatalog(txn, version: versions[0]) }
+        }
         try collect(Array(versions.dropFirst()), after: versions[0], next: next, into: &collector)
         return collector
     }
