@@ -128,6 +128,21 @@ package enum HistoryKey {
         for _ in 0 ..< 9 { out.append(0xFF) }
     }
 
+    /// The bytes of a decoded key (its encoding again).
+    package static func encode(_ decoded: Decoded) -> [UInt8] {
+        var out: [UInt8] = []
+        decoded.keyspace.withUnsafeBytes { ks in
+            decoded.key.withUnsafeBytes { key in
+                switch decoded.kind {
+                case .pair: pair(keyspace: ks, key: key, version: decoded.version, into: &out)
+                case .catalog: catalog(keyspace: ks, version: decoded.version, into: &out)
+                case .change: change(version: decoded.version, keyspace: ks, key: key, into: &out)
+                }
+            }
+        }
+        return out
+    }
+
     // MARK: Decoding (bytes from disk: untrusted)
 
     /// Decodes a composite key read from history page `page`; throws `corrupt` naming the page

@@ -151,16 +151,7 @@ extension FormatGoldenTests {
              "03 0000000000000005 66727569740000 7065617200000000f4"),
         ]
         for (decoded, expected) in examples {
-            var out: [UInt8] = []
-            decoded.keyspace.withUnsafeBytes { ks in
-                decoded.key.withUnsafeBytes { key in
-                    switch decoded.kind {
-                    case .pair: HistoryKey.pair(keyspace: ks, key: key, version: decoded.version, into: &out)
-                    case .catalog: HistoryKey.catalog(keyspace: ks, version: decoded.version, into: &out)
-                    case .change: HistoryKey.change(version: decoded.version, keyspace: ks, key: key, into: &out)
-                    }
-                }
-            }
+            let out = HistoryKey.encode(decoded)
             XCTAssertEqual(hex(out), compact(expected))
             XCTAssertEqual(try out.withUnsafeBytes { try HistoryKey.decode($0, page: 1) }, decoded)
         }
