@@ -53,9 +53,12 @@ extension Database {
     func packedDiff(_ old: ReadSource, _ new: ReadSource, scope: DiffWalk.Scope) throws -> [DiffEntry]? {
         guard let packed = old.packed ?? new.packed, let pack = (old.packed != nil ? old : new).commit else { return nil }
         let (low, high) = (min(old.version, new.version), max(old.version, new.version))
-        let candidates = try candidateKeys(after: low, through: high, history: packed.historyRoot, pack: pack, pages: (old.packed != nil ? old : new).pages)
         let before = ReadTransaction(source: old), after = ReadTransaction(source: new)
         defer { before.invalidate(); after.invalidate() }
+        // From the empty database (version 0), every key of the other version differs; the
+        // change index starts after the pack's first version, whose state is its base.
+        let candidates = low == 0 ? try Self.allKeys(of: old.version == 0 ? after : before)
+            : try candidateKeys(after: low, through: high, history: packed.historyRoot, pack: pack, pages: (old.packed != nil ? old : new).pages)
         if case let .one(name?) = scope, try !Self.hasKeyspace(name, before), try !Self.hasKeyspace(name, after) {
             throw CowDBError.keyspaceNotFound(name)
         }
@@ -84,6 +87,18 @@ extension Database {
             }
         }
         return candidates
+    }
+
+    /// Every key of every keyspace of the version `txn` reads.
+    private static func allKeys(of txn: ReadTransaction) throws -> Set<CandidateKey> {
+        var keys = Set<CandidateKey>()
+        for name in [nil] + (try txn.keyspaces()).map(Optional.some) {
+            try txn.withEntries(in: name, from: nil, to: nil, limit: .max) { key, _ in
+                keys.insert(CandidateKey(keyspace: name, key: Array(key)))
+                return true
+            }
+        }
+        return keys
     }
 
     /// Whether `txn`'s version has keyspace `name`.

@@ -38,12 +38,12 @@ extension PackTests {
         var random = SeededGenerator(seed: seed)
         let directory = TemporaryDirectory()
         let db = try openDatabase(path: directory.path("db"))
-        try db.write { _ = try $0.createKeyspace("ks") }
+        try db.write { _ = try $0.createKeyspace("ks"); try $0.put([9], [9]) } // the base has a key: diffs from 0 need it
         for _ in 0 ..< Int.random(in: 40 ... 70, using: &random) { try db.write { try RandomHistory.commit($0, &random) } }
         var states = try RandomHistory.states(of: db)
         let versions = states.keys.sorted()
         let pairs = (0 ..< 12).map { _ in (versions.randomElement(using: &random)!, versions.randomElement(using: &random)!) }
-            + [(versions[0], versions.last!), (versions.last!, versions[1])]
+            + [(versions[0], versions.last!), (versions.last!, versions[1]), (UInt64(0), versions[0]), (versions[2], UInt64(0))] // 0: the empty database
         let before = try diffs(db, pairs)
 
         try db.compact(keeping: RetentionPolicy(keepAll: true), packing: .all)
