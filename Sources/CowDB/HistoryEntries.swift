@@ -16,8 +16,9 @@ import CowDBTree
 //   that a diff from a packed version to a later tree finds every key that may differ.
 //
 // Every value is a `HistoryValue` (a catalog entry's is the count, BE64; a change-index
-// entry's is empty). The entries are held and sorted in memory (about 250 bytes per change):
-// the sort within a budget, merging sorted runs, is left for later (docs/PACKED-HISTORY.md).
+// entry's is empty). The changes are held and sorted in memory (about 250 bytes per change);
+// the packing writer leaves the base's pairs out (`basePairs: false`) and streams them from the
+// version instead. The sort within a budget, merging sorted runs, is left for later.
 
 /// One entry of a history tree: a composite key (`HistoryKey`) and its value (nil: a tombstone).
 struct HistoryEntry {
