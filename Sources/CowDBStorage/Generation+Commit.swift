@@ -152,7 +152,7 @@ extension Generation {
         let written = log.write(records)
         head.withLock { head in
             log.count(records, written: written)
-            if let pack = roots.pack { head.packed = PackedVersions(pack: point, entries: pack.entries) }
+            if roots.pack != nil { head.packed = PackedVersions(pack: point, mapping: appender.currentMapping, pageSize: store.layout.pageSize) }
             head.latest = point
             head.mapping = appender.currentMapping
         }
