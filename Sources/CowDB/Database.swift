@@ -141,7 +141,9 @@ public final class Database: @unchecked Sendable {
     /// on the same thread traps. A transaction that changes nothing commits no version.
     @discardableResult
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
-        try withWriterGate { _, _ in try writeLocked(body) }
+        let result = try withWriterGate { _, _ in try writeLocked(body) }
+        waitWhilePackingFallsBehind()
+        return result
     }
 
     // MARK: Closing
