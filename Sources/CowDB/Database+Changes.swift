@@ -33,9 +33,9 @@ extension Database {
     /// Calls `body` with every key whose value differs between the versions `old` and `new`
     /// read (sources of one view), in every keyspace, and its value in `new` (nil: absent there); the default keyspace first,
     /// then the named ones in byte order of their names, keys in byte order.
-    func forEachChange(_ old: ReadSource, _ new: ReadSource,
+    func forEachChange(_ old: ReadSource, _ new: ReadSource, in view: (Generation, GenerationView),
                        _ body: (String?, UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> Void) throws {
-        guard let listed = try packedDiff(old, new, scope: .all) else {
+        guard let listed = try packedDiff(old, new, scope: .all, in: view) else {
             return try run(try DiffWalk(old: old, new: new, scope: .all)) { changes in
                 try changes.forEachWithoutCopying { try body($0.keyspace, $0.key, $0.newValue) }
             }
@@ -50,7 +50,7 @@ extension Database {
 
     /// The differences from `old` to `new` (sources from one view of one generation) in
     /// `scope`, when either is packed; nil when neither is (the diff walk does those).
-    func packedDiff(_ old: ReadSource, _ new: ReadSource, scope: DiffWalk.Scope) throws -> [DiffEntry]? {
+    func packedDiff(_ old: ReadSource, _ new: ReadSource, scope: DiffWalk.Scope, in view: (Generation, GenerationView)) throws -> [DiffEntry]? {
         guard let packed = old.packed ?? new.packed, let pack = (old.packed != nil ? old : new).commit else { return nil }
         let (low, high) = (min(old.version, new.version), max(old.version, new.version))
         let before = ReadTransaction(source: old), after = ReadTransaction(source: new)
@@ -58,7 +58,8 @@ extension Database {
         // From the empty database (version 0), every key of the other version differs; the
         // change index starts after the pack's first version, whose state is its base.
         let candidates = low == 0 ? try Self.allKeys(of: old.version == 0 ? after : before)
-            : try candidateKeys(after: low, through: high, history: packed.historyRoot, pack: pack, pages: (old.packed != nil ? old : new).pages)
+            : try candidateKeys(after: low, through: high, history: packed.historyRoot, pack: pack,
+                                pages: (old.packed != nil ? old : new).pages, in: view)
         if case let .one(name?) = scope, try !Self.hasKeyspace(name, before), try !Self.hasKeyspace(name, after) {
             throw CowDBError.keyspaceNotFound(name)
         }
@@ -74,15 +75,17 @@ extension Database {
     /// The keys that may differ between versions `low` and `high` (`low` ≤ `high`, at least
     /// `low` packed in `pack`, whose history tree is `history`).
     private func candidateKeys(after low: UInt64, through high: UInt64, history: PageNumber, pack: CommitPoint,
-                               pages: PageReader) throws -> Set<CandidateKey> {
-        let index = try currentGeneration().view().index
+                               pages: PageReader, in view: (Generation, GenerationView)) throws -> Set<CandidateKey> {
+        let index = view.1.index
         let afterPack = try index.position(of: pack.record.version).flatMap { $0 + 1 < index.count ? try index.record($0 + 1).version : nil }
         var candidates = Set<CandidateKey>()
         try HistoryChangeIndex.forEach(rootPage: history, pages: pages, after: low, through: min(high, afterPack ?? pack.record.version)) { _, keyspace, key in
             candidates.insert(CandidateKey(keyspace: try Self.keyspaceName(keyspace), key: key))
         }
         if let afterPack, high > afterPack {
-            try diffAllKeyspaces(from: afterPack, to: high) { changes in
+            // The tree diff from the pack's first tree version, in the same generation.
+            let (treeOld, treeNew) = (try source(at: afterPack, in: view.0, view.1), try source(at: high, in: view.0, view.1))
+            try run(try DiffWalk(old: treeOld, new: treeNew, scope: .all)) { changes in
                 try changes.forEachWithoutCopying { candidates.insert(CandidateKey(keyspace: $0.keyspace, key: Array($0.key))) }
             }
         }

@@ -71,8 +71,8 @@ extension Database {
     ///     one of the versions counts as empty in the other; missing in both throws `keyspaceNotFound`.
     /// - Throws: `versionNotFound` for a version the database does not have.
     public func diff<T>(from: UInt64, to: UInt64, keyspace: String? = nil, _ body: (DiffSequence) throws -> T) throws -> T {
-        let (old, new) = try sources(at: from, to)
-        let walk = try DiffWalk(old: old, new: new, scope: .one(keyspace), listed: try packedDiff(old, new, scope: .one(keyspace)))
+        let (old, new, view) = try sourcesAndView(at: from, to)
+        let walk = try DiffWalk(old: old, new: new, scope: .one(keyspace), listed: try packedDiff(old, new, scope: .one(keyspace), in: view))
         return try run(walk, body)
     }
 
@@ -82,8 +82,8 @@ extension Database {
     /// whose tree is the same in both versions are skipped without being looked at: their
     /// catalog entries are themselves diffed the same way. Otherwise as `diff(from:to:keyspace:_:)`.
     public func diffAllKeyspaces<T>(from: UInt64, to: UInt64, _ body: (DiffSequence) throws -> T) throws -> T {
-        let (old, new) = try sources(at: from, to)
-        let walk = try DiffWalk(old: old, new: new, scope: .all, listed: try packedDiff(old, new, scope: .all))
+        let (old, new, view) = try sourcesAndView(at: from, to)
+        let walk = try DiffWalk(old: old, new: new, scope: .all, listed: try packedDiff(old, new, scope: .all, in: view))
         return try run(walk, body)
     }
 

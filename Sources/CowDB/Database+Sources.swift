@@ -28,13 +28,21 @@ extension Database {
     /// switching generations between two look-ups must not pair pages of two files (a diff
     /// skips subtrees by page number).
     func sources(at first: UInt64, _ second: UInt64) throws -> (ReadSource, ReadSource) {
+        let (old, new, _) = try sourcesAndView(at: first, second)
+        return (old, new)
+    }
+
+    /// `sources(at:_:)`, and the generation and view they come from (for more look-ups in
+    /// the same generation: a diff from a packed version reads its change index and a later
+    /// tree diff, which must not mix two generations).
+    func sourcesAndView(at first: UInt64, _ second: UInt64) throws -> (ReadSource, ReadSource, (Generation, GenerationView)) {
         if options.readOnly { try refreshFromWriter() }
         let (generation, view) = try openView()
-        return (try source(at: first, in: generation, view), try source(at: second, in: generation, view))
+        return (try source(at: first, in: generation, view), try source(at: second, in: generation, view), (generation, view))
     }
 
     /// The source for `version` in `view` of `generation`.
-    private func source(at version: UInt64, in generation: Generation, _ view: GenerationView) throws -> ReadSource {
+    func source(at version: UInt64, in generation: Generation, _ view: GenerationView) throws -> ReadSource {
         if version == 0 { return makeSource(generation, nil, mapping: view.mapping) }
         guard let latest = view.latest, version <= latest.record.version, let position = try view.index.position(of: version) else {
             throw CowDBError.versionNotFound(version)

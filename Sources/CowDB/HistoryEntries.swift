@@ -140,8 +140,8 @@ extension Database {
         var previous = previous
         for version in versions + (next.map { [$0] } ?? []) {
             let pair = version != next
-            let (old, new) = try sources(at: previous, version)
-            try forEachChange(old, new) { name, key, value in
+            let (old, new, view) = try sourcesAndView(at: previous, version)
+            try forEachChange(old, new, in: view) { name, key, value in
                 collector.addChange(keyspace: name, key: key, value: value, version: version, pair: pair)
             }
             // Counts live in the catalog and the commit record: when neither changed (an

@@ -13,7 +13,7 @@ extension Generation {
         do {
             let (recovered, mapping) = try Generation.recover(files, lockFile: lockFile)
             let packed = try files.log.count > 0 ? files.log.record(0) : nil
-            let versions = try packed.flatMap { $0.isPacked ? try PackedVersions.load(first: $0, mapping: mapping, pageSize: files.store.layout.pageSize) : nil }
+            let versions = try packed.flatMap { try PackedVersions.forFirstRecord($0, mapping: mapping, pageSize: files.store.layout.pageSize) }
             self.init(files, head: Head(latest: recovered.latest, mapping: mapping, packed: versions), lockFile: lockFile)
             if !files.place.readOnly { try settle(recovered, mapping) }
         } catch {

@@ -152,11 +152,11 @@ package struct GenerationView: @unchecked Sendable {
         guard let latest, record.commitPage <= latest.page else {
             throw CowDBError.corrupt(page: record.commitPage, offset: nil, reason: "index names a commit record past the latest commit")
         }
-        if record.commitPage == latest.page, !record.isPacked { return latest }
+        if record.commitPage == latest.page, !record.isPacked, latest.record.pack == nil { return latest }
         guard let decoded = Recovery.verifiedCommit(base: mapping.base, pageSize: pageSize, page: record.commitPage),
               record.isPacked
                 ? decoded.pack.map({ record.version >= $0.firstVersion && record.version <= decoded.version }) ?? false
-                : decoded.version == record.version
+                : decoded.version == record.version && decoded.pack == nil // a pack's record is flagged
         else {
             throw CowDBError.corrupt(page: record.commitPage, offset: nil, reason: "commit record of version \(record.version) is damaged or does not match the index")
         }

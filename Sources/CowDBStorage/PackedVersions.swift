@@ -40,6 +40,19 @@ package struct PackedVersions: @unchecked Sendable {
                            pack: pack.record, page: pack.page, synced: true)
     }
 
+    /// The packed versions the index's first record `first` stands for: those of its pack
+    /// commit when it is flagged packed (`load`), else none — and then the commit it names must
+    /// not be a pack (a record whose flag was lost would serve the pack's history tree as if it
+    /// were a version's trees, and hide the versions before it): `corrupt`.
+    package static func forFirstRecord(_ first: IndexRecord, mapping: MappedRegion, pageSize: Int) throws -> PackedVersions? {
+        if first.isPacked { return try load(first: first, mapping: mapping, pageSize: pageSize) }
+        if let commit = Recovery.verifiedCommit(base: mapping.base, pageSize: pageSize, page: first.commitPage), commit.pack != nil {
+            throw CowDBError.corrupt(page: first.commitPage, offset: nil,
+                                     reason: "the index's first record (version \(first.version)) names a pack commit but is not flagged packed")
+        }
+        return nil
+    }
+
     /// Reads and checks the version table of the pack commit the index record `first` (the
     /// index's first, flagged packed) names, in the data file `mapping` maps.
     package static func load(first: IndexRecord, mapping: MappedRegion, pageSize: Int) throws -> PackedVersions {

@@ -32,6 +32,11 @@ extension PackedHostileFileTests {
         return copy
     }
 
+    /// `index` with every record flagged synced, resealed.
+    static func allSynced(_ index: [UInt8]) -> [UInt8] {
+        (0 ..< index.count / IndexRecord.size).reduce(index) { copy, i in changing(copy, record: i) { $0.flags |= IndexRecord.syncedFlag } }
+    }
+
     /// The pack commit's record (the index's first, flagged packed; the versions before its
     /// own are served from the version table) with the packed flag cleared or an unknown flag
     /// set, swapped with the next record, naming another page or another history root, its
@@ -55,6 +60,10 @@ extension PackedHostileFileTests {
             ("the pack's record synced", Self.changing(packed.index, record: 0) { $0.flags |= IndexRecord.syncedFlag }),
             ("the pack's record's version", Self.changing(packed.index, record: 0) { $0.version += 1 }),
             ("the pack's record's version lowered", Self.changing(packed.index, record: 0) { $0.version -= 1 }),
+            // Every record synced, so that recovery trusts them all unread (found in review: the
+            // pack's history tree was read as version H's trees, a get returned nil silently).
+            ("packed flag cleared, every record synced", Self.allSynced(Self.changing(packed.index, record: 0) { $0.flags &= ~IndexRecord.packedFlag })),
+            ("the next record marked packed, every record synced", Self.allSynced(Self.changing(packed.index, record: 1) { $0.flags |= IndexRecord.packedFlag })),
         ]
         for (label, index) in cases {
             try judgeIndex(packed, "seed \(seed) \(label)", index: index, mustReadAll: false)
@@ -76,5 +85,36 @@ extension PackedHostileFileTests {
         }
         try judgeIndex(packed, "seed \(seed) index cut after the pack's record",
                        index: Array(packed.index.prefix(IndexRecord.size)), mustReadAll: true)
+    }
+}
+
+extension PackedHostileFileTests {
+    /// The pack's record with its packed flag cleared and every record synced (recovery trusts
+    /// them unread): every get at every version, key by key, returns the intact value or throws
+    /// `corrupt` — never nil or another value silently (review finding: the pack's history tree
+    /// was read as the trees of version H) — and the open or `versions()` must not silently
+    /// drop the packed versions.
+    func testAnUnflaggedPackRecordNeverReadsWrongKeyByKey() throws {
+        let seed = testSeed("packed-hostile-unflagged")
+        let packed = try makePacked(seed: seed)
+        let index = Self.allSynced(Self.changing(packed.index, record: 0) { $0.flags &= ~IndexRecord.packedFlag })
+        let path = try writeCopy(packed, name: "unflagged", data: packed.data, index: index)
+        var options = DatabaseOptions()
+        options.durability = .none
+        options.automaticCompaction = nil
+        let db: Database
+        do { db = try Database(path: path, options: options) } catch CowDBError.corrupt { return } // unchecked-open: damaged on purpose
+        defer { try? db.close() }
+        XCTAssertEqual(try db.versions().map(\.version), packed.versions, "seed \(seed): versions dropped silently")
+        for version in packed.versions {
+            for (name, flat) in packed.contents[version] ?? [:] {
+                for pair in stride(from: 0, to: flat.count, by: 2) {
+                    do {
+                        let got = try db.read(at: version) { txn in try name.map { try txn.keyspace($0).get(flat[pair]) } ?? txn.get(flat[pair]) }
+                        XCTAssertEqual(got, flat[pair + 1], "seed \(seed): version \(version) keyspace \(name ?? "default") read wrong")
+                    } catch CowDBError.corrupt {}
+                }
+            }
+        }
     }
 }
