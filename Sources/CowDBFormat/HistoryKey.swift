@@ -47,13 +47,6 @@ package enum HistoryKey {
 
     // MARK: Encoding
 
-    /// Bytes `esc(field)` takes: the field, one more per zero byte, and the terminator.
-    package static func escapedCount(_ field: UnsafeRawBufferPointer) -> Int {
-        var zeros = 0
-        for byte in field where byte == 0 { zeros += 1 }
-        return field.count + zeros + 2
-    }
-
     /// Appends `esc(field)` to `out`.
     package static func appendEscaped(_ field: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         for byte in field {
@@ -125,6 +118,12 @@ package enum HistoryKey {
         out.append(Kind.pair.rawValue)
         appendEscaped(keyspace, to: &out)
         appendGrouped(key, to: &out)
+        appendPastAllVersions(to: &out)
+    }
+
+    /// Appends, after `0x01 ‖ esc(keyspace) ‖ grp(key)`, what makes it `afterAllVersions`:
+    /// nine 0xFF bytes, above any 8-byte version.
+    package static func appendPastAllVersions(to out: inout [UInt8]) {
         for _ in 0 ..< 9 { out.append(0xFF) }
     }
 

@@ -16,7 +16,7 @@ import CowDBFormat
 // Nothing becomes visible to readers before the durability point.
 
 /// The roots and counts of a new version, as the tree layer wrote them.
-package struct CommitRoots: Sendable, Equatable {
+package struct CommitRoots: Sendable {
     package var catalogRoot: PageNumber
     package var defaultRoot: PageNumber
     package var defaultCount: UInt64
@@ -33,11 +33,6 @@ package struct CommitRoots: Sendable, Equatable {
         self.defaultCount = defaultCount
         self.totalCount = totalCount
         self.pack = pack
-    }
-
-    package static func == (a: CommitRoots, b: CommitRoots) -> Bool {
-        (a.catalogRoot, a.defaultRoot, a.defaultCount, a.totalCount) == (b.catalogRoot, b.defaultRoot, b.defaultCount, b.totalCount)
-            && a.pack?.versionTable == b.pack?.versionTable && a.pack?.entries == b.pack?.entries
     }
 
     /// The roots of an existing commit (nil: the empty database), which a rollback repeats.

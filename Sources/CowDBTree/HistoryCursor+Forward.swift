@@ -111,7 +111,7 @@ extension HistoryCursor {
         probe.removeAll(keepingCapacity: true)
         probe += prefix
         probe += grouped
-        for _ in 0 ..< 9 { probe.append(0xFF) }
+        HistoryKey.appendPastAllVersions(to: &probe)
         return try probe.withUnsafeBytes { try tree.seek($0) }
     }
 }

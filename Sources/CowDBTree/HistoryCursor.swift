@@ -173,12 +173,6 @@ package struct HistoryCursor {
         return try probe.withUnsafeBytes { try tree.seek($0) }
     }
 
-    /// Seeks the tree past every entry of `key`.
-    private mutating func seekPast(_ key: [UInt8]) throws -> Bool {
-        keyspace.withUnsafeBytes { ks in key.withUnsafeBytes { HistoryKey.afterAllVersions(keyspace: ks, key: $0, into: &probe) } }
-        return try probe.withUnsafeBytes { try tree.seek($0) }
-    }
-
     /// `seekEntry` of a key held in an array.
     private mutating func seekEntry(_ key: [UInt8]) throws -> Bool {
         try key.withUnsafeBytes { try seekEntry($0) }

@@ -52,7 +52,6 @@ final class HistoryKeyTests: XCTestCase {
         [UInt8]([0x73]).withUnsafeBytes { HistoryKey.catalog(keyspace: $0, version: 0, into: &catalog) }
         XCTAssertEqual(catalog, [0x02, 0x73, 0x00, 0x00] + [UInt8](repeating: 0xFF, count: 8))
         XCTAssertEqual(after([], [0x61]), [0x01, 0x00, 0x00, 0x61, 0, 0, 0, 0, 0, 0, 0, 0xF1] + [UInt8](repeating: 0xFF, count: 9))
-        XCTAssertEqual([UInt8]([0, 1, 0]).withUnsafeBytes { HistoryKey.escapedCount($0) }, 7)
     }
 
     /// Byte order of pair keys = (keyspace, key) in byte order, then newer versions first.
