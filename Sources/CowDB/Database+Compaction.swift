@@ -219,26 +219,23 @@ extension Database {
         } ?? false
     }
 
-    /// Back-pressure, after a commit and outside the writer gate: while an automatic
-    /// compaction runs and the file has grown past `stallFactor` times the growth that
-    /// triggers one, the writer waits for it (as LSM stores stall writes when compaction falls
-    /// behind). A writer faster than packing (non-durable commits) can then not grow the file
-    /// without bound while a pack runs; durable commits, slower than packing, never wait.
+    /// Back-pressure (`AutomaticCompaction.stallFactor`, off by default), after a commit and
+    /// outside the writer gate: while an automatic compaction runs and the file has grown past
+    /// `stallFactor` times the growth that triggers one, the writer waits for it (as LSM stores
+    /// stall writes when compaction falls behind), so that a writer faster than packing cannot
+    /// grow the file without bound while a pack runs.
     func waitWhilePackingFallsBehind() {
-        guard let automatic = options.automaticCompaction, let fraction = automatic.growthFraction else { return }
+        guard let automatic = options.automaticCompaction, let fraction = automatic.growthFraction,
+              let stallFactor = automatic.stallFactor else { return }
         while automaticCheckRunning.load(ordering: .acquiring) {
             let base = compactedLength.load(ordering: .relaxed)
             guard base != .max else { return }
             let length = ((generation.current().latest?.page ?? 0) + 1) * UInt64(pageSize)
-            let allowed = UInt64(Database.stallFactor) * max(automatic.minimumGrowth, UInt64(Double(base) * fraction))
+            let allowed = UInt64(max(1, stallFactor)) * max(automatic.minimumGrowth, UInt64(Double(base) * fraction))
             guard length > base + allowed else { return }
             usleep(1_000)
         }
     }
-
-    /// How many times the growth that triggers an automatic compaction the file may grow
-    /// while one runs before writers wait for it.
-    static let stallFactor = 4
 
     /// After a commit: when the file has grown enough since the last compaction, or every
     /// `checkEveryCommits` commits to measure the live data, maybe compact, in a background
