@@ -15,6 +15,9 @@ struct PlanOptions: ParsableArguments {
     @Option(help: "Single-pair durable commits.")
     var individualWrites = 10000
 
+    @Option(help: "Single-pair durable commits per thread of concurrent_writes (\(ConcurrentWrites.threads) threads; default max(250, 1,000 × N / 1,000,000)).")
+    var concurrentWrites: Int?
+
     @Option(help: "Durable commits of --batch-size pairs.")
     var batchWrites = 100
 
@@ -35,14 +38,15 @@ struct PlanOptions: ParsableArguments {
 
     /// The plan these options describe.
     var plan: Plan {
-        Plan(scale: scale, seed: seed, individualWrites: individualWrites, batchWrites: batchWrites, writeRounds: writeRounds,
+        Plan(scale: scale, seed: seed, individualWrites: individualWrites,
+             concurrentWritesPerThread: concurrentWrites ?? max(250, scale / 1000), batchWrites: batchWrites, writeRounds: writeRounds,
              batchSize: batchSize, historyCommits: historyCommits ?? max(100, Int(Double(scale) * 0.1)), readRepeats: readRepeats,
              misreadOldVersion: misreadOldVersion)
     }
 
     func validate() throws {
         guard scale >= 2 else { throw ValidationError("--scale must be at least 2") }
-        guard individualWrites >= 0, batchWrites >= 0, batchSize >= 1 else { throw ValidationError("commit counts must not be negative") }
+        guard individualWrites >= 0, (concurrentWrites ?? 0) >= 0, batchWrites >= 0, batchSize >= 1 else { throw ValidationError("commit counts must not be negative") }
         guard readRepeats >= 1 else { throw ValidationError("--read-repeats must be at least 1") }
         guard writeRounds >= 1 else { throw ValidationError("--write-rounds must be at least 1") }
     }
@@ -50,6 +54,7 @@ struct PlanOptions: ParsableArguments {
     /// The flags that give a child `plan`.
     static func arguments(for plan: Plan) -> [String] {
         ["--scale", "\(plan.scale)", "--seed", "\(plan.seed)", "--individual-writes", "\(plan.individualWrites)",
+         "--concurrent-writes", "\(plan.concurrentWritesPerThread)",
          "--batch-writes", "\(plan.batchWrites)", "--batch-size", "\(plan.batchSize)", "--history-commits", "\(plan.historyCommits)",
          "--read-repeats", "\(plan.readRepeats)", "--write-rounds", "\(plan.writeRounds)"] + (plan.misreadOldVersion ? ["--misread-old-version"] : [])
     }

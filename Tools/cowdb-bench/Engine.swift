@@ -33,8 +33,8 @@ protocol Engine: AnyObject, Sendable {
     /// Runs `body` in one read transaction.
     func read<R>(_ body: (inout Reader) throws -> R) throws -> R
 
-    /// A handle another thread may read through at the same time as this one (the same
-    /// object where the engine allows that, a second connection where it does not).
+    /// A handle another thread may read or write through at the same time as this one (the
+    /// same object where the engine allows that, a connection of its own where it does not).
     func handleForAnotherThread() throws -> Self
 
     /// Closes the store (a handle from `handleForAnotherThread` is closed by its own call).

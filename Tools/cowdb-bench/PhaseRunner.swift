@@ -1,7 +1,6 @@
 // The workloads themselves, generic over the engine, run inside a child process.
 import CowDB
 import Foundation
-import Synchronization
 
 /// Runs one phase of the workloads on one engine and records a measurement per row.
 struct PhaseRunner<E: Engine> {
@@ -50,8 +49,9 @@ struct PhaseRunner<E: Engine> {
         record(.sizeAfterLoad, bytes: Disk.footprint(of: directory))
     }
 
-    /// Single-pair durable commits of new pairs, then batch commits of new pairs, each timed
-    /// in `writeRounds` rounds; CowDB's bytes appended (data and index) per single-pair commit.
+    /// Single-pair durable commits of new pairs, then the same from 4 threads at once, then
+    /// batch commits of new pairs, each timed in `writeRounds` rounds; CowDB's bytes appended
+    /// (data and index) per single-pair commit.
     private mutating func writeMore() throws {
         let data = plan.data, n = plan.scale
         let engine = try E(directory: directory)
@@ -64,7 +64,9 @@ struct PhaseRunner<E: Engine> {
             let appended = try cowdb.bytesWritten() - bytesBefore
             record(.bytesPerCommit, bytes: appended / UInt64(max(1, single.count)), commits: single.count)
         }
-        let batches = single.upperBound, batchSize = plan.batchSize
+        let concurrent = single.upperBound ..< single.upperBound + ConcurrentWrites.threads * plan.concurrentWritesPerThread
+        try concurrentWrites(engine, pairs: concurrent)
+        let batches = concurrent.upperBound, batchSize = plan.batchSize
         try timedRounds(.batchWrites, commits: 0 ..< plan.batchWrites, operationsPerCommit: batchSize) { commits in
             for b in commits {
                 let start = batches + b * batchSize
@@ -323,23 +325,5 @@ func rangeReads<Reader: EngineReader>(_ data: Dataset, _ picks: Range<Int>,
 /// Runs `body(first, 0)` and `body(second, 1)` on two threads at once; returns the sum of
 /// their results (rethrows the first error).
 func twoThreads<E: Engine>(_ first: E, _ second: E, _ body: @escaping @Sendable (E, Int) throws -> UInt64) throws -> UInt64 {
-    let outcomes = Outcomes()
-    let done = DispatchSemaphore(value: 0)
-    for (index, handle) in [first, second].enumerated() {
-        let thread = Thread {
-            let outcome = Result { try body(handle, index) }
-            outcomes.list.withLock { $0.append(outcome) }
-            done.signal()
-        }
-        thread.start()
-    }
-    done.wait()
-    done.wait()
-    return try outcomes.list.withLock { results in try results.reduce(0) { $0 &+ (try $1.get()) } }
-}
-
-/// The results of the reading threads, shared with them.
-private final class Outcomes: Sendable {
-    /// Each thread's result, in the order they finished.
-    let list = Mutex<[Result<UInt64, any Error>]>([])
+    try onThreads(2) { index in try body(index == 0 ? first : second, index) }
 }

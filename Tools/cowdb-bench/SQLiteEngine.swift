@@ -1,5 +1,7 @@
 // SQLite through its C API: one `WITHOUT ROWID` table of BLOB key → BLOB value, WAL mode,
-// `synchronous=FULL` (every commit durable), prepared statements, values read in place with
+// `synchronous=FULL` (every commit durable), write transactions begun `IMMEDIATE` with a 10 s
+// busy timeout (so that writers on several connections wait for each other instead of failing
+// with SQLITE_BUSY), prepared statements, values read in place with
 // `sqlite3_column_blob`; tuned for reads as a user would: the whole file memory-mapped
 // (`mmap_size`) and a 64 MiB page cache.
 import CSQLite
@@ -8,7 +10,7 @@ import Foundation
 /// One SQLite connection to `kv.sqlite` in the engine's directory.
 final class SQLiteEngine: Engine, @unchecked Sendable {
     // @unchecked: a connection is opened with SQLITE_OPEN_NOMUTEX and used by one thread at
-    // a time; another thread gets its own connection (`handleForAnotherThread`).
+    // a time; another thread, reading or writing, gets its own connection (`handleForAnotherThread`).
 
     /// The database file's name inside the directory.
     static let fileName = "kv.sqlite"
@@ -25,6 +27,8 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
     /// `SELECT key, value FROM kv WHERE key >= ? ORDER BY key LIMIT ?`.
     private let selectRange: OpaquePointer
 
+    /// How long a connection waits for another's write lock before failing: 10 s.
+    static let busyTimeoutMilliseconds = 10000
     /// The page cache: 64 MiB (in KiB, as a negative `cache_size` takes it).
     static let pageCacheKiB = 64 * 1024
     /// The map asked for: 1 TiB, which SQLite lowers to its compile-time maximum.
@@ -43,6 +47,7 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
         connection = db
         try SQLiteEngine.execute(db, "PRAGMA journal_mode=WAL")
         try SQLiteEngine.execute(db, "PRAGMA synchronous=FULL")
+        try SQLiteEngine.execute(db, "PRAGMA busy_timeout=\(SQLiteEngine.busyTimeoutMilliseconds)")
         try SQLiteEngine.execute(db, "PRAGMA cache_size=-\(SQLiteEngine.pageCacheKiB)")
         try SQLiteEngine.execute(db, "PRAGMA mmap_size=\(SQLiteEngine.mapRequest)")
         try SQLiteEngine.requireMapCovers(db, directory + "/" + SQLiteEngine.fileName)
@@ -103,9 +108,10 @@ final class SQLiteEngine: Engine, @unchecked Sendable {
 
     // MARK: Helpers
 
-    /// Runs `body` between BEGIN and COMMIT (ROLLBACK on a throw).
+    /// Runs `body` between BEGIN IMMEDIATE (the write lock taken first, waited for up to the
+    /// busy timeout) and COMMIT (ROLLBACK on a throw).
     private func transaction(_ body: () throws -> Void) throws {
-        try SQLiteEngine.execute(connection, "BEGIN")
+        try SQLiteEngine.execute(connection, "BEGIN IMMEDIATE")
         do {
             try body()
         } catch {

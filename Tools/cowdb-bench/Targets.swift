@@ -18,6 +18,7 @@ extension Report {
         }
         add("bulk load, CowDB/LMDB", ratio(.bulkLoad), "≥ 1.0") { $0 >= 1.0 }
         add("individual durable commits, CowDB/LMDB", ratio(.individualWrites), "≥ 1.5") { $0 >= 1.5 }
+        lines += concurrentWriteTargets()
         add("batch commits, CowDB/LMDB", ratio(.batchWrites), "≥ 1.0") { $0 >= 1.0 }
         add("removals at N = \(n), CowDB/LMDB", ratio(.removals), "≥ 1.0 at N = 1,000,000 and 200,000") { $0 >= 1.0 }
         if let c2 = ops(.randomReads2Threads, .cowdb), let c1 = ops(.randomReadsWarm, .cowdb),
@@ -39,6 +40,22 @@ extension Report {
         lines += packedHistoryTargets()
         lines += versusSQLite()
         return lines.joined(separator: "\n")
+    }
+
+    /// Issue 14's group-commit targets: CowDB's durable commits from 4 threads at once against
+    /// its own single-thread ones, and against LMDB's and SQLite's from 4 threads in the same run.
+    private func concurrentWriteTargets() -> [String] {
+        func ops(_ w: Workload, _ e: EngineKind) -> Double? { find(w, e)?.operationsPerSecond }
+        guard let cowdb = ops(.concurrentWrites, .cowdb) else { return [] }
+        var lines: [String?] = []
+        if let single = ops(.individualWrites, .cowdb), single > 0 {
+            lines.append(targetLine("concurrent durable commits (4 threads) / CowDB's individual_writes", cowdb / single, "≥ 3.0") { $0 >= 3 })
+        }
+        for other in [EngineKind.lmdb, .sqlite] {
+            guard let theirs = ops(.concurrentWrites, other), theirs > 0 else { continue }
+            lines.append(targetLine("concurrent durable commits (4 threads), CowDB/\(other.title)", cowdb / theirs, "≥ 2.0") { $0 >= 2 })
+        }
+        return lines.compactMap { $0 }
     }
 
     /// Issue 13's packed-history targets, on the history database compacted keeping every

@@ -4,6 +4,7 @@
 enum Workload: String, CaseIterable, Sendable, Codable {
     case bulkLoad = "bulk_load"
     case individualWrites = "individual_writes"
+    case concurrentWrites = "concurrent_writes"
     case batchWrites = "batch_writes"
     case randomReads = "random_reads"
     case randomReadsWarm = "random_reads_warm"
@@ -56,7 +57,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     var phase: Phase {
         switch self {
         case .bulkLoad, .sizeAfterLoad: .load
-        case .individualWrites, .batchWrites, .bytesPerCommit: .write
+        case .individualWrites, .concurrentWrites, .batchWrites, .bytesPerCommit: .write
         case .randomReads, .randomReadsWarm, .randomRangeReads, .randomReads2Threads: .read
         case .oldVersionReads, .latestVersionReads: .oldVersion
         case .removals, .sizeAfterRemovals: .remove
@@ -70,7 +71,7 @@ enum Workload: String, CaseIterable, Sendable, Codable {
     var unit: String {
         switch self {
         case .bulkLoad, .batchWrites: "pairs/s"
-        case .individualWrites: "commits/s"
+        case .individualWrites, .concurrentWrites: "commits/s"
         case .randomReads, .randomReadsWarm, .randomReads2Threads, .oldVersionReads, .latestVersionReads, .packedVersionReads: "gets/s"
         case .randomRangeReads, .packedVersionRangeReads: "ranges/s"
         case .removals: "removals/s"
@@ -104,6 +105,8 @@ struct Plan: Sendable {
     var seed: UInt64
     /// Single-pair durable commits (10,000).
     var individualWrites: Int
+    /// Single-pair durable commits per thread of `concurrent_writes` (max(250, 1,000 × N / 1,000,000)).
+    var concurrentWritesPerThread: Int
     /// Commits of `batchSize` pairs (100).
     var batchWrites: Int
     /// The rounds the durable commits are timed in (each row's spread is over them).
