@@ -8,7 +8,7 @@ final class BenchSmokeTests: XCTestCase {
     static let benchPath = URL(fileURLWithPath: ToolRunner.cowdbPath).deletingLastPathComponent().appendingPathComponent("cowdb-bench").path
 
     /// Workloads every engine runs.
-    static let shared = ["bulk_load", "individual_writes", "batch_writes", "random_reads", "random_reads_warm",
+    static let shared = ["bulk_load", "individual_writes", "concurrent_writes", "batch_writes", "random_reads", "random_reads_warm",
                          "random_range_reads", "random_reads_2_threads", "removals", "size_after_load", "size_after_removals"]
     /// Workloads only CowDB runs.
     static let cowdbOnly = ["old_version_reads", "open_with_history", "bytes_per_commit", "diff", "compaction", "history_packed_bytes",
@@ -16,14 +16,14 @@ final class BenchSmokeTests: XCTestCase {
     /// Workloads whose checksum is the byte sum of the same random gets.
     static let sameGets = ["random_reads", "random_reads_warm", "random_reads_2_threads"]
     /// Workloads measured more than once, and how many times (the defaults: 5 write rounds, 3 read repeats).
-    static let repeated = ["individual_writes": 5, "batch_writes": 5, "random_reads_warm": 3, "random_range_reads": 3,
+    static let repeated = ["individual_writes": 5, "concurrent_writes": 5, "batch_writes": 5, "random_reads_warm": 3, "random_range_reads": 3,
                            "random_reads_2_threads": 3, "old_version_reads": 3, "packed_version_reads": 3, "packed_version_range_reads": 3]
 
     func testSmallRunHasEveryRowAndEnginesAgree() throws {
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.benchPath), "cowdb-bench not found at \(Self.benchPath)")
         let scratch = TemporaryDirectory()
         let jsonPath = scratch.path("bench.json")
-        let result = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "200", "--batch-writes", "20",
+        let result = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "200", "--concurrent-writes", "50", "--batch-writes", "20",
                                                          "--dir", scratch.url.path, "--json", jsonPath, "--order", "sqlite,cowdb,lmdb"])
         XCTAssertEqual(result.status, 0, "cowdb-bench failed: \(result.errors)")
         XCTAssertTrue(result.text.contains("| workload"), "no table in: \(result.text)")
@@ -58,6 +58,7 @@ final class BenchSmokeTests: XCTestCase {
             XCTAssertNil(row("old_version_reads", engine == "cowdb" ? "none" : engine), "\(engine) cannot read old versions")
             checkSpreads(row, engine)
             XCTAssertEqual(number(row("individual_writes", engine), "commits"), 200, engine)
+            XCTAssertEqual(number(row("concurrent_writes", engine), "commits"), 4 * 50, engine)
             XCTAssertEqual(number(row("batch_writes", engine), "commits"), 20, engine)
         }
         XCTAssertEqual(number(row("bytes_per_commit", "cowdb"), "commits"), 200)
@@ -65,6 +66,9 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertTrue(result.text.contains("open with history of 2"), "no commit count in the target: \(result.text)")
         XCTAssertTrue(result.text.contains("≤ 5 for 100 changed keys at N = 1,000,000"), "no diff target in: \(result.text)")
         XCTAssertTrue(result.text.contains("1.25 × LMDB's"), "no memory target in: \(result.text)")
+        for goal in ["(4 threads) / CowDB's individual_writes", "(4 threads), CowDB/LMDB", "(4 threads), CowDB/SQLite"] {
+            XCTAssertTrue(result.text.contains(goal), "no concurrent-commit target \(goal) in: \(result.text)")
+        }
         checkPackedHistory(row, result.text)
 
         checkChecksums(rows)
@@ -125,6 +129,11 @@ final class BenchSmokeTests: XCTestCase {
         XCTAssertEqual(rangeSums.count, 1, "range reads differ: \(sums)")
         XCTAssertEqual(sums.filter { $0.0 == "random_range_reads" }.count, 3)
         XCTAssertEqual(Set(sums.filter { $0.0 == "removals" }.map(\.2)), [1000], "each engine removes half of the 2,000 keys")
+        // Every engine read back the 200 pairs its threads committed: the same values' byte sum.
+        let committed = sums.filter { $0.0 == "concurrent_writes" }
+        XCTAssertEqual(committed.count, 3, "concurrent_writes read back in every engine: \(sums)")
+        XCTAssertEqual(Set(committed.map(\.2)).count, 1, "concurrent_writes read back different bytes: \(committed)")
+        XCTAssertGreaterThan(committed.first?.2 ?? 0, 0)
         // Gets at the old version return values of their own (checked by the bench against its workload).
         let oldSum = sums.first { $0.0 == "old_version_reads" }?.2
         XCTAssertNotNil(oldSum)
@@ -150,6 +159,22 @@ final class BenchSmokeTests: XCTestCase {
             }
         }
         XCTAssertTrue(row("removals", engine)?["spread"] is NSNull, "removals run once")
+    }
+
+    /// A commit lost by `concurrent_writes` (a hidden test flag leaves one out) must fail the
+    /// run: the bench reads back every pair its threads committed.
+    func testLostConcurrentCommitFailsTheRun() throws {
+        let scratch = TemporaryDirectory()
+        let result = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "5", "--concurrent-writes", "10",
+                                                         "--batch-writes", "1", "--dir", scratch.url.path, "--engines", "cowdb",
+                                                         "--workloads", "concurrent_writes", "--skip-concurrent-write"])
+        XCTAssertNotEqual(result.status, 0, "a lost commit passed: \(result.text)")
+        XCTAssertTrue(result.errors.contains("1 of 40 committed pairs are missing"), "no missing-pair error in: \(result.errors)")
+        let honest = try ToolRunner.run(Self.benchPath, ["--scale", "2000", "--individual-writes", "5", "--concurrent-writes", "10",
+                                                         "--batch-writes", "1", "--dir", scratch.url.path, "--engines", "cowdb",
+                                                         "--workloads", "concurrent_writes"])
+        XCTAssertEqual(honest.status, 0, "cowdb-bench failed: \(honest.errors)")
+        XCTAssertTrue(honest.errors.contains("40 commits from 4 threads"), "no concurrent_writes line in: \(honest.errors)")
     }
 
     /// A read at the wrong version (a hidden test flag reads the latest instead of the old

@@ -36,12 +36,15 @@ struct PlanOptions: ParsableArguments {
     @Flag(help: .hidden)
     var misreadOldVersion = false
 
+    @Flag(help: .hidden)
+    var skipConcurrentWrite = false
+
     /// The plan these options describe.
     var plan: Plan {
         Plan(scale: scale, seed: seed, individualWrites: individualWrites,
              concurrentWritesPerThread: concurrentWrites ?? max(250, scale / 1000), batchWrites: batchWrites, writeRounds: writeRounds,
              batchSize: batchSize, historyCommits: historyCommits ?? max(100, Int(Double(scale) * 0.1)), readRepeats: readRepeats,
-             misreadOldVersion: misreadOldVersion)
+             misreadOldVersion: misreadOldVersion, skipConcurrentWrite: skipConcurrentWrite)
     }
 
     func validate() throws {
@@ -57,6 +60,7 @@ struct PlanOptions: ParsableArguments {
          "--concurrent-writes", "\(plan.concurrentWritesPerThread)",
          "--batch-writes", "\(plan.batchWrites)", "--batch-size", "\(plan.batchSize)", "--history-commits", "\(plan.historyCommits)",
          "--read-repeats", "\(plan.readRepeats)", "--write-rounds", "\(plan.writeRounds)"] + (plan.misreadOldVersion ? ["--misread-old-version"] : [])
+            + (plan.skipConcurrentWrite ? ["--skip-concurrent-write"] : [])
     }
 }
 

@@ -17,6 +17,7 @@ extension PhaseRunner {
     /// wall time, then checks that every pair reads back whole.
     mutating func concurrentWrites(_ engine: E, pairs: Range<Int>) throws {
         let data = plan.data, threads = ConcurrentWrites.threads, perThread = plan.concurrentWritesPerThread
+        let skipped = plan.skipConcurrentWrite ? pairs.lowerBound + perThread - 1 : nil // test only: a lost commit
         var opened: [E] = []
         for _ in 0 ..< threads { opened.append(try engine.handleForAnotherThread()) } // outside the timing
         let handles = opened
@@ -29,7 +30,7 @@ extension PhaseRunner {
             let seconds = try Clock.measure {
                 _ = try onThreads(threads) { thread in
                     let handle = handles[thread], first = pairs.lowerBound + thread * perThread
-                    for k in part { try handle.write(first + k ..< first + k + 1, of: data) }
+                    for k in part where first + k != skipped { try handle.write(first + k ..< first + k + 1, of: data) }
                     return 0
                 }
             }

@@ -120,6 +120,9 @@ struct Plan: Sendable {
     /// Test only: `old_version_reads` and `packed_version_reads` read at the latest version
     /// instead, which the run must catch (their checksums differ from the old version's).
     var misreadOldVersion = false
+    /// Test only: `concurrent_writes` leaves out one commit of its first thread, which the
+    /// read-back must catch.
+    var skipConcurrentWrite = false
 
     /// The data set.
     var data: Dataset { Dataset(seed: seed, count: scale) }
