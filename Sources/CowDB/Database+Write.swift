@@ -12,12 +12,17 @@ import Glibc
 extension Database {
     /// A write transaction committed as a given version at a given time (compaction's).
     func write<T>(forced: WriteTransaction.ForcedCommit, _ body: (WriteTransaction) throws -> T) throws -> T {
-        try withWriterGate { _, _ in try writeLocked(forced: forced, body) }
+        try withWriterGate { _, _ in
+            let (result, ticket) = try writeLocked(forced: forced, body)
+            if let ticket { try generation.awaitPublished(ticket) }
+            return result
+        }
     }
 
-    /// The body of `write`, under the writer gate: runs `body`, then commits what it changed
-    /// (or, when it throws or changes nothing, cuts off what it appended).
-    func writeLocked<T>(forced: WriteTransaction.ForcedCommit? = nil, _ body: (WriteTransaction) throws -> T) throws -> T {
+    /// The body of `write`, under the writer gate: runs `body`, then appends what it changed
+    /// (or, when it throws or changes nothing, cuts off what it appended). Returns the queued
+    /// commit (nil: none), which the caller awaits (`Generation.awaitPublished`).
+    func writeLocked<T>(forced: WriteTransaction.ForcedCommit? = nil, _ body: (WriteTransaction) throws -> T) throws -> (T, CommitTicket?) {
         let generation = self.generation
         let region = try generation.beginCommit(verifyEveryRead: options.checksumVerification == .everyRead)
         let source = makeSource(generation, region.base, mapping: region.appender.currentMapping)
@@ -33,25 +38,37 @@ extension Database {
         }
         guard txn.hasChanges || forced != nil else {
             try generation.abandon(region)
-            return result
+            return (result, nil)
         }
         let stamp = forced.map { CommitStamp(carried: ($0.version, $0.timestamp), rolledBackFrom: $0.rolledBackFrom) } ?? .next
-        _ = try commit(region, in: generation, stamp: stamp) { try txn.writeTrees() }
+        let ticket = try append(region, in: generation, stamp: stamp) { try txn.writeTrees() }
         if forced == nil { considerAutomaticCompaction() }
-        return result
+        return (result, ticket)
     }
 
-    /// Commits `region` through `Generation.commit` (the one commit path) with this
-    /// database's durability and the wall clock. Under the writer gate.
-    func commit(_ region: CommitRegion, in generation: Generation, stamp: CommitStamp,
-                writeTrees: () throws -> CommitRoots) throws -> CommitPoint {
+    /// Appends `region` through `Generation.commit` (the one commit path) with this
+    /// database's durability and the wall clock, under the writer gate, and returns the queued
+    /// commit for the caller to await (after leaving the gate, to share its sync).
+    func append(_ region: CommitRegion, in generation: Generation, stamp: CommitStamp,
+                writeTrees: () throws -> CommitRoots) throws -> CommitTicket {
         try generation.commit(region, stamp: stamp, now: nanosecondsSince1970(Date()), durable: options.durability == .full,
                               writeTrees: writeTrees)
     }
 
+    /// Commits `region` (`append`) and waits until it is durable and published, under the
+    /// writer gate (commits made outside a write transaction: a rollback, a built version).
+    func commit(_ region: CommitRegion, in generation: Generation, stamp: CommitStamp,
+                writeTrees: () throws -> CommitRoots) throws -> CommitPoint {
+        let ticket = try append(region, in: generation, stamp: stamp, writeTrees: writeTrees)
+        try generation.awaitPublished(ticket)
+        return ticket.point
+    }
+
     /// Runs `body` under the writer gate with the latest commit and mapping (for commits made
-    /// outside a write transaction, such as a rollback). Throws like `write` would.
-    func withWriterGate<T>(_ body: (CommitPoint?, MappedRegion) throws -> T) throws -> T {
+    /// outside a write transaction, such as a rollback). Throws like `write` would. Every
+    /// commit queued for a sync is published first (`settled`; `write` alone builds on
+    /// commits still waiting for theirs, and passes false).
+    func withWriterGate<T>(settled: Bool = true, _ body: (CommitPoint?, MappedRegion) throws -> T) throws -> T {
         let me = UInt(pthread_self())
         precondition(writerThread.load(ordering: .relaxed) != me, "CowDB: nested write on the same thread")
         if options.readOnly { throw CowDBError.readOnly }
@@ -61,7 +78,9 @@ extension Database {
             writerThread.store(0, ordering: .relaxed)
             writerGate.unlock()
         }
-        let (latest, mapping) = try currentGeneration().writerHead()
+        let generation = try currentGeneration()
+        if settled { try generation.drainCommits() }
+        let (latest, mapping) = try generation.writerHead()
         return try body(latest, mapping)
     }
 }

@@ -139,9 +139,20 @@ public final class Database: @unchecked Sendable {
     /// Runs `body` in a write transaction and commits its changes as one new version when it
     /// returns (a throw discards them). Waits while another thread writes; a nested `write`
     /// on the same thread traps. A transaction that changes nothing commits no version.
+    ///
+    /// Returns once the new version is durable (with `.full` durability) and visible to
+    /// readers. Commits of several threads share one `fdatasync` (group commit): a thread's
+    /// transaction runs while an earlier one is syncing, and the commits queued meanwhile are
+    /// synced together. Versions follow the order in which transactions began; if a sync
+    /// fails, every commit it covered throws and none of them becomes visible.
     @discardableResult
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
-        let result = try withWriterGate { _, _ in try writeLocked(body) }
+        let (result, ticket, generation) = try withWriterGate(settled: false) { _, _ in
+            let generation = self.generation
+            let (result, ticket) = try writeLocked(body)
+            return (result, ticket, generation)
+        }
+        if let ticket { try generation.awaitPublished(ticket) }
         waitWhilePackingFallsBehind()
         return result
     }
@@ -157,6 +168,8 @@ public final class Database: @unchecked Sendable {
         while automaticCheckRunning.load(ordering: .acquiring) { usleep(2_000) }
         writerGate.lock()
         defer { writerGate.unlock() }
+        // Commits still waiting for their sync are made durable and published first.
+        try? self.generation.drainCommits()
         let generation = try state.withLock { state -> Generation? in
             guard !state.closed else { return nil }
             guard state.snapshots == 0 else { throw CowDBError.busy("\(state.snapshots) snapshot(s) still open") }

@@ -13,7 +13,9 @@ import CowDBFormat
 //  - after it, nothing can fail: a failed index write leaves the record pending in memory
 //    (`RootLog.write`), and publication only stores values.
 //
-// Nothing becomes visible to readers before the durability point.
+// Steps 1–4 run under the writer gate; steps 5–8 may run after it, for a group of commits at
+// once (group commit, Generation+Publish.swift). Nothing becomes visible to readers before
+// the durability point.
 
 /// The roots and counts of a new version, as the tree layer wrote them.
 package struct CommitRoots: Sendable {
@@ -74,11 +76,11 @@ package struct CommitRegion {
 extension Generation {
     /// The latest commit and its map, for the writer; throws `writerPoisoned` when writing
     /// is not safe.
+    /// That is the newest appended commit, which may run ahead of the published head by the
+    /// commits waiting for a sync (Generation+Publish.swift).
     package func writerHead() throws -> (latest: CommitPoint?, mapping: MappedRegion) {
-        try head.withLock { head in
-            if let poisoned = head.poisoned { throw CowDBError.writerPoisoned(poisoned) }
-            return (head.latest, head.mapping)
-        }
+        if let poisoned = head.withLock({ $0.poisoned }) { throw CowDBError.writerPoisoned(poisoned) }
+        return queue.withLock { ($0.tip, $0.tipMapping) }
     }
 
     /// Starts a commit after the latest one, its appender buffering `bufferBytes` between
@@ -104,11 +106,13 @@ extension Generation {
         }
     }
 
-    /// Commits the region as one new version: the steps above, in order. `writeTrees` is step
+    /// Appends the region as one new version: steps 1–4 above, in order. `writeTrees` is step
     /// 1 (the tree layer's); `now` is the wall clock (ns since 1970); `durable` makes step 5
-    /// an `fdatasync` (`.full` durability), else it is skipped. Returns the new commit.
+    /// an `fdatasync` (`.full` durability), else it is skipped. Returns the queued commit: the
+    /// caller passes it to `awaitPublished` (steps 5–8), after leaving the writer gate if it
+    /// wants its sync shared with the commits queued meanwhile (group commit).
     package func commit(_ region: CommitRegion, stamp: CommitStamp, now: UInt64, durable: Bool,
-                        writeTrees: () throws -> CommitRoots) throws -> CommitPoint {
+                        writeTrees: () throws -> CommitRoots) throws -> CommitTicket {
         let appender = region.appender
         let point: CommitPoint
         let roots: CommitRoots
@@ -131,29 +135,9 @@ extension Generation {
             try? abandon(region)
             throw error
         }
-        // 5. THE DURABILITY POINT: one fdatasync makes the pages and the commit record
-        //    durable. A failure poisons the writer (see above); readers stay where they were.
-        if durable {
-            do { try store.file.sync() } catch {
-                poison("\(error)")
-                throw error
-            }
-        }
-        // 6. The index record (no sync of its own), written past every reader's view; and
-        // 7. publication to readers in this process: the record counted and the head moved
-        //    under the head lock together, so that a reader that finds the record also finds
-        //    its version the latest.
-        let records = [IndexRecord(commit: point.record, page: point.page, synced: durable)]
-        let written = log.write(records)
-        head.withLock { head in
-            log.count(records, written: written)
-            if roots.pack != nil { head.packed = PackedVersions(pack: point, mapping: appender.currentMapping, pageSize: store.layout.pageSize) }
-            head.latest = point
-            head.mapping = appender.currentMapping
-        }
-        // 8. Publication to other processes: the lock file's seqlock page.
-        lockFile?.publish(version: point.record.version, commitPage: point.page, generation: number, indexCount: log.count)
-        return point
+        // 5–8 (durability, the index record, publication): Generation+Publish.swift, once the
+        // caller has left the writer gate and calls `awaitPublished`.
+        return enqueue(point, mapping: appender.currentMapping, durable: durable)
     }
 
     /// Step 3: the commit record of `region` with `roots`.

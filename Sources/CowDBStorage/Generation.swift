@@ -45,8 +45,11 @@ package final class Generation: @unchecked Sendable {
     let lockFile: LockFile?
     /// What readers start from; the index is guarded by the same lock.
     let head: Locked<Head>
+    /// Commits appended but not yet published, and the writer's tip (Generation+Publish.swift).
+    let queue: CommitQueue
 
-    /// The latest commit, the map that covers it, and whether the writer may write.
+    /// The latest published commit (durable, if it asked to be), the map that covers it, and
+    /// whether the writer may write.
     struct Head {
         var latest: CommitPoint?
         var mapping: MappedRegion
@@ -64,6 +67,7 @@ package final class Generation: @unchecked Sendable {
         log = files.log
         self.lockFile = lockFile
         self.head = Locked(head)
+        queue = CommitQueue(tip: head.latest, mapping: head.mapping)
     }
 
     /// Opens generation `number` (default: the one `CURRENT` names) and recovers it.
@@ -74,7 +78,7 @@ package final class Generation: @unchecked Sendable {
     /// The generation number (from the data file's header).
     package var number: UInt64 { store.header.generation }
 
-    /// The latest commit and the map that covers it (a reader's starting point).
+    /// The latest published commit and the map that covers it (a reader's starting point).
     package func current() -> (latest: CommitPoint?, mapping: MappedRegion) {
         head.withLock { ($0.latest, $0.mapping) }
     }
