@@ -29,6 +29,9 @@ extension Generation {
         }
     }
 
+    /// How many commits are appended and not yet published (waiting for, or covered by, a sync).
+    package var queuedCommits: Int { queue.withLock { $0.entries.count } }
+
     /// Returns once the commit is durable (if it asked to be) and published, leading a group
     /// sync if none is in flight; throws the sync's error if one that had to cover it failed.
     package func awaitPublished(_ ticket: CommitTicket) throws {
