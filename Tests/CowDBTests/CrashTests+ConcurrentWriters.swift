@@ -115,12 +115,12 @@ extension CrashTests {
     }
 
     /// One writer thread: its commits in order, each logged with its version and the operation
-    /// clock once `write` returns; seeded pauses of up to 300 µs before some of them.
+    /// clock once `write` returns; seeded pauses of up to 200 µs before three in four.
     static func writerLoop(thread: Int, workload: ConcurrentWorkload, database db: Database, backend: FaultInjectionStorage) -> WriterLog {
         var log = WriterLog()
         var random = SeededGenerator(seed: workload.seed &+ UInt64(thread) &* 0x51ED)
         for sequence in 0 ..< workload.commits {
-            if Int.random(in: 0 ..< 3, using: &random) == 0 { usleep(UInt32.random(in: 0 ... 300, using: &random)) }
+            if Int.random(in: 0 ..< 4, using: &random) != 0 { usleep(UInt32.random(in: 0 ... 200, using: &random)) }
             log.started = sequence + 1
             do {
                 let version = try db.write { txn in
@@ -160,7 +160,7 @@ extension CrashTests {
 
     /// Counts across a concurrent-writer sweep, for its summary, and what failed.
     struct ConcurrentTally {
-        var points = 0, steps = 0, images = 0, acks = 0, acksAfterCrash = 0, inFlightKept = 0, openFailed = 0
+        var points = 0, steps = 0, images = 0, acks = 0, acksAfterCrash = 0, inFlightKept = 0, openFailed = 0, switches = 0
         var failures: [SweepFailure] = []
     }
 
@@ -185,14 +185,16 @@ extension CrashTests {
         for w in 0 ..< workloads {
             let workload = ConcurrentWorkload(seed: firstSeed &+ UInt64(w), commits: commits)
             let counter = FaultInjectionStorage()
-            guard checkCleanConcurrentRun(workload, backend: counter, path: path, name: name) else { return }
+            guard let switches = checkCleanConcurrentRun(workload, backend: counter, path: path, name: name) else { return }
+            tally.switches += switches
             let total = counter.counts.steps
             tally.steps += total
             for point in Self.crashPoints(total: total, seed: workload.seed, full: full, environment: environment, sample: 120) {
                 Self.sweepConcurrentCrashPoint(point, of: workload, path: path, powerCuts: powerCuts, into: &tally)
             }
         }
-        let summary = "\(name): \(workloads) workload(s) of 4 threads × \(commits) commits from seed \(firstSeed), \(tally.steps) steps; "
+        let summary = "\(name): \(workloads) workload(s) of 4 threads × \(commits) commits from seed \(firstSeed), \(tally.steps) steps, "
+            + "\(tally.switches) thread switches between consecutive versions without faults; "
             + "tried \(tally.points) crash points (the open failed at \(tally.openFailed)), \(tally.images) crash images; "
             + "\(tally.acks) acknowledged commits checked, \(tally.acksAfterCrash) of them returned after the crashing step; "
             + "a commit in flight kept in \(tally.inFlightKept) images; in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
@@ -204,8 +206,9 @@ extension CrashTests {
     }
 
     /// Runs `workload` without faults: every commit must return, as its own version, and the
-    /// page cache and the disk after the close must hold them all. False when it fails.
-    func checkCleanConcurrentRun(_ workload: ConcurrentWorkload, backend: FaultInjectionStorage, path: String, name: String) -> Bool {
+    /// page cache and the disk after the close must hold them all. Returns how often consecutive
+    /// versions came from different threads (how much they interleaved); nil when the run failed.
+    func checkCleanConcurrentRun(_ workload: ConcurrentWorkload, backend: FaultInjectionStorage, path: String, name: String) -> Int? {
         let clean = Self.runConcurrent(workload, backend: backend, path: path)
         let context = "\(name) seed \(workload.seed), without faults"
         XCTAssertNil(clean.openError, context)
@@ -219,7 +222,9 @@ extension CrashTests {
             XCTAssertEqual(problems, [], "\(context), \(label)")
             XCTAssertEqual(latest, all, "\(context), \(label)")
         }
-        return clean.openError == nil && clean.acks.count == Int(all)
+        guard clean.openError == nil, clean.acks.count == Int(all) else { return nil }
+        let owners = clean.acks.sorted { $0.ack.version < $1.ack.version }.map(\.thread)
+        return zip(owners, owners.dropFirst()).filter { $0 != $1 }.count
     }
 
     /// Runs the workload to a crash right after step `point` (of whichever thread makes it),
