@@ -12,7 +12,8 @@ extension CrashTests {
     ///   i − 1), one whose `write` was called, holding its exact value — so no commit is half
     ///   there and every version is a consistent prefix of the threads' commits;
     /// - every commit whose `write` returned first appears at the version it was acknowledged
-    ///   as, and is still there, unchanged, at the latest;
+    ///   as, and is still there, unchanged, at the latest; every version a reader saw is there
+    ///   (readers never see a commit before it is durable);
     /// - `check` finds every version clean, and the database takes a new commit.
     static func verifyConcurrent(_ image: DiskImage, path: String, workload: ConcurrentWorkload,
                                  outcome: ConcurrentOutcome) -> (problems: [String], latest: UInt64?) {
@@ -23,6 +24,7 @@ extension CrashTests {
             defer { try? db.close() }
             let latest = db.latestVersion
             opened = latest
+            if latest < outcome.seen { problems.append("a reader saw version \(outcome.seen) before the crash; the image opens at \(latest)") }
             let versions = try db.versions().map(\.version)
             if versions != Array(latest == 0 ? [] : Array(1 ... latest)) {
                 problems.append("versions \(versions) instead of 1...\(latest)")

@@ -1,7 +1,8 @@
 // The crash sweep with concurrent writers (issue 14): four threads commit single pairs with
-// `.full` durability into one database; a crash at any step of any thread, and every power-cut
-// image it can leave, keeps every commit whose `write` returned, and every version on the disk
-// is a consistent prefix of what the threads committed (CrashTests+ConcurrentVerify.swift).
+// `.full` durability into one database while a fifth reads; a crash at any step of any thread,
+// and every power-cut image it can leave, keeps every commit whose `write` returned and every
+// version the reader saw, and every version on the disk is a consistent prefix of what the
+// threads committed (CrashTests+ConcurrentVerify.swift).
 
 import Foundation
 import Synchronization
@@ -63,6 +64,10 @@ extension CrashTests {
         var logs: [WriterLog]
         var openError: String?
         var closeError: String?
+        /// The newest version a reader thread saw while the writers ran (visible means durable).
+        var seen: UInt64 = 0
+        /// What the reader found wrong (a version without one pair per commit, a failed read).
+        var readProblems: [String] = []
 
         /// Every acknowledged commit, as (thread, ack).
         var acks: [(thread: Int, ack: ConcurrentAck)] {
@@ -107,8 +112,18 @@ extension CrashTests {
                 done.signal()
             }.start()
         }
+        let reading = Atomic(true)
+        let reader = Mutex((seen: UInt64(0), problems: [String]()))
+        Thread {
+            let found = readerLoop(database: slot.database!, while: reading)
+            reader.withLock { $0 = found }
+            done.signal()
+        }.start()
         for _ in 0 ..< workload.threads { done.wait() }
+        reading.store(false, ordering: .releasing)
+        done.wait()
         outcome.logs = logs.withLock { $0 }
+        (outcome.seen, outcome.readProblems) = reader.withLock { $0 }
         do { try slot.database!.close() } catch { outcome.closeError = "\(error)" }
         slot.database = nil
         return outcome
@@ -137,10 +152,28 @@ extension CrashTests {
         return log
     }
 
+    /// A reader thread, while `reading` holds: reads the latest version (one pair per version),
+    /// every 50 µs; returns the newest version it saw and what was wrong.
+    static func readerLoop(database db: Database, while reading: borrowing Atomic<Bool>) -> (seen: UInt64, problems: [String]) {
+        var seen: UInt64 = 0
+        var problems: [String] = []
+        while reading.load(ordering: .acquiring) && problems.isEmpty {
+            do {
+                let (version, count) = try db.read { txn in (txn.version, try txn.scan().reduce(0) { count, _ in count + 1 }) }
+                if UInt64(count) != version { problems.append("a reader saw \(count) pairs at version \(version)") }
+                seen = max(seen, version)
+            } catch {
+                problems.append("a reader failed: \(error)")
+            }
+            usleep(50)
+        }
+        return (seen, problems)
+    }
+
     /// What a run's own records say is wrong: two commits acknowledged as one version, or a
     /// thread's commits acknowledged out of order.
     static func runProblems(_ outcome: ConcurrentOutcome) -> [String] {
-        var problems: [String] = []
+        var problems = outcome.readProblems
         var owner: [UInt64: (Int, Int)] = [:]
         for (thread, ack) in outcome.acks {
             if let other = owner[ack.version] {
@@ -160,7 +193,7 @@ extension CrashTests {
 
     /// Counts across a concurrent-writer sweep, for its summary, and what failed.
     struct ConcurrentTally {
-        var points = 0, steps = 0, images = 0, acks = 0, acksAfterCrash = 0, inFlightKept = 0, openFailed = 0, switches = 0
+        var points = 0, steps = 0, images = 0, acks = 0, acksAfterCrash = 0, inFlightKept = 0, openFailed = 0, switches = 0, seen: UInt64 = 0
         var failures: [SweepFailure] = []
     }
 
@@ -197,7 +230,8 @@ extension CrashTests {
             + "\(tally.switches) thread switches between consecutive versions without faults; "
             + "tried \(tally.points) crash points (the open failed at \(tally.openFailed)), \(tally.images) crash images; "
             + "\(tally.acks) acknowledged commits checked, \(tally.acksAfterCrash) of them returned after the crashing step; "
-            + "a commit in flight kept in \(tally.inFlightKept) images; in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+            + "a commit in flight kept in \(tally.inFlightKept) images; the reader's newest version averaged "
+            + "\(tally.points == 0 ? 0 : tally.seen / UInt64(tally.points)); in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
         announce(summary)
         for failure in tally.failures.prefix(10) {
             XCTFail("\(name) crash point \(failure.point) (COWDB_SEED=\(failure.seed) COWDB_CRASH_POINT=\(failure.point)), \(failure.image): \(failure.problems.prefix(4).joined(separator: "; "))")
@@ -236,6 +270,7 @@ extension CrashTests {
         backend.crash(afterStep: point)
         let outcome = runConcurrent(workload, backend: backend, path: path)
         if outcome.openError != nil { tally.openFailed += 1 }
+        tally.seen += outcome.seen
         let acks = outcome.acks
         tally.acks += acks.count
         tally.acksAfterCrash += acks.filter(\.ack.afterCrash).count
