@@ -68,6 +68,8 @@ extension CrashTests {
         var seen: UInt64 = 0
         /// What the reader found wrong (a version without one pair per commit, a failed read).
         var readProblems: [String] = []
+        /// The database's latest version once the threads ended, before the close.
+        var latestAtEnd: UInt64 = 0
 
         /// Every acknowledged commit, as (thread, ack).
         var acks: [(thread: Int, ack: ConcurrentAck)] {
@@ -124,6 +126,7 @@ extension CrashTests {
         done.wait()
         outcome.logs = logs.withLock { $0 }
         (outcome.seen, outcome.readProblems) = reader.withLock { $0 }
+        outcome.latestAtEnd = slot.database!.latestVersion
         do { try slot.database!.close() } catch { outcome.closeError = "\(error)" }
         slot.database = nil
         return outcome
