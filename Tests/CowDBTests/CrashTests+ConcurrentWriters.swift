@@ -213,6 +213,7 @@ extension CrashTests {
         let workloads = environment["COWDB_SWEEP_WORKLOADS"].flatMap(Int.init) ?? (full ? 3 : 1)
         let powerCuts = environment["COWDB_POWER_CUTS"].flatMap(Int.init) ?? (full ? 6 : 2)
         let commits = environment["COWDB_CONCURRENT_COMMITS"].flatMap(Int.init) ?? 15
+        let threads = ConcurrentWorkload(seed: 0, commits: 0).threads
         let directory = TemporaryDirectory()
         let path = directory.path("db")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) // for the real lock file
@@ -229,9 +230,9 @@ extension CrashTests {
                 Self.sweepConcurrentCrashPoint(point, of: workload, path: path, powerCuts: powerCuts, into: &tally)
             }
         }
-        let summary = "\(name): \(workloads) workload(s) of 4 threads × \(commits) commits from seed \(firstSeed), \(tally.steps) steps, "
+        let summary = "\(name): \(workloads) workload(s) of \(threads) threads × \(commits) commits from seed \(firstSeed), \(tally.steps) steps, "
             + "\(tally.switches) thread switches between consecutive versions without faults; "
-            + "tried \(tally.points) crash points (the open failed at \(tally.openFailed)), \(tally.images) crash images; "
+            + "tried \(tally.points) crash points (\(tally.openFailed) of them in the open, which failed), \(tally.images) crash images; "
             + "\(tally.acks) acknowledged commits checked, \(tally.acksAfterCrash) of them returned after the crashing step; "
             + "a commit in flight kept in \(tally.inFlightKept) images; the reader's newest version averaged "
             + "\(tally.points == 0 ? 0 : tally.seen / UInt64(tally.points)); in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
