@@ -9,9 +9,11 @@ import CowDB
 extension ConcurrencyTests {
     /// The helper (`write-threads`) runs four threads, each making single-pair durable commits
     /// (LoggedCommit) and logging each once its `write` returns; it is killed after a seeded
-    /// delay (from its start, or from its open), `COWDB_KILL_ROUNDS` (8) times, each round
-    /// appending to the same database. After each kill the database opens without repair,
-    /// `check` finds it clean, and every logged commit is there (`checkAfterKill`).
+    /// delay (from its start, or from its open) or once it has logged a seeded number of commits
+    /// (whichever comes first: a faster writer does not leave thousands of versions to check),
+    /// `COWDB_KILL_ROUNDS` (8) times, each round appending to the same database. After each kill
+    /// the database opens without repair, `check` finds it clean, and every logged commit is
+    /// there (`checkAfterKill`).
     func testFourThreadWriterKilledAtRandomTimesLosesNoAcknowledgedCommit() throws {
         let seed = testSeed("testFourThreadWriterKilledAtRandomTimesLosesNoAcknowledgedCommit")
         var random = SeededGenerator(seed: seed)
@@ -23,28 +25,38 @@ extension ConcurrencyTests {
             // One kill in five comes early (perhaps in the open or its recovery), the rest while committing.
             let early = Int.random(in: 0 ..< 5, using: &random) == 0
             let delay = early ? UInt32.random(in: 0 ... 100_000, using: &random) : UInt32.random(in: 20_000 ... 300_000, using: &random)
-            let (writer, pipe) = try helper(["write-threads", path, "\(round)", "4"])
-            if !early { XCTAssertEqual(readLine(pipe), "ready", "round \(round)") }
-            let output = Mutex(Data())
-            let drained = DispatchSemaphore(value: 0)
-            Thread { // the log is read as it comes: the writer never waits on a full pipe
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                output.withLock { $0 = data }
-                drained.signal()
-            }.start()
-            usleep(delay)
-            kill(writer.processIdentifier, SIGKILL)
-            writer.waitUntilExit()
-            drained.wait()
-            XCTAssertEqual(writer.terminationReason, .uncaughtSignal, "round \(round): the writer ended before the kill")
-            let lines = output.withLock { String(decoding: $0, as: UTF8.self) }.split(separator: "\n").filter { $0 != "ready" }
-            let commits = lines.compactMap(LoggedCommit.init(line:))
-            XCTAssertEqual(commits.count, lines.count, "round \(round): lines not understood: \(lines.filter { LoggedCommit(line: $0) == nil }.prefix(3))")
+            let limit = Int.random(in: 50 ... 1_500, using: &random)
+            let commits = try killedWriter(path: path, round: round, early: early, delay: delay, limit: limit)
             logged += commits
-            print("round \(round): killed \(delay / 1_000) ms after its \(early ? "start" : "open"), \(commits.count) commits logged")
+            print("round \(round): killed \(delay / 1_000) ms after its \(early ? "start" : "open") or at \(limit) commits, \(commits.count) commits logged")
             try checkAfterKill(path: path, round: round, logged: logged, new: commits)
         }
         XCTAssertGreaterThan(logged.count, 0, "no commit was logged in any round")
+    }
+
+    /// Starts the helper's round `round`, kills it `delay` µs after its start (`early`) or its
+    /// "ready", or once it has logged `limit` commits; returns the commits it logged.
+    func killedWriter(path: String, round: Int, early: Bool, delay: UInt32, limit: Int) throws -> [LoggedCommit] {
+        let (writer, pipe) = try helper(["write-threads", path, "\(round)", "4"])
+        if !early { XCTAssertEqual(readLine(pipe), "ready", "round \(round)") }
+        let started = Date()
+        let output = Mutex((data: Data(), lines: 0))
+        let drained = DispatchSemaphore(value: 0)
+        Thread { // the log is read as it comes: the writer never waits on a full pipe
+            while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
+                output.withLock { $0 = ($0.data + chunk, $0.lines + chunk.filter { $0 == 10 }.count) }
+            }
+            drained.signal()
+        }.start()
+        while Date().timeIntervalSince(started) < Double(delay) / 1e6, output.withLock({ $0.lines }) < limit { usleep(500) }
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        drained.wait()
+        XCTAssertEqual(writer.terminationReason, .uncaughtSignal, "round \(round): the writer ended before the kill")
+        let lines = output.withLock { String(decoding: $0.data, as: UTF8.self) }.split(separator: "\n").filter { $0 != "ready" }
+        let commits = lines.compactMap(LoggedCommit.init(line:))
+        XCTAssertEqual(commits.count, lines.count, "round \(round): lines not understood: \(lines.filter { LoggedCommit(line: $0) == nil }.prefix(3))")
+        return commits
     }
 
     /// After the kill of round `round`: the database opens (no repair by hand) and checks clean
