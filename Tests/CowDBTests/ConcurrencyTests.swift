@@ -84,7 +84,7 @@ final class ConcurrencyTests: XCTestCase {
     /// the helper's random draws) goes to it in `COWDB_SEED`, and it prints it. Its standard
     /// error goes to `errors` when given. Swift's crash backtracer is off in the helper: the
     /// process it forks can hang under the Thread Sanitizer, holding the pipes open.
-    private func helper(_ arguments: [String], seed: UInt64? = nil, errors: Pipe? = nil) throws -> (Process, Pipe) {
+    func helper(_ arguments: [String], seed: UInt64? = nil, errors: Pipe? = nil) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("cowdb-test-helper")
         if !FileManager.default.fileExists(atPath: process.executableURL!.path) {
@@ -104,7 +104,7 @@ final class ConcurrencyTests: XCTestCase {
     }
 
     /// Reads one line from a pipe.
-    private func readLine(_ pipe: Pipe) -> String {
+    func readLine(_ pipe: Pipe) -> String {
         var bytes: [UInt8] = []
         while true {
             let chunk = pipe.fileHandleForReading.readData(ofLength: 1)

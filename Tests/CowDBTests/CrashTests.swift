@@ -24,6 +24,12 @@ import Glibc
 /// The packing sweep (CrashTests+Packing.swift) does the same over a workload that packs its
 /// history and repacks it, sampling its crash points among the compactions' steps.
 ///
+/// The concurrent-writer sweep (CrashTests+ConcurrentWriters.swift) crashes four threads making
+/// single-pair `.full` commits while a fifth reads: every commit whose `write` returned, and
+/// every version the reader saw, survives every image, and every version on the disk is a
+/// consistent prefix of what the threads committed; its I/O error sweep fails one write or
+/// sync under them (CrashTests+ConcurrentIOErrors.swift).
+///
 /// The recovery sweep crashes once more at every step of the next process (its recovery and
 /// two commits); the I/O error sweep fails each write or sync of the workload in turn.
 ///

@@ -6,6 +6,9 @@
 //                          checking that "n" equals the version at the latest and at random
 //                          older versions (drawn from the seed in COWDB_SEED, which the
 //                          test derives from its own); print "ok READS"
+//   write-threads DB ROUND THREADS  open for writing, print "ready", then THREADS threads each make
+//                          single-pair commits (LoggedCommit) until killed, logging each one
+//                          with one write(2) to standard output once its `write` returns
 //   change-in-view DB KIND  put inside a write transaction's withValue (KIND value) or
 //                          withEntries (KIND entries) of a changed key: must trap
 import CowDB
@@ -17,12 +20,44 @@ func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))
     exit(1)
 }
-guard arguments.count >= 4 else { fail("usage: cowdb-test-helper hold|write|watch|verify DB ARG [ARG]") }
+guard arguments.count >= 4 else { fail("usage: cowdb-test-helper hold|write|write-threads|watch|verify DB ARG [ARG]") }
 let path = arguments[2]
 /// Writes a line to standard output at once (no buffering: the test reads it live).
 func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
+/// Commits of `round` from `threads` threads on `db`, each logged once its `write` returned;
+/// returns after a million commits a thread (the test kills the process long before).
+func writeThreads(_ db: Database, round: Int, threads: Int) {
+    let done = DispatchSemaphore(value: 0)
+    for thread in 0 ..< threads {
+        Thread {
+            do {
+                for sequence in 0 ..< 1_000_000 {
+                    var commit = LoggedCommit(round: round, thread: thread, sequence: sequence)
+                    commit.version = try db.write { txn in
+                        try txn.put(commit.key, commit.value)
+                        return txn.version + 1
+                    }
+                    // One write(2) of a line shorter than PIPE_BUF: the reader gets it whole or not at all.
+                    let line = Array((commit.line + "\n").utf8)
+                    guard line.withUnsafeBytes({ write(1, $0.baseAddress, $0.count) }) == line.count else { fail("cannot log \(commit.line)") }
+                }
+            } catch {
+                fail("thread \(thread): \(error)")
+            }
+            done.signal()
+        }.start()
+    }
+    for _ in 0 ..< threads { done.wait() }
+}
+
 do {
     switch arguments[1] {
+    case "write-threads":
+        let db = try Database(path: path)
+        say("ready")
+        writeThreads(db, round: Int(arguments[3]) ?? 0, threads: arguments.count > 4 ? Int(arguments[4]) ?? 4 : 4)
+        try db.close()
     case "change-in-view":
         let db = try Database(path: path)
         try db.write { txn in

@@ -166,6 +166,12 @@ final class FaultInjectionStorage: StorageBackend, @unchecked Sendable {
     /// Whether the simulated process has crashed.
     var isCrashed: Bool { locked { crashed } }
 
+    /// The global operation clock, read at once: the steps so far (every thread's writes,
+    /// syncs, truncations and renames, in the order they happened) and whether the process
+    /// has crashed. A thread that reads it right after its `write` returns learns whether
+    /// the call returned before the crashing step or after it.
+    var clock: (step: Int, crashed: Bool) { locked { (steps, crashed) } }
+
     /// Fails write number `number` (1-based, counted over all files; see `counts`) with
     /// `errno`; when `persistent`, every later write fails too until `clearFaults()`.
     func failWrite(number: Int, errno: Int32, persistent: Bool = false) {
