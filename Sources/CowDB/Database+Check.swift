@@ -40,7 +40,7 @@ public struct DatabaseStats: Sendable {
     public var pageSize: Int
     /// Committed versions in the file.
     public var versionCount: Int
-    /// Length of the data file in bytes.
+    /// Length of the data file in bytes (with the reserve).
     public var fileBytes: UInt64
     /// Bytes of the file this version reaches (its pages, the catalog, the commit record, the header).
     public var liveBytes: UInt64
@@ -48,8 +48,11 @@ public struct DatabaseStats: Sendable {
     public var keyspaces: [KeyspaceStats]
     /// Pages of the catalog tree.
     public var catalogPages: Int
-    /// File bytes per live byte (1.0: no space held by old versions).
-    public var spaceAmplification: Double { liveBytes == 0 ? 0 : Double(fileBytes) / Double(liveBytes) }
+    /// Zero bytes past the latest commit (`DataFileTail.reserveBytes`): the reserve a durable
+    /// writer keeps so that its commits overwrite blocks the file already has.
+    public var reserveBytes: UInt64 = 0
+    /// File bytes (without the reserve) per live byte (1.0: no space held by old versions).
+    public var spaceAmplification: Double { liveBytes == 0 ? 0 : Double(fileBytes - min(fileBytes, reserveBytes)) / Double(liveBytes) }
 }
 
 extension Database {
@@ -100,6 +103,7 @@ extension Database {
             _ = walk(source, checker)
             checkRegion(source, checker, version: target)
         }
+        if let reserve = try reserveProblem() { checker.report(reserve.page, reserve.message) }
         report.problems = checker.problems
         report.pagesVerified = checker.reachablePages
         return report
@@ -118,9 +122,11 @@ extension Database {
         }
         let pageSize = UInt64(store.layout.pageSize)
         let live = source.commit == nil ? 1 : UInt64(checker.reachablePages + 2)
-        return DatabaseStats(version: source.version, pageSize: store.layout.pageSize, versionCount: try versions().count,
-                             fileBytes: try store.file.length(), liveBytes: live * pageSize,
-                             keyspaces: keyspaces, catalogPages: catalogPages)
+        var stats = DatabaseStats(version: source.version, pageSize: store.layout.pageSize, versionCount: try versions().count,
+                                  fileBytes: try store.file.length(), liveBytes: live * pageSize,
+                                  keyspaces: keyspaces, catalogPages: catalogPages)
+        stats.reserveBytes = try dataFileTail().reserveBytes
+        return stats
     }
 
     /// Verifies every run of the region a version's commit appended, reachable or not, and the

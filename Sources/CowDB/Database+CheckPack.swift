@@ -59,9 +59,11 @@ extension Database {
         for name in try txn.keyspaces() { keyspaces.append(KeyspaceStats(name: name, entries: try txn.keyspace(name).count())) }
         if let error = txn.pendingError { throw error }
         let pageSize = store.layout.pageSize
-        return DatabaseStats(version: source.version, pageSize: pageSize, versionCount: try versions().count,
-                             fileBytes: try store.file.length(), liveBytes: ((source.commit?.page ?? 0) + 1) * UInt64(pageSize),
-                             keyspaces: keyspaces, catalogPages: 0)
+        var stats = DatabaseStats(version: source.version, pageSize: pageSize, versionCount: try versions().count,
+                                  fileBytes: try store.file.length(), liveBytes: ((source.commit?.page ?? 0) + 1) * UInt64(pageSize),
+                                  keyspaces: keyspaces, catalogPages: 0)
+        stats.reserveBytes = try dataFileTail().reserveBytes
+        return stats
     }
 
     /// The first version after `version` in the index (nil: none).

@@ -256,7 +256,7 @@ extension Database {
             do {
                 if !grown {
                     let stats = try self.stats()
-                    guard Double(stats.fileBytes) > (automatic.fileToLiveRatio ?? .infinity) * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
+                    guard Double(stats.fileBytes - stats.reserveBytes) > (automatic.fileToLiveRatio ?? .infinity) * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
                 }
                 // Again while the commits carried over meanwhile are growth enough (a writer
                 // faster than compaction), so that they too are packed once the writer pauses.

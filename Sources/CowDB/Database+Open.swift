@@ -28,8 +28,14 @@ extension Database {
     }
 
     /// Where this database's generations live.
-    var place: GenerationPlace {
-        GenerationPlace(backend: backend, directory: path, readOnly: options.readOnly, mapReservation: options.mapReservation)
+    var place: GenerationPlace { Database.place(path: path, options: options, backend: backend) }
+
+    /// Where the generations of a database opened with `options` live. A durable writer keeps
+    /// a reserve past the last commit (a compaction target is not durable, so keeps none).
+    static func place(path: String, options: DatabaseOptions, backend: any StorageBackend) -> GenerationPlace {
+        var place = GenerationPlace(backend: backend, directory: path, readOnly: options.readOnly, mapReservation: options.mapReservation)
+        place.keepsReserve = !options.readOnly && options.durability == .full
+        return place
     }
 
     /// Checks what `init` needs before it opens anything: a valid page size and automatic
@@ -74,8 +80,7 @@ extension Database {
     /// first removes what an interrupted compaction, switch or tags rewrite left.
     static func openGeneration(path: String, options: DatabaseOptions, backend: any StorageBackend,
                                target: GenerationTarget?, lockFile: LockFile) throws -> Generation {
-        let place = GenerationPlace(backend: backend, directory: path, readOnly: options.readOnly, mapReservation: options.mapReservation)
-        let files = try GenerationFiles.open(place, number: target?.generation)
+        let files = try GenerationFiles.open(place(path: path, options: options, backend: backend), number: target?.generation)
         if !options.readOnly, target == nil {
             do {
                 try removeLeftovers(path: path, generation: files.number, backend: backend)

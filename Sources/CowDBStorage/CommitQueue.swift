@@ -43,6 +43,9 @@ final class CommitQueue: @unchecked Sendable {
         var syncing = false
         /// Set when a group's sync failed: every commit not yet published fails with it.
         var failure: (any Error)?
+        /// The data file's length as the writer left it: past the tip, the reserve of zeros
+        /// (Generation+Reserve.swift). Under the writer gate.
+        var fileEnd: UInt64 = 0
     }
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>

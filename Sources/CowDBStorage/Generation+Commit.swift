@@ -84,25 +84,40 @@ extension Generation {
     }
 
     /// Starts a commit after the latest one, its appender buffering `bufferBytes` between
-    /// writes (0: the default); throws `writerPoisoned` when writing is not safe.
+    /// writes (0: the default); throws `writerPoisoned` when writing is not safe. Tops the
+    /// reserve up first, if it keeps one and it runs low (Generation+Reserve.swift).
     package func beginCommit(verifyEveryRead: Bool, bufferBytes: Int = 0) throws -> CommitRegion {
+        _ = try writerHead()
+        try topUpReserve()
         let (latest, mapping) = try writerHead()
         let appender = PageAppender(store: store, regionStart: (latest?.page ?? 0) + 1, mapping: mapping,
                                     verifyEveryRead: verifyEveryRead, bufferBytes: bufferBytes)
         return CommitRegion(base: latest, appender: appender)
     }
 
-    /// Abandons a commit before its durability point: cuts off whatever it appended (never
-    /// below the last commit).
-    /// If the cut fails, the writer is poisoned: the abandoned pages, a commit record among
-    /// them, could otherwise verify at the next open as a version whose `write` threw.
+    /// Abandons a commit before its durability point: undoes whatever it appended (never
+    /// below the last commit). What lies in the reserve is overwritten with zeros (the reserve
+    /// stays zeros) and what lies past it is cut off; if that fails, everything from the
+    /// commit's first page is cut off, the reserve with it. If that fails too, the writer is
+    /// poisoned: the abandoned pages, a commit record among them, could otherwise verify at the
+    /// next open as a version whose `write` threw.
     package func abandon(_ region: CommitRegion) throws {
-        let end = region.appender.regionStart * UInt64(store.layout.pageSize)
+        let pageSize = UInt64(store.layout.pageSize)
+        let start = region.appender.regionStart * pageSize
+        let end = region.appender.tail * pageSize
+        guard end > start else { return } // nothing appended
+        let reserveEnd = queue.withLock { $0.fileEnd }
         do {
-            if try store.file.length() > end { try store.file.truncate(to: end) }
+            if min(end, reserveEnd) > start { try writeZeros(from: start, to: min(end, reserveEnd)) }
+            if try store.file.length() > max(start, reserveEnd) { try store.file.truncate(to: max(start, reserveEnd)) }
         } catch {
-            poison("could not cut off an abandoned commit: \(error)")
-            throw error
+            do {
+                try store.file.truncate(to: start)
+                queue.withLock { $0.fileEnd = start }
+            } catch {
+                poison("could not undo an abandoned commit: \(error)")
+                throw error
+            }
         }
     }
 
@@ -120,8 +135,8 @@ extension Generation {
             // 1. The tree layer rebalances and writes every changed node (each changed named
             //    keyspace, the default keyspace, the catalog) and hands back the roots.
             roots = try writeTrees()
-            // 2. Flush what is buffered: every run of the region is written and checksummed.
-            try appender.flush()
+            // 2. Every run of the region is checksummed as it is appended (`PageAppender`); what
+            //    is still buffered reaches the file with the record, in one write.
             // 3. The commit record: the next version (or the carried one), the roots, and the
             //    region checksum binding it to exactly the runs this commit appended.
             let record = commitRecord(region, stamp: stamp, now: now, roots: roots)

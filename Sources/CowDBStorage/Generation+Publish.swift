@@ -25,6 +25,7 @@ extension Generation {
             state.entries.append(CommitQueue.Entry(sequence: state.appended, point: point, mapping: mapping, durable: durable))
             state.tip = point
             state.tipMapping = mapping
+            state.fileEnd = max(state.fileEnd, (point.page + 1) * UInt64(store.layout.pageSize))
             return CommitTicket(sequence: state.appended, point: point)
         }
     }
@@ -80,6 +81,9 @@ extension Generation {
                 poison("\(error)")
                 throw error
             }
+            // A sync that failed meanwhile (a top-up of the reserve, under the writer gate) may
+            // have dropped pages of this group: its own success proves nothing then.
+            if let poisoned = head.withLock({ $0.poisoned }) { throw CowDBError.writerPoisoned(poisoned) }
         }
         // 6. The index records (no sync of their own), written past every reader's view; and
         // 7. publication to readers in this process: the records counted and the head moved

@@ -42,7 +42,13 @@ extension Generation {
     /// The writer's part of recovery: leaves the files as recovery found them, durably.
     private func settle(_ recovered: RecoveryResult, _ mapping: MappedRegion) throws {
         let end = ((recovered.latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)
-        if try store.file.length() > end { try store.file.truncate(to: end) }
+        let length = try store.file.length()
+        // Past the last commit: a reserve of zeros is kept (Generation+Reserve.swift); anything
+        // else (a torn or lost commit, a reserve a writer keeping none does not want) is cut off.
+        let keepsReserve = try length > end && place.keepsReserve && Generation.holdsOnlyZeros(store.file, from: end, to: length)
+        if length > end, !keepsReserve { try store.file.truncate(to: end) }
+        let fileEnd = keepsReserve ? length : end
+        queue.withLock { $0.fileEnd = fileEnd }
         try log.writePending()
         // The index as recovery left it must be durable before any record is flagged synced
         // (below, at close, or by a `.full` commit): recovery trusts the records in front of

@@ -26,6 +26,9 @@ package struct GenerationPlace: Sendable {
     package var readOnly: Bool
     /// Address space to reserve for the data file's map (`DatabaseOptions.mapReservation`).
     package var mapReservation: Int
+    /// Whether the writer keeps a reserve of zeros past the last commit, so that durable
+    /// commits overwrite allocated blocks instead of growing the file (Generation+Reserve.swift).
+    package var keepsReserve = false
 
     /// Memberwise.
     package init(backend: any StorageBackend, directory: String, readOnly: Bool, mapReservation: Int) {
@@ -125,8 +128,11 @@ package final class Generation: @unchecked Sendable {
 
     /// Closes the files. A writer first makes the last commit and the index durable, so the
     /// next open verifies nothing, and syncs the directory.
+    /// A writer's close also cuts the reserve off (Generation+Reserve.swift): a closed database
+    /// ends with its last commit (unsynced: zeros that come back after a power cut are harmless).
     package func close() throws {
         if !place.readOnly {
+            try trimReserve()
             if !(try log.last()?.isSynced ?? true) { try makeDurable() }
             try log.file.sync()
             try place.backend.syncDirectory(place.directory)

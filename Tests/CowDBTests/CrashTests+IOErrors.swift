@@ -237,8 +237,8 @@ extension CrashTests {
         try recovered.close()
     }
 
-    /// A transaction that throws after appending (an overflow run is written when put) is cut
-    /// off; when that cut fails, the writer is poisoned (the appended pages could otherwise
+    /// A transaction that throws after appending (an overflow run is written when put) is undone
+    /// (zeros over the reserve, else a cut); when that fails, the writer is poisoned (the appended pages could otherwise
     /// verify at the next open), and a reopen finds the last committed version intact.
     func testFailedCutOfAnAbandonedCommitPoisonsTheWriter() throws {
         struct Abort: Error {}
@@ -248,9 +248,11 @@ extension CrashTests {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) // the lock file's
         let db = try openDatabase(path: path, options: Self.options(.full), backend: backend)
         try db.write { try $0.put(Array("kept".utf8), Array("1".utf8)) }
-        backend.failNextTruncate(errno: EIO)
         XCTAssertThrowsError(try db.write { txn in
             try txn.put(Array("big".utf8), [UInt8](repeating: 7, count: 3 * db.pageSize))
+            // The undo writes zeros over the reserve, else cuts the file: both fail.
+            backend.failNextWrite(errno: EIO)
+            backend.failNextTruncate(errno: EIO)
             throw Abort()
         }) { XCTAssertTrue($0 is Abort, "\($0)") }
         XCTAssertThrowsError(try db.write { try $0.put(Array("next".utf8), Array("2".utf8)) }) { error in

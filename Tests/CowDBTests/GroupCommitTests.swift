@@ -37,6 +37,13 @@ final class GroupCommitTests: XCTestCase {
         }
     }
 
+    /// Commits versions 1 and 2 (the second makes the reserve, with a sync of its own).
+    private func twoFirstCommits(_ db: Database) throws {
+        try db.write { try $0.put(b("first"), b("1")) }
+        try db.write { try $0.put(b("second"), b("2")) }
+        XCTAssertGreaterThan(db.generation.reserveBytes, 0)
+    }
+
     /// Holds the sync of commit "a"; queues "b", "c", "d" behind it; checks that nobody sees
     /// any of them (this process, or another instance following through the lock file); then
     /// releases: "a" alone, then the three together, two syncs for four commits.
@@ -47,10 +54,10 @@ final class GroupCommitTests: XCTestCase {
         XCTAssertEqual(backend.entered.wait(timeout: .now() + 10), .success, "the first commit never reached its sync")
         writers.start(db, keys: ["b", "c", "d"])
         waitUntil("four commits are queued") { db.generation.queuedCommits == 4 }
-        XCTAssertEqual(db.latestVersion, 1, "a commit is visible before its sync")
+        XCTAssertEqual(db.latestVersion, 2, "a commit is visible before its sync")
         for key in ["a", "b", "c", "d"] { XCTAssertNil(try db.read { try $0.get(b(key)) }, "\(key) is visible before its sync") }
         if let follower {
-            XCTAssertEqual(follower.latestVersion, 1, "another instance sees a commit before its sync")
+            XCTAssertEqual(follower.latestVersion, 2, "another instance sees a commit before its sync")
         }
         backend.release()
         writers.join()
@@ -62,7 +69,7 @@ final class GroupCommitTests: XCTestCase {
         let path = directory.path("db")
         let backend = HeldSyncStorage(POSIXStorage())
         let db = try openDatabase(path: path, options: DatabaseOptions(), backend: backend)
-        try db.write { try $0.put(b("first"), b("1")) }
+        try twoFirstCommits(db)
         var readOnly = DatabaseOptions()
         readOnly.readOnly = true
         let follower = try openDatabase(path: path, options: readOnly)
@@ -72,19 +79,19 @@ final class GroupCommitTests: XCTestCase {
             if case .failure(let error) = outcome { XCTFail("write of \(key) failed: \(error)") }
         }
         XCTAssertEqual(backend.dataSyncs - syncsBefore, 2, "four commits, the last three queued behind the first's sync: two syncs")
-        XCTAssertEqual(db.latestVersion, 5)
-        XCTAssertEqual(follower.latestVersion, 5)
-        XCTAssertEqual(try db.read(at: 2) { try $0.get(b("a")) }, b("value of a"), "the held commit is version 2")
-        // The queued three are versions 3–5 in the order the gate admitted them: each adds one key.
-        for version in UInt64(3) ... 5 {
+        XCTAssertEqual(db.latestVersion, 6)
+        XCTAssertEqual(follower.latestVersion, 6)
+        XCTAssertEqual(try db.read(at: 3) { try $0.get(b("a")) }, b("value of a"), "the held commit is version 3")
+        // The queued three are versions 4–6 in the order the gate admitted them: each adds one key.
+        for version in UInt64(4) ... 6 {
             let count = try db.read(at: version) { txn in try ["b", "c", "d"].filter { try txn.get(b($0)) != nil }.count }
-            XCTAssertEqual(count, Int(version) - 2, "version \(version)")
+            XCTAssertEqual(count, Int(version) - 3, "version \(version)")
         }
-        XCTAssertEqual(try db.versions().map(\.version), [1, 2, 3, 4, 5])
+        XCTAssertEqual(try db.versions().map(\.version), [1, 2, 3, 4, 5, 6])
         try follower.close()
         try db.checkAndClose()
         let reopened = try openDatabase(path: path)
-        XCTAssertEqual(reopened.latestVersion, 5)
+        XCTAssertEqual(reopened.latestVersion, 6)
         try reopened.checkAndClose()
     }
 
@@ -95,7 +102,7 @@ final class GroupCommitTests: XCTestCase {
         let disk = FaultInjectionStorage(durableDirectories: [path])
         let backend = HeldSyncStorage(disk)
         let db = try openDatabase(path: path, options: DatabaseOptions(), backend: backend)
-        try db.write { try $0.put(b("first"), b("1")) }
+        try twoFirstCommits(db)
         // The held sync (of "a") succeeds; the next, the group's, fails and drops the pages.
         disk.failSync(number: disk.locked { disk.syncs } + 2, errno: EIO, failure: .dropPages)
         let writers = try queueBehindAHeldSync(db, backend, follower: nil)
@@ -105,7 +112,7 @@ final class GroupCommitTests: XCTestCase {
             guard case .failure(let error) = outcomes[key] else { XCTFail("\(key) returned although its sync failed"); continue }
             guard case CowDBError.io(operation: "fdatasync", _, EIO) = error else { XCTFail("\(key): \(error)"); continue }
         }
-        XCTAssertEqual(db.latestVersion, 2, "a commit of the failed group became visible")
+        XCTAssertEqual(db.latestVersion, 3, "a commit of the failed group became visible")
         for key in ["b", "c", "d"] { XCTAssertNil(try db.read { try $0.get(b(key)) }) }
         XCTAssertEqual(try db.read { try $0.get(b("a")) }, b("value of a"))
         XCTAssertThrowsError(try db.write { try $0.put(b("e"), b("e")) }) { error in
@@ -113,7 +120,7 @@ final class GroupCommitTests: XCTestCase {
         }
         try? db.close()
         let recovered = try openDatabase(path: path, options: DatabaseOptions(), backend: FaultInjectionStorage(image: disk.image(.durableOnly)))
-        XCTAssertEqual(recovered.latestVersion, 2, "after a power cut: the acknowledged commits, and none of the failed group")
+        XCTAssertEqual(recovered.latestVersion, 3, "after a power cut: the acknowledged commits, and none of the failed group")
         for key in ["b", "c", "d"] { XCTAssertNil(try recovered.read { try $0.get(b(key)) }) }
         try recovered.checkAndClose()
     }

@@ -80,11 +80,9 @@ struct CheckCommand: ParsableCommand {
     }
 
     /// Bytes of the data file beyond the end of the last intact commit.
+    /// Bytes past the last commit that are not the reserve's zeros.
     private func bytesAfterLastCommit(_ db: Database) throws -> UInt64 {
-        let end = try db.versions().last?.fileLength ?? UInt64(db.pageSize)
-        var info = stat()
-        guard stat(database + "/data", &info) == 0 else { return 0 }
-        return UInt64(info.st_size) > end ? UInt64(info.st_size) - end : 0
+        try db.dataFileTail().unfinishedBytes
     }
 
     /// "version 7", "versions 1-9 (9 versions)" or "no versions".

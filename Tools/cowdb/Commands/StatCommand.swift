@@ -53,8 +53,9 @@ struct StatCommand: ParsableCommand {
             lines.append("  Version shown: \(stats.version)")
         }
         lines.append("  File size: \(stats.fileBytes) bytes (\(stats.fileBytes / UInt64(stats.pageSize)) pages)")
+        lines.append("  Reserve: \(stats.reserveBytes) bytes (zeros past the last commit, for durable commits to overwrite)")
         lines.append("  Live bytes: \(stats.liveBytes) (the \(stats.liveBytes / UInt64(stats.pageSize)) pages version \(stats.version) still uses)")
-        lines.append("  Space amplification: " + String(format: "%.2f", stats.spaceAmplification) + " (file size / live bytes)")
+        lines.append("  Space amplification: " + String(format: "%.2f", stats.spaceAmplification) + " (file size without the reserve / live bytes)")
         let named = stats.keyspaces.filter { $0.name != nil }
         lines.append("  Named keyspaces: \(named.count)")
         lines.append("  Catalog pages: \(stats.catalogPages)")
