@@ -253,6 +253,7 @@ extension Database {
         commitsSinceCheck.store(0, ordering: .relaxed)
         let thread = Thread { [self] in
             defer { automaticCheckRunning.store(false, ordering: .releasing) }
+            lowerThreadPriority() // compaction runs beside the commits and reads, not before them
             do {
                 if !grown {
                     let stats = try self.stats()
