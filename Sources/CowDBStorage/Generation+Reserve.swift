@@ -57,9 +57,10 @@ extension Generation {
         queue.withLock { $0.fileEnd = newEnd }
     }
 
-    /// At a writer's close, after every commit is published: cuts the reserve off.
+    /// At a writer's close, after every commit is published: cuts the reserve off (and, after a
+    /// failed sync, the commits that were never published: their `write` threw).
     func trimReserve() throws {
-        let end = queue.withLock { ((($0.tip?.page ?? 0) + 1) * UInt64(store.layout.pageSize)) }
+        let end = ((head.withLock { $0.latest }?.page ?? 0) + 1) * UInt64(store.layout.pageSize)
         guard try store.file.length() > end else { return }
         try store.file.truncate(to: end)
         queue.withLock { $0.fileEnd = end }

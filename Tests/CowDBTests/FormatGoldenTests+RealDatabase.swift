@@ -69,6 +69,32 @@ extension FormatGoldenTests {
         }
     }
 
+    /// An open durable writer's data file, read while it is open: the regions by FORMAT.md's
+    /// rules, then the reserve, zero pages to the end of the file, as long as its rule says.
+    func testAnOpenDurableWriterKeepsZeroPagesPastTheLastCommit() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/db"
+        let db = try Database(path: path) // unchecked-open: the test removes its own directory; checked here, before close
+        for i in 0 ..< 3 { try db.write { try $0.put(Array("k\(i)".utf8), Array("v".utf8)) } }
+        let data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path + "/data")))
+        let pageSize = 4096
+        try data.withUnsafeBytes { file in
+            let commits = try commitRecordsOfEveryRegion(file, pageSize: pageSize)
+            XCTAssertEqual(commits.map(\.record.version), [1, 2, 3])
+            let reserveStart = (Int(commits.last?.page ?? 0) + 1) * pageSize
+            XCTAssertTrue(file[reserveStart...].allSatisfy { $0 == 0 }, "only zero pages follow the last commit record")
+            // Made before the second commit: 256 KiB (the floor) past the first commit's end.
+            let firstEnd = (Int(commits[0].page) + 1) * pageSize
+            XCTAssertEqual(file.count, firstEnd + (256 << 10))
+            XCTAssertEqual(try db.stats().reserveBytes, UInt64(file.count - reserveStart))
+        }
+        try db.checkAndClose()
+        let closed = try FileManager.default.attributesOfItem(atPath: path + "/data")[.size] as? NSNumber
+        XCTAssertEqual(closed?.intValue, try data.withUnsafeBytes { try (Int(commitRecordsOfEveryRegion($0, pageSize: pageSize).last?.page ?? 0) + 1) * pageSize },
+                       "a clean close cuts the reserve off")
+    }
+
     /// Walks the data file's runs after page 0 by FORMAT.md's rules (kinds, flags, run lengths,
     /// checksums; each region closed by a commit record linked to the one before) and returns
     /// the commit records with their pages.
@@ -81,6 +107,8 @@ extension FormatGoldenTests {
         while page < pages {
             let at = Int(page) * pageSize
             let kind = file[at + 4]
+            // A zero page right after a commit record: the reserve begins (FORMAT.md).
+            if kind == 0, page == regionStart, file[at ..< at + pageSize].allSatisfy({ $0 == 0 }) { break }
             let runLength = UInt64(file.u32(at + 8))
             XCTAssertTrue((1 ... 4).contains(kind), "page \(page) kind \(kind)")
             XCTAssertEqual(file[at + 5], 0, "page \(page) flags")

@@ -17,7 +17,10 @@ extension Report {
             add("gets 1,000 commits old / gets at the latest, same database (same tree shape, other values)", old / latest, "≥ 0.95") { $0 >= 0.95 }
         }
         add("bulk load, CowDB/LMDB", ratio(.bulkLoad), "≥ 1.0") { $0 >= 1.0 }
-        add("individual durable commits, CowDB/LMDB", ratio(.individualWrites), "≥ 1.5") { $0 >= 1.5 }
+        add("individual durable commits, CowDB/LMDB", ratio(.individualWrites), "≥ 2.0") { $0 >= 2.0 }
+        if let c = ops(.individualWrites, .cowdb), let q = ops(.individualWrites, .sqlite), q > 0 {
+            add("individual durable commits, CowDB/SQLite (WAL, synchronous=FULL)", c / q, "≥ 1.3") { $0 >= 1.3 }
+        }
         lines += concurrentWriteTargets()
         add("batch commits, CowDB/LMDB", ratio(.batchWrites), "≥ 1.0") { $0 >= 1.0 }
         add("removals at N = \(n), CowDB/LMDB", ratio(.removals), "≥ 1.0 at N = 1,000,000 and 200,000") { $0 >= 1.0 }

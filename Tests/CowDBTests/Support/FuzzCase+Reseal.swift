@@ -24,6 +24,8 @@ extension FuzzCase {
             var regionStart: UInt64 = 1
             while page < pages {
                 let start = Int(page) * pageSize
+                // The reserve (zero pages right after a commit record) is no run: left as it is.
+                if page == regionStart, previousCommit != 0, file[start ..< start + pageSize].allSatisfy({ $0 == 0 }) { break }
                 let declaredRun = UInt64(UnsafeRawBufferPointer(file).u32(start + PageHeader.runLengthOffset))
                 let runLength = (1 ... pages - page).contains(declaredRun) ? declaredRun : 1
                 let run = UnsafeMutableRawBufferPointer(rebasing: file[start ..< start + Int(runLength) * pageSize])

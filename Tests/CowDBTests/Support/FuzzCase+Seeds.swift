@@ -17,7 +17,7 @@ extension FuzzCase {
     static func makeSeeds(scratch: String) throws -> [(name: String, bytes: [UInt8])] {
         var seeds: [(name: String, bytes: [UInt8])] = []
         /// Builds a database with `body`, then packs its files with each of `variants`.
-        func build(_ name: String, pageSize: Int = 4096, variants: [(String, Flags)], _ body: (Database) throws -> Void) throws {
+        func build(_ name: String, pageSize: Int = 4096, reserve: Int = 0, variants: [(String, Flags)], _ body: (Database) throws -> Void) throws {
             let directory = scratch + "/" + name
             try? FileManager.default.removeItem(atPath: directory)
             var options = DatabaseOptions()
@@ -29,7 +29,7 @@ extension FuzzCase {
             let current = try? readFile(directory + "/CURRENT")
             let generation = try current.map { try CurrentFile.decode($0, path: directory) } ?? 1
             var files = Files(flags: [], index: try readFile(directory + "/" + CurrentFile.indexName(generation)),
-                              data: try readFile(directory + "/" + CurrentFile.dataName(generation)))
+                              data: try readFile(directory + "/" + CurrentFile.dataName(generation)) + [UInt8](repeating: 0, count: reserve))
             (files.tags, files.current, files.lock) = (try? readFile(directory + "/tags"), current, try? readFile(directory + "/lock"))
             for (suffix, flags) in variants {
                 files.flags = flags
@@ -50,6 +50,14 @@ extension FuzzCase {
         }
         try build("tree", variants: [("resealed", [.resealData, .resealIndex]), ("relinked", [.resealData, .relinkChain, .write]),
                                      ("verify", [.resealData, .verifyOnRead, .readOnly])]) { try fillTree($0) }
+        // What a durable writer that crashed leaves: its reserve, zero pages past the last commit.
+        try build("reserve", reserve: 16 * 4096, variants: [("write", [.resealData, .write]), ("readonly", [.resealData, .readOnly])]) { database in
+            for round in 0 ..< 4 {
+                try database.write { transaction in
+                    for i in 0 ..< 12 { try transaction.put(Array("r\(i)".utf8), Array(repeating: UInt8(round), count: 40 * i)) }
+                }
+            }
+        }
         try makeMoreSeeds { try build($0, pageSize: $1, variants: $2, $3) }
         if let history = seeds.first(where: { $0.name == "history-files-readonly" }) {
             var files = history.bytes.withUnsafeBytes { unpackFiles($0) }

@@ -139,6 +139,11 @@ enum FuzzCase {
         }
     }
 
+    /// Whether the data file's last 4 KiB are zeros (a reserve, or the zeros of a torn tail).
+    static func endsInZeroPages(_ data: [UInt8]) -> Bool {
+        data.count >= 3 * 4096 && data[(data.count - 4096)...].allSatisfy { $0 == 0 }
+    }
+
     /// Writes the case into `directory` (replacing what was there) and runs it.
     static func run(_ input: UnsafeRawBufferPointer, in directory: String) {
         let files = unpackFiles(input)
@@ -147,7 +152,9 @@ enum FuzzCase {
         var options = DatabaseOptions()
         options.readOnly = flags.contains(.readOnly)
         options.verifyOnRead = flags.contains(.verifyOnRead)
-        options.durability = .none
+        // A durable writer keeps a reserve (zero pages past the last commit) and a non-durable one
+        // cuts it off: a data file that ends in zero pages is opened durably, to keep it.
+        options.durability = endsInZeroPages(files.data) ? .full : .none
         options.mapReservation = 1 << 20 // small, so growing past it exercises remapping
         options.dirtyPageBudget = 1 << 20
         guard let database = try? Database(path: directory, options: options) else { return } // unchecked-open: a fuzz input (the fuzzer shares this file; no XCTestCase)
