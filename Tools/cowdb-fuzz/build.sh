@@ -25,10 +25,14 @@ module CCowDBSupport {
     export *
 }
 MAP
-if [ ! -f "$out/crc32c.o" ] || [ Sources/CCowDBSupport/crc32c.c -nt "$out/crc32c.o" ]; then
-    clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CCowDBSupport/include \
-        -c Sources/CCowDBSupport/crc32c.c -o "$out/crc32c.o"
-fi
+c_objects=()
+for source in Sources/CCowDBSupport/*.c; do
+    object="$out/$(basename "$source" .c).o"
+    if [ ! -f "$object" ] || [ "$source" -nt "$object" ]; then
+        clang -O2 -g -fsanitize=fuzzer-no-link,address -I Sources/CCowDBSupport/include -c "$source" -o "$object"
+    fi
+    c_objects+=("$object")
+done
 # Each layer, unless neither its sources nor a layer below it changed since it was last built.
 stale=""
 engine_objects=()
@@ -56,6 +60,6 @@ for target in "${targets[@]}"; do
     *) echo "unknown target $target" >&2; exit 2 ;;
     esac
     swiftc "${flags[@]}" -module-name "$(echo "$target" | tr -d '-')" "${sources[@]}" \
-        "${engine_objects[@]}" "$out/crc32c.o" -use-ld=lld -o "$out/$target"
+        "${engine_objects[@]}" "${c_objects[@]}" -use-ld=lld -o "$out/$target"
     echo "built $out/$target"
 done
