@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+@testable import CowDB
+import CowDBFormat
+import CowDBStorage
+
+/// Review of issue 14: the reserve's top-up syncs the data file under the writer gate while a
+/// group's leader syncs it outside the gate. On Linux both `fdatasync`s share one open file,
+/// whose writeback error (errseq) is reported once: if the top-up's sync takes the error for
+/// the group's dropped pages, the leader's returns 0, and its check of `poisoned` races with the
+/// top-up thread's `poison`. This storage makes that interleaving deterministic.
+final class TopUpRaceStorage: StorageBackend, @unchecked Sendable {
+    let inner: any StorageBackend
+    /// 0: idle; 1: armed (the next data sync is the leader's, held); 2: the leader is held.
+    private let phase = Locked<Int>(0)
+    /// Signalled when the leader's sync is held (before it did anything).
+    let leaderEntered = DispatchSemaphore(value: 0)
+    private let leaderGo = DispatchSemaphore(value: 0)
+    /// Signalled when the top-up's sync has failed (before it returns its error).
+    let topUpFailed = DispatchSemaphore(value: 0)
+    private let topUpGo = DispatchSemaphore(value: 0)
+
+    /// Wraps `inner`.
+    init(_ inner: any StorageBackend) { self.inner = inner }
+
+    /// Holds the next data-file sync (the leader's) until another data-file sync has run.
+    func armLeader() { phase.withLock { $0 = 1 } }
+
+    /// Lets the failed top-up sync return its error.
+    func releaseTopUp() { topUpGo.signal() }
+
+    /// A data file's sync, in the order the race needs.
+    fileprivate func sync(_ file: any StorageFile) throws {
+        guard file.path.hasSuffix("/data") else { return try file.sync() }
+        let role = phase.withLock { phase -> Int in
+            defer { if phase == 1 { phase = 2 } else if phase == 2 { phase = 0 } }
+            return phase
+        }
+        switch role {
+        case 1: // the leader: its sync starts after the top-up's failed one (at most 10 s later)
+            leaderEntered.signal()
+            _ = leaderGo.wait(timeout: .now() + 10)
+            try file.sync()
+        case 2: // the top-up: fails; the leader's sync runs before this thread sees its error
+            do { try file.sync() } catch {
+                leaderGo.signal()
+                topUpFailed.signal()
+                _ = topUpGo.wait(timeout: .now() + 10)
+                throw error
+            }
+            leaderGo.signal()
+        default:
+            try file.sync()
+        }
+    }
+
+    func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
+        TopUpRaceFile(try inner.open(path, create: create, readOnly: readOnly), backend: self)
+    }
+    func exists(_ path: String) -> Bool { inner.exists(path) }
+    func makeDirectory(_ path: String) throws { try inner.makeDirectory(path) }
+    func rename(_ from: String, _ to: String) throws { try inner.rename(from, to) }
+    func unlink(_ path: String) throws { try inner.unlink(path) }
+    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
+}
+
+/// A file of `TopUpRaceStorage`.
+private final class TopUpRaceFile: StorageFile, @unchecked Sendable {
+    let file: any StorageFile
+    let backend: TopUpRaceStorage
+
+    init(_ file: any StorageFile, backend: TopUpRaceStorage) {
+        self.file = file
+        self.backend = backend
+    }
+
+    var path: String { file.path }
+    func length() throws -> UInt64 { try file.length() }
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int { try file.read(into: buffer, at: offset) }
+    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws { try file.write(bytes, at: offset) }
+    func sync() throws { try backend.sync(file) }
+    func truncate(to length: UInt64) throws { try file.truncate(to: length) }
+    func map(reservedLength: Int) throws -> MappedRegion { try file.map(reservedLength: reservedLength) }
+    func close() { file.close() }
+}
+
+final class GroupCommitTopUpRaceTests: XCTestCase {
+    /// A commit whose `write` returned must survive a power cut: here the top-up's failed sync
+    /// dropped the leader's group, and the leader's own sync (after it) found nothing to write.
+    func testALeaderDoesNotPublishAGroupWhoseErrorATopUpSyncTook() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("db")
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) // the lock file's
+        let disk = FaultInjectionStorage(durableDirectories: [path])
+        let backend = TopUpRaceStorage(disk)
+        let db = try openDatabase(path: path, options: DatabaseOptions(), backend: backend)
+        try db.write { try $0.put(b("first"), b("1")) }
+        try db.write { try $0.put(b("second"), b("2")) } // makes the reserve
+        let reserve = db.generation.reserveBytes
+        XCTAssertGreaterThan(reserve, 128 << 10)
+        // "a" fills the reserve so far that the next commit ("b") tops it up.
+        let big = [UInt8](repeating: 0x61, count: Int(reserve) - (72 << 10))
+        backend.armLeader()
+        let outcomeA = Locked<Result<Void, any Error>?>(nil)
+        let threadA = Thread { let r = Result { try db.write { try $0.put(b("a"), big) } }; outcomeA.withLock { $0 = r } }
+        threadA.start()
+        XCTAssertEqual(backend.leaderEntered.wait(timeout: .now() + 10), .success, "a's sync never started")
+        disk.failNextSync(errno: EIO, failure: .dropPages) // the next sync to run: the top-up's
+        let outcomeB = Locked<Result<Void, any Error>?>(nil)
+        let threadB = Thread { let r = Result { try db.write { try $0.put(b("b"), b("2")) } }; outcomeB.withLock { $0 = r } }
+        threadB.start()
+        XCTAssertEqual(backend.topUpFailed.wait(timeout: .now() + 10), .success, "b never topped the reserve up")
+        let deadline = Date().addingTimeInterval(3)
+        while outcomeA.withLock({ $0 }) == nil, Date() < deadline { usleep(1_000) }
+        backend.releaseTopUp()
+        while outcomeA.withLock({ $0 }) == nil || outcomeB.withLock({ $0 }) == nil { usleep(1_000) }
+        let acknowledged = (try? outcomeA.withLock({ $0 })?.get()) != nil
+        let visible = db.latestVersion
+        let image = disk.image(.durableOnly) // a power cut now
+        try? db.close()
+        let recovered = try openDatabase(path: path, options: DatabaseOptions(), backend: FaultInjectionStorage(image: image))
+        defer { try? recovered.close() }
+        if acknowledged {
+            XCTAssertTrue(try recovered.read { try $0.get(b("a")) } == big, "a's write returned, yet a power cut lost it")
+        }
+        XCTAssertLessThanOrEqual(visible, recovered.latestVersion, "version \(visible) was visible but not durable")
+    }
+}
