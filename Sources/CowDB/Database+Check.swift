@@ -125,7 +125,10 @@ extension Database {
         var stats = DatabaseStats(version: source.version, pageSize: store.layout.pageSize, versionCount: try versions().count,
                                   fileBytes: try store.file.length(), liveBytes: live * pageSize,
                                   keyspaces: keyspaces, catalogPages: catalogPages)
-        stats.reserveBytes = try dataFileTail().reserveBytes
+        // One read of the length for both figures: a top-up between two reads could otherwise
+        // report more reserve than file.
+        let tail = try dataFileTail()
+        (stats.fileBytes, stats.reserveBytes) = (tail.fileBytes, tail.reserveBytes)
         return stats
     }
 

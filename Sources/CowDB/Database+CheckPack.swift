@@ -62,7 +62,10 @@ extension Database {
         var stats = DatabaseStats(version: source.version, pageSize: pageSize, versionCount: try versions().count,
                                   fileBytes: try store.file.length(), liveBytes: ((source.commit?.page ?? 0) + 1) * UInt64(pageSize),
                                   keyspaces: keyspaces, catalogPages: 0)
-        stats.reserveBytes = try dataFileTail().reserveBytes
+        // One read of the length for both figures: a top-up between two reads could otherwise
+        // report more reserve than file.
+        let tail = try dataFileTail()
+        (stats.fileBytes, stats.reserveBytes) = (tail.fileBytes, tail.reserveBytes)
         return stats
     }
 

@@ -253,11 +253,10 @@ extension Database {
         commitsSinceCheck.store(0, ordering: .relaxed)
         let thread = Thread { [self] in
             defer { automaticCheckRunning.store(false, ordering: .releasing) }
-            lowerThreadPriority() // compaction runs beside the commits and reads, not before them
             do {
                 if !grown {
                     let stats = try self.stats()
-                    guard Double(stats.fileBytes - stats.reserveBytes) > (automatic.fileToLiveRatio ?? .infinity) * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
+                    guard Double(stats.fileBytes - min(stats.fileBytes, stats.reserveBytes)) > (automatic.fileToLiveRatio ?? .infinity) * Double(max(stats.liveBytes, UInt64(self.pageSize))) else { return }
                 }
                 // Again while the commits carried over meanwhile are growth enough (a writer
                 // faster than compaction), so that they too are packed once the writer pauses.

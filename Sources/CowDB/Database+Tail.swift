@@ -20,6 +20,8 @@ public struct DataFileTail: Sendable, Equatable {
     /// The zero bytes after those: the reserve, written ahead so that durable commits
     /// overwrite blocks the file already has.
     public var reserveBytes: UInt64
+    /// The data file's length when it was read (whole pages).
+    public var fileBytes: UInt64
 }
 
 extension Database {
@@ -49,7 +51,7 @@ extension Database {
             offset += UInt64(count)
         }
         return DataFileTail(unfinishedBytes: lastNonZeroEnd - start, firstUnfinishedPage: firstNonZero,
-                            reserveBytes: length > lastNonZeroEnd ? length - lastNonZeroEnd : 0)
+                            reserveBytes: length > lastNonZeroEnd ? length - lastNonZeroEnd : 0, fileBytes: max(length, start))
     }
 
     /// `check`'s part: in the writer's process, with no commit in progress, everything past the

@@ -104,8 +104,8 @@ extension Generation {
     package func abandon(_ region: CommitRegion) throws {
         let pageSize = UInt64(store.layout.pageSize)
         let start = region.appender.regionStart * pageSize
-        let end = region.appender.tail * pageSize
-        guard end > start else { return } // nothing appended
+        let end = max(region.appender.tail, region.appender.attemptedEnd) * pageSize
+        guard end > start else { return } // nothing written
         let reserveEnd = queue.withLock { $0.fileEnd }
         do {
             if min(end, reserveEnd) > start { try writeZeros(from: start, to: min(end, reserveEnd)) }

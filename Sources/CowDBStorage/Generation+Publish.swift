@@ -15,7 +15,9 @@ import CowDBFormat
 //
 // A failed sync poisons the writer (as before group commit: the kernel may have dropped the
 // dirty pages) and fails every commit that is not yet published, the group it covered and any
-// appended on top of it; none of them was ever visible.
+// appended on top of it; none of them was ever visible. The data file's syncs never overlap (the
+// reserve's top-up takes the same `syncing` role), so no sync can return success for pages
+// another one saw dropped.
 
 extension Generation {
     /// Queues an appended commit (under the writer gate); it becomes the tip the next builds on.
@@ -81,9 +83,6 @@ extension Generation {
                 poison("\(error)")
                 throw error
             }
-            // A sync that failed meanwhile (a top-up of the reserve, under the writer gate) may
-            // have dropped pages of this group: its own success proves nothing then.
-            if let poisoned = head.withLock({ $0.poisoned }) { throw CowDBError.writerPoisoned(poisoned) }
         }
         // 6. The index records (no sync of their own), written past every reader's view; and
         // 7. publication to readers in this process: the records counted and the head moved

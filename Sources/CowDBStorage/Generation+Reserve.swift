@@ -50,8 +50,25 @@ extension Generation {
         guard appended > 0, fileEnd < tipEnd + chunk / 2 else { return }
         let newEnd = tipEnd + chunk
         do { try writeZeros(from: max(fileEnd, tipEnd), to: newEnd) } catch { return }
+        // The sync takes the queue's `syncing` role, never running beside a group leader's:
+        // of two concurrent fdatasyncs of one file, Linux may report a writeback error (pages
+        // of the leader's group dropped) to this one alone. Its failure fails every commit not
+        // yet published, as a leader's does.
+        queue.lock()
+        while queue.state.syncing { queue.wait() }
+        if let failure = queue.state.failure {
+            queue.unlock()
+            throw failure
+        }
+        queue.state.syncing = true
+        queue.unlock()
+        defer {
+            queue.withLock { $0.syncing = false }
+            queue.broadcast()
+        }
         do { try store.file.sync() } catch {
             poison("could not sync the reserve: \(error)")
+            queue.withLock { $0.failure = $0.failure ?? error }
             throw error
         }
         queue.withLock { $0.fileEnd = newEnd }

@@ -29,6 +29,9 @@ package final class PageAppender: PageSink {
     package let regionStart: PageNumber
     /// Next page to append.
     package private(set) var tail: PageNumber
+    /// The page after the furthest write this appender started, whether or not it succeeded (a
+    /// failed `pwrite` may have written part of it): what an abandoned commit must undo.
+    package private(set) var attemptedEnd: PageNumber
     private var buffer: UnsafeMutableRawBufferPointer
     private var bufferStart: PageNumber
     private var bufferPages = 0
@@ -50,6 +53,7 @@ package final class PageAppender: PageSink {
         self.layout = store.layout
         self.regionStart = regionStart
         self.tail = regionStart
+        self.attemptedEnd = regionStart
         self.bufferStart = regionStart
         self.mappings = [mapping]
         self.verifyEveryRead = verifyEveryRead
@@ -83,6 +87,7 @@ package final class PageAppender: PageSink {
             run.initializeMemory(as: UInt8.self, repeating: 0)
             fill(run)
             checksum = PageHeader.seal(run, pageNumber: first)
+            attemptedEnd = max(attemptedEnd, first + UInt64(runLength))
             try store.file.write(UnsafeRawBufferPointer(run), at: first * UInt64(layout.pageSize))
             bufferStart = first + UInt64(runLength)
         }
@@ -123,6 +128,7 @@ package final class PageAppender: PageSink {
 
     package func flush() throws {
         if bufferPages > 0 {
+            attemptedEnd = max(attemptedEnd, bufferStart + UInt64(bufferPages))
             try store.file.write(UnsafeRawBufferPointer(rebasing: buffer[0 ..< bufferPages * layout.pageSize]),
                                  at: bufferStart * UInt64(layout.pageSize))
         }

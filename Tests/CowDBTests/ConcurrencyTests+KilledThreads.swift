@@ -5,6 +5,7 @@ import Foundation
 import Synchronization
 import XCTest
 import CowDB
+import CowDBStorage
 
 extension ConcurrencyTests {
     /// The helper (`write-threads`) runs four threads, each making single-pair durable commits
@@ -40,7 +41,7 @@ extension ConcurrencyTests {
         let (writer, pipe) = try helper(["write-threads", path, "\(round)", "4"])
         if !early { XCTAssertEqual(readLine(pipe), "ready", "round \(round)") }
         let started = Date()
-        let output = Mutex((data: Data(), lines: 0))
+        let output = Locked((data: Data(), lines: 0))
         let drained = DispatchSemaphore(value: 0)
         Thread { // the log is read as it comes: the writer never waits on a full pipe
             while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {

@@ -105,7 +105,7 @@ extension CrashTests {
             outcome.openError = "\(error)"
             return outcome
         }
-        let logs = Mutex(outcome.logs)
+        let logs = Locked(outcome.logs)
         let done = DispatchSemaphore(value: 0)
         for thread in 0 ..< workload.threads {
             Thread {
@@ -115,7 +115,7 @@ extension CrashTests {
             }.start()
         }
         let reading = Atomic(true)
-        let reader = Mutex((seen: UInt64(0), problems: [String]()))
+        let reader = Locked((seen: UInt64(0), problems: [String]()))
         Thread {
             let found = readerLoop(database: slot.database!, while: reading)
             reader.withLock { $0 = found }

@@ -39,7 +39,7 @@ final class TopUpRaceStorage: StorageBackend, @unchecked Sendable {
         switch role {
         case 1: // the leader: its sync starts after the top-up's failed one (at most 3 s later)
             leaderEntered.signal()
-            _ = leaderGo.wait(timeout: .now() + 3) // a writer that serializes its syncs never lets the top-up's run
+            _ = leaderGo.wait(timeout: .now() + 1) // a writer that serializes its syncs never lets the top-up's run
             try file.sync()
         case 2: // the top-up: fails; the leader's sync runs before this thread sees its error
             do { try file.sync() } catch {
@@ -109,7 +109,7 @@ final class GroupCommitTopUpRaceTests: XCTestCase {
         let outcomeB = Locked<Result<Void, any Error>?>(nil)
         let threadB = Thread { let r = Result { try db.write { try $0.put(b("b"), b("2")) } }; outcomeB.withLock { $0 = r } }
         threadB.start()
-        _ = backend.topUpFailed.wait(timeout: .now() + 5) // not if the top-up waits for the leader's sync (a fix)
+        _ = backend.topUpFailed.wait(timeout: .now() + 1) // not if the top-up waits for the leader's sync (a fix)
         let deadline = Date().addingTimeInterval(3)
         while outcomeA.withLock({ $0 }) == nil, Date() < deadline { usleep(1_000) }
         backend.releaseTopUp()

@@ -10,10 +10,6 @@
 /// Uses the SSE4.2 `crc32` instruction when the CPU has it, a table otherwise.
 uint32_t cowdb_crc32c(uint32_t crc, const void *bytes, size_t length);
 
-/// Sets the calling thread's nice value (Linux: per thread; raising it needs no privilege).
-/// Returns 0, or -1 where it is not supported or refused.
-int cowdb_lower_thread_priority(int nice_value);
-
 /// Portable (table-driven) CRC-32C, exposed so tests can compare both paths.
 uint32_t cowdb_crc32c_portable(uint32_t crc, const void *bytes, size_t length);
 
