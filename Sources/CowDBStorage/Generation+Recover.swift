@@ -47,6 +47,10 @@ extension Generation {
         // else (a torn or lost commit, a reserve a writer keeping none does not want) is cut off.
         let keepsReserve = try length > end && place.keepsReserve && Generation.holdsOnlyZeros(store.file, from: end, to: length)
         if length > end, !keepsReserve { try store.file.truncate(to: end) }
+        // The zeros were read from the page cache, which may hold pages a failed sync marked
+        // clean over different bytes on disk (an undone commit's record): written again, the
+        // sync below makes the disk agree.
+        if keepsReserve { try writeZeros(from: end, to: length) }
         let fileEnd = keepsReserve ? length : end
         queue.withLock { $0.fileEnd = fileEnd }
         try log.writePending()
