@@ -9,8 +9,7 @@ import CowDBStorage
 /// whose writeback error (errseq) is reported once: if the top-up's sync takes the error for
 /// the group's dropped pages, the leader's returns 0, and its check of `poisoned` races with the
 /// top-up thread's `poison`. This storage makes that interleaving deterministic.
-final class TopUpRaceStorage: StorageBackend, @unchecked Sendable {
-    let inner: any StorageBackend
+final class TopUpRaceStorage: InterposedStorage, @unchecked Sendable {
     /// 0: idle; 1: armed (the next data sync is the leader's, held); 2: the leader is held.
     private let phase = Locked<Int>(0)
     /// Signalled when the leader's sync is held (before it did anything).
@@ -20,9 +19,6 @@ final class TopUpRaceStorage: StorageBackend, @unchecked Sendable {
     let topUpFailed = DispatchSemaphore(value: 0)
     private let topUpGo = DispatchSemaphore(value: 0)
 
-    /// Wraps `inner`.
-    init(_ inner: any StorageBackend) { self.inner = inner }
-
     /// Holds the next data-file sync (the leader's) until another data-file sync has run.
     func armLeader() { phase.withLock { $0 = 1 } }
 
@@ -30,7 +26,7 @@ final class TopUpRaceStorage: StorageBackend, @unchecked Sendable {
     func releaseTopUp() { topUpGo.signal() }
 
     /// A data file's sync, in the order the race needs.
-    fileprivate func sync(_ file: any StorageFile) throws {
+    override func sync(_ file: any StorageFile) throws {
         guard file.path.hasSuffix("/data") else { return try file.sync() }
         let role = phase.withLock { phase -> Int in
             defer { if phase == 1 { phase = 2 } else if phase == 2 { phase = 0 } }
@@ -53,35 +49,6 @@ final class TopUpRaceStorage: StorageBackend, @unchecked Sendable {
             try file.sync()
         }
     }
-
-    func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
-        TopUpRaceFile(try inner.open(path, create: create, readOnly: readOnly), backend: self)
-    }
-    func exists(_ path: String) -> Bool { inner.exists(path) }
-    func makeDirectory(_ path: String) throws { try inner.makeDirectory(path) }
-    func rename(_ from: String, _ to: String) throws { try inner.rename(from, to) }
-    func unlink(_ path: String) throws { try inner.unlink(path) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-}
-
-/// A file of `TopUpRaceStorage`.
-private final class TopUpRaceFile: StorageFile, @unchecked Sendable {
-    let file: any StorageFile
-    let backend: TopUpRaceStorage
-
-    init(_ file: any StorageFile, backend: TopUpRaceStorage) {
-        self.file = file
-        self.backend = backend
-    }
-
-    var path: String { file.path }
-    func length() throws -> UInt64 { try file.length() }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int { try file.read(into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws { try file.write(bytes, at: offset) }
-    func sync() throws { try backend.sync(file) }
-    func truncate(to length: UInt64) throws { try file.truncate(to: length) }
-    func map(reservedLength: Int) throws -> MappedRegion { try file.map(reservedLength: reservedLength) }
-    func close() { file.close() }
 }
 
 final class GroupCommitTopUpRaceTests: XCTestCase {

@@ -8,52 +8,19 @@ import CowDBStorage
 /// than the appender's buffer is written directly, before the appender's `tail` moves past it;
 /// `abandon` zeros and cuts only up to `tail` (and nothing at all when the run was the
 /// commit's first append), so the run's bytes stay in the reserve: it is no longer zeros.
-final class PartialWriteStorage: StorageBackend, @unchecked Sendable {
-    let inner: any StorageBackend
+final class PartialWriteStorage: InterposedStorage, @unchecked Sendable {
     private let armed = Locked(false)
-
-    /// Wraps `inner`.
-    init(_ inner: any StorageBackend) { self.inner = inner }
 
     /// The next data-file write of more than 256 KiB writes its first half, then fails (ENOSPC).
     func failNextLargeWriteHalfway() { armed.withLock { $0 = true } }
 
     /// A data file's write, failing halfway when armed.
-    fileprivate func write(_ file: any StorageFile, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+    override func write(_ file: any StorageFile, _ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         guard file.path.hasSuffix("/data"), bytes.count > 256 << 10,
               armed.withLock({ armed in defer { armed = false }; return armed }) else { return try file.write(bytes, at: offset) }
         try file.write(UnsafeRawBufferPointer(rebasing: bytes[0 ..< bytes.count / 2]), at: offset)
         throw CowDBError.io(operation: "pwrite", path: file.path, errno: ENOSPC)
     }
-
-    func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
-        PartialWriteFile(try inner.open(path, create: create, readOnly: readOnly), backend: self)
-    }
-    func exists(_ path: String) -> Bool { inner.exists(path) }
-    func makeDirectory(_ path: String) throws { try inner.makeDirectory(path) }
-    func rename(_ from: String, _ to: String) throws { try inner.rename(from, to) }
-    func unlink(_ path: String) throws { try inner.unlink(path) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-}
-
-/// A file of `PartialWriteStorage`.
-private final class PartialWriteFile: StorageFile, @unchecked Sendable {
-    let file: any StorageFile
-    let backend: PartialWriteStorage
-
-    init(_ file: any StorageFile, backend: PartialWriteStorage) {
-        self.file = file
-        self.backend = backend
-    }
-
-    var path: String { file.path }
-    func length() throws -> UInt64 { try file.length() }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int { try file.read(into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws { try backend.write(file, bytes, at: offset) }
-    func sync() throws { try file.sync() }
-    func truncate(to length: UInt64) throws { try file.truncate(to: length) }
-    func map(reservedLength: Int) throws -> MappedRegion { try file.map(reservedLength: reservedLength) }
-    func close() { file.close() }
 }
 
 final class ReservePartialWriteTests: XCTestCase {

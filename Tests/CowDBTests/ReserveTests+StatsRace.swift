@@ -7,15 +7,11 @@ import CowDBStorage
 /// `dataFileTail`, the length again for `reserveBytes`. A top-up between the two makes
 /// `reserveBytes > fileBytes`, and automatic compaction's `stats.fileBytes - stats.reserveBytes`
 /// (Database+Compaction.swift) traps on the UInt64 underflow.
-final class LengthHoldingStorage: StorageBackend, @unchecked Sendable {
-    let inner: any StorageBackend
+final class LengthHoldingStorage: InterposedStorage, @unchecked Sendable {
     private let armed = Locked(false)
     /// Signalled when a held `length()` has read the length (and waits for `release`).
     let entered = DispatchSemaphore(value: 0)
     private let released = DispatchSemaphore(value: 0)
-
-    /// Wraps `inner`.
-    init(_ inner: any StorageBackend) { self.inner = inner }
 
     /// Holds the next data-file `length()` after it has read the length.
     func holdNextLength() { armed.withLock { $0 = true } }
@@ -24,42 +20,13 @@ final class LengthHoldingStorage: StorageBackend, @unchecked Sendable {
     func release() { released.signal() }
 
     /// A data file's `length()`, held when armed.
-    fileprivate func length(_ file: any StorageFile) throws -> UInt64 {
+    override func length(_ file: any StorageFile) throws -> UInt64 {
         let length = try file.length()
         guard file.path.hasSuffix("/data"), armed.withLock({ armed in defer { armed = false }; return armed }) else { return length }
         entered.signal()
         _ = released.wait(timeout: .now() + 10)
         return length
     }
-
-    func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
-        LengthHoldingFile(try inner.open(path, create: create, readOnly: readOnly), backend: self)
-    }
-    func exists(_ path: String) -> Bool { inner.exists(path) }
-    func makeDirectory(_ path: String) throws { try inner.makeDirectory(path) }
-    func rename(_ from: String, _ to: String) throws { try inner.rename(from, to) }
-    func unlink(_ path: String) throws { try inner.unlink(path) }
-    func syncDirectory(_ path: String) throws { try inner.syncDirectory(path) }
-}
-
-/// A file of `LengthHoldingStorage`.
-private final class LengthHoldingFile: StorageFile, @unchecked Sendable {
-    let file: any StorageFile
-    let backend: LengthHoldingStorage
-
-    init(_ file: any StorageFile, backend: LengthHoldingStorage) {
-        self.file = file
-        self.backend = backend
-    }
-
-    var path: String { file.path }
-    func length() throws -> UInt64 { try backend.length(file) }
-    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int { try file.read(into: buffer, at: offset) }
-    func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws { try file.write(bytes, at: offset) }
-    func sync() throws { try file.sync() }
-    func truncate(to length: UInt64) throws { try file.truncate(to: length) }
-    func map(reservedLength: Int) throws -> MappedRegion { try file.map(reservedLength: reservedLength) }
-    func close() { file.close() }
 }
 
 final class ReserveStatsRaceTests: XCTestCase {
