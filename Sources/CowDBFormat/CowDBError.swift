@@ -81,3 +81,10 @@ extension CowDBError {
         .corrupt(page: page, offset: offset, reason: reason)
     }
 }
+
+/// `localizedDescription` (and anything that shows a `LocalizedError`) gives the same text as
+/// `description`, which is what the `cowdb` tool prints after `cowdb: error: `.
+extension CowDBError: LocalizedError {
+    /// The error's `description`.
+    public var errorDescription: String? { description }
+}

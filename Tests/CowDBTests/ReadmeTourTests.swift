@@ -21,8 +21,10 @@ final class ReadmeTourTests: XCTestCase {
         var seeked: [UInt8]?
         var length: Int?
         var walked = 0
+        var prefixed = 0
         try db.read { txn in
             for (key, value) in try txn.scan(from: Array("a".utf8), to: Array("m".utf8)) { _ = (key, value); scanned += 1 }
+            for (key, value) in try txn.scan(prefix: Array("k".utf8)) { _ = (key, value); prefixed += 1 }
             var cursor = try txn.cursor()
             seeked = try cursor.seek(to: Array("k".utf8))?.key
             length = try txn.withValue(for: Array("k".utf8)) { bytes in bytes.count }
@@ -45,6 +47,7 @@ final class ReadmeTourTests: XCTestCase {
         XCTAssertEqual(old, Array("v".utf8))
         XCTAssertEqual(past, 1)
         XCTAssertEqual(scanned, 2)
+        XCTAssertEqual(prefixed, 2, "\"k\" and \"k2\"")
         XCTAssertEqual(seeked, Array("k".utf8))
         XCTAssertEqual(length, 1)
         XCTAssertEqual(walked, 2)

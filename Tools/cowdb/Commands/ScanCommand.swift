@@ -55,7 +55,7 @@ struct ScanCommand: ParsableCommand {
         var upper = try to.map { try keyOptions.bytes($0, what: "--to key") }
         if let prefix = try prefix.map({ try keyOptions.bytes($0, what: "prefix") }) {
             lower = ScanCommand.larger(lower, prefix)
-            if let end = ScanCommand.successor(ofPrefix: prefix) { upper = ScanCommand.smaller(upper, end) }
+            if let end = Database.end(ofPrefix: prefix) { upper = ScanCommand.smaller(upper, end) }
         }
         let output = BufferedOutput.standardOutput()
         try selection.read(db) { txn in
@@ -72,15 +72,6 @@ struct ScanCommand: ParsableCommand {
     }
 
     // MARK: Bounds
-
-    /// The least key greater than every key starting with `prefix` (nil: none, the prefix is all 0xFF).
-    static func successor(ofPrefix prefix: [UInt8]) -> [UInt8]? {
-        var end = prefix
-        while let last = end.last, last == 0xFF { end.removeLast() }
-        guard !end.isEmpty else { return nil }
-        end[end.count - 1] += 1
-        return end
-    }
 
     /// The larger lower bound.
     static func larger(_ a: [UInt8]?, _ b: [UInt8]) -> [UInt8] {
