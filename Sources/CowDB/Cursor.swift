@@ -120,8 +120,9 @@ public struct ScanSequence: Sequence {
         Iterator(cursor: cursor, from: from, to: to, reverse: reverse)
     }
 
-    /// Walks the range; an error (a damaged page) ends the walk and is rethrown when the
-    /// transaction's closure returns.
+    /// Walks the range. In a `for` loop an error (a damaged page) ends the walk and is rethrown
+    /// when the transaction's closure returns; `nextOrThrow()` throws it at once instead, so that
+    /// a loop cannot end early without knowing: `while let (key, value) = try it.nextOrThrow()`.
     public struct Iterator: IteratorProtocol {
         var cursor: Cursor
         let from: [UInt8]?
@@ -131,6 +132,18 @@ public struct ScanSequence: Sequence {
         var done = false
 
         public mutating func next() -> (key: [UInt8], value: [UInt8])? {
+            do {
+                return try nextOrThrow()
+            } catch {
+                cursor.transaction.pendingError = cursor.transaction.pendingError ?? error
+                return nil
+            }
+        }
+
+        /// The next entry; throws what stops the walk (a damaged page), after which the
+        /// iterator is done. An error thrown here is the caller's: the transaction does not
+        /// rethrow it when its closure returns.
+        public mutating func nextOrThrow() throws -> (key: [UInt8], value: [UInt8])? {
             guard !done else { return nil }
             do {
                 let entry: (key: [UInt8], value: [UInt8])?
@@ -154,9 +167,8 @@ public struct ScanSequence: Sequence {
                 }
                 return entry
             } catch {
-                cursor.transaction.pendingError = cursor.transaction.pendingError ?? error
                 done = true
-                return nil
+                throw error
             }
         }
 
