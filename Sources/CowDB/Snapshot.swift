@@ -19,9 +19,10 @@ public final class Snapshot: @unchecked Sendable {
     /// The version this snapshot reads.
     public var version: UInt64 { source.version }
 
-    /// Runs `body` in a read transaction on this snapshot's version.
+    /// Runs `body` in a read transaction on this snapshot's version; throws `closed` after
+    /// `close()` (as a closed `Database` does).
     public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
-        precondition(!closed.withLock { $0 }, "CowDB: snapshot used after close()")
+        guard !closed.withLock({ $0 }) else { throw CowDBError.closed }
         let txn = ReadTransaction(source: source)
         defer { txn.invalidate() }
         let result = try body(txn)
