@@ -32,25 +32,9 @@ extension Database {
         let pageSize = UInt64(generation.store.layout.pageSize)
         let start = ((generation.current().latest?.page ?? 0) + 1) * pageSize
         let length = try file.length() / pageSize * pageSize
-        var firstNonZero: UInt64?
-        var lastNonZeroEnd = start
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        var offset = start
-        while offset < length {
-            let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< Int(min(length - offset, UInt64(buffer.count)))]), at: offset)
-            guard count > 0 else { break }
-            for pageStart in stride(from: 0, to: count, by: Int(pageSize)) {
-                let page = UnsafeRawBufferPointer(rebasing: buffer[pageStart ..< min(count, pageStart + Int(pageSize))])
-                if page.contains(where: { $0 != 0 }) {
-                    let at = offset + UInt64(pageStart)
-                    if firstNonZero == nil { firstNonZero = at / pageSize }
-                    lastNonZeroEnd = at + UInt64(page.count)
-                }
-            }
-            offset += UInt64(count)
-        }
-        return DataFileTail(unfinishedBytes: lastNonZeroEnd - start, firstUnfinishedPage: firstNonZero,
+        let found = try Generation.nonZeroPages(of: file, from: start, to: length, pageSize: Int(pageSize))
+        let lastNonZeroEnd = found?.end ?? start
+        return DataFileTail(unfinishedBytes: lastNonZeroEnd - start, firstUnfinishedPage: found?.first,
                             reserveBytes: length > lastNonZeroEnd ? length - lastNonZeroEnd : 0, fileBytes: max(length, start))
     }
 

@@ -45,7 +45,8 @@ extension Generation {
         let length = try store.file.length()
         // Past the last commit: a reserve of zeros is kept (Generation+Reserve.swift); anything
         // else (a torn or lost commit, a reserve a writer keeping none does not want) is cut off.
-        let keepsReserve = try length > end && place.keepsReserve && Generation.holdsOnlyZeros(store.file, from: end, to: length)
+        let keepsReserve = try length > end && place.keepsReserve
+            && Generation.nonZeroPages(of: store.file, from: end, to: length, pageSize: store.layout.pageSize) == nil
         if length > end, !keepsReserve { try store.file.truncate(to: end) }
         // The zeros were read from the page cache, which may hold pages a failed sync marked
         // clean over different bytes on disk (an undone commit's record): written again, the

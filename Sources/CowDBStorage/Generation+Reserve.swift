@@ -93,22 +93,27 @@ extension Generation {
         }
     }
 
-    /// At a writer's open: whether `[start, end)` of the data file holds only zeros (a reserve
-    /// to keep), read a MiB at a time.
-    static func holdsOnlyZeros(_ file: any StorageFile, from start: UInt64, to end: UInt64) throws -> Bool {
+    /// Where `[start, end)` of `file` (page-aligned) holds pages that are not all zeros: the
+    /// first such page and the end of the last one (nil: only zeros), read a MiB at a time. A
+    /// writer's open keeps a tail without any as its reserve; `Database.dataFileTail` reports it.
+    package static func nonZeroPages(of file: any StorageFile, from start: UInt64, to end: UInt64,
+                                     pageSize: Int) throws -> (first: PageNumber, end: UInt64)? {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ZeroPages.bytes.count, alignment: 16)
         defer { buffer.deallocate() }
+        var found: (first: PageNumber, end: UInt64)?
         var offset = start
         while offset < end {
             let count = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< Int(min(end - offset, UInt64(buffer.count)))]), at: offset)
-            guard count > 0 else { return false }
-            let words = UnsafeRawBufferPointer(rebasing: buffer[0 ..< count])
-            var nonZero: UInt8 = 0
-            for byte in words { nonZero |= byte }
-            if nonZero != 0 { return false }
+            guard count > 0 else { break }
+            for pageStart in stride(from: 0, to: count, by: pageSize) {
+                let page = UnsafeRawBufferPointer(rebasing: buffer[pageStart ..< min(count, pageStart + pageSize)])
+                guard page.contains(where: { $0 != 0 }) else { continue }
+                let at = offset + UInt64(pageStart)
+                found = (found?.first ?? at / UInt64(pageSize), at + UInt64(page.count))
+            }
             offset += UInt64(count)
         }
-        return true
+        return found
     }
 }
 
