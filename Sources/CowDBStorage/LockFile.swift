@@ -18,6 +18,9 @@ import Glibc
 //   48     8    writerPID    process that published last (informational)
 //   56 …        zero to 4096
 //
+// Processes that wait for a commit (change feeds) wait on the sequence's low 32 bits with a
+// futex; the writer wakes them after each publication.
+//
 // The writer holds an exclusive open-file-description lock (F_OFD_SETLK) on byte 0. OFD
 // locks belong to the open file, not the process, so a second write-open in the same
 // process is refused like one in another process.
@@ -115,6 +118,26 @@ package final class LockFile: @unchecked Sendable {
         cowdb_atomic_store_u64(page + 48, UInt64(getpid()))
         cowdb_atomic_fence()
         cowdb_atomic_store_u64(page + 8, (sequence | 1) &+ 1)
+        // Wakes change feeds waiting on the sequence, in this process and in others.
+        _ = cowdb_futex_wake(page + 8)
+    }
+
+    /// The published sequence: it changes with every publication (0 without a shared page).
+    package func publicationSequence() -> UInt64 {
+        guard let page else { return 0 }
+        return cowdb_atomic_load_u64(page + 8)
+    }
+
+    /// Waits until the writer publishes after `sequence` (a value `publicationSequence()`
+    /// returned), at most `timeout` seconds; returns at once if it already has. Without a
+    /// shared page (no writer ever opened the database), just sleeps up to `timeout`. Blocks
+    /// the calling thread without spinning: the writer's `publish` wakes it (a futex on the
+    /// sequence's low 32 bits, which change with every publication).
+    package func waitForPublication(after sequence: UInt64, timeout: Double) {
+        let nanoseconds = Int64(max(0, min(timeout, 3_600)) * 1e9)
+        guard let page else { return sleepNanoseconds(nanoseconds) }
+        guard cowdb_atomic_load_u64(page + 8) == sequence else { return }
+        _ = cowdb_futex_wait(page + 8, UInt32(truncatingIfNeeded: sequence), nanoseconds)
     }
 
     /// What the writer last published, read consistently (seqlock read); nil if never published.
@@ -134,6 +157,13 @@ package final class LockFile: @unchecked Sendable {
         }
         return nil
     }
+}
+
+/// Sleeps the calling thread for `nanoseconds`.
+package func sleepNanoseconds(_ nanoseconds: Int64) {
+    var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
 }
 
 /// Seconds on the monotonic clock.

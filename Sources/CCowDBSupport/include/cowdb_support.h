@@ -45,6 +45,14 @@ static inline void cowdb_prefetch(const void *address) {
     __builtin_prefetch(address, 0, 3);
 }
 
+/// Waits while the 32-bit word at `address` (in a shared mapping) holds `expected`, at most
+/// `timeout_ns` nanoseconds. Returns 0 when woken, else the errno (EAGAIN: the word already
+/// differed; ETIMEDOUT; EINTR).
+int cowdb_futex_wait(const void *address, uint32_t expected, int64_t timeout_ns);
+
+/// Wakes every process and thread waiting on the 32-bit word at `address`. Returns 0 or the errno.
+int cowdb_futex_wake(const void *address);
+
 /// `F_OFD_SETLK` (Linux ≥ 3.15): open-file-description locks; glibc hides it without _GNU_SOURCE.
 #define COWDB_F_OFD_SETLK 37
 
