@@ -19,8 +19,9 @@ import Glibc
 ///
 /// `Database` is `Sendable`: share one instance between threads. Writers serialize (a second
 /// `write` waits its turn); readers never wait for the writer and see one stable version
-/// each. All calls block the calling thread; from Swift concurrency, call them from a task
-/// that may block (for example inside `Task.detached` or a dedicated executor), not from the main actor.
+/// each. The calls block the calling thread; from Swift concurrency, use their async forms
+/// (`try await db.write { … }`, `read`, `compact`, `backup`), which run on CowDB's own threads
+/// and never block the cooperative pool. `changes(after:keyspace:)` is a feed of commits.
 public final class Database: @unchecked Sendable {
     /// The database directory.
     public let path: String
@@ -43,6 +44,8 @@ public final class Database: @unchecked Sendable {
     /// (Generation.swift), never the other way round.
     let state: Locked<State>
     let writerGate = NSLock()
+    /// Where change feeds that have caught up wait for the next commit.
+    let watcher: CommitWatcher
     let writerThread = Atomic<UInt>(0)
 
     /// What the state lock guards.
@@ -68,6 +71,7 @@ public final class Database: @unchecked Sendable {
         }
         let generation = try Database.openGeneration(path: path, options: options, backend: backend, target: target, lockFile: lockFile)
         state = Locked(State(generation: generation))
+        watcher = CommitWatcher(lockFile: lockFile)
     }
 
     /// The current generation.
@@ -177,6 +181,7 @@ public final class Database: @unchecked Sendable {
             return state.generation
         }
         guard let generation else { return }
+        watcher.close()
         // A clean close leaves a durable index, so the next open verifies nothing.
         try generation.close()
         lockFile.close()

@@ -9,6 +9,9 @@
 //   write-threads DB ROUND THREADS  open for writing, print "ready", then THREADS threads each make
 //                          single-pair commits (LoggedCommit) until killed, logging each one
 //                          with one write(2) to standard output once its `write` returns
+//   feed DB AFTER COUNT    open read-only, print "ready", follow `changes(after: AFTER)` for COUNT
+//                          commits, printing "version V entries E at NS" (NS: wall-clock ns
+//                          when it arrived) for each, then "cpu MS" (CPU time since "ready")
 //   change-in-view DB KIND  put inside a write transaction's withValue (KIND value) or
 //                          withEntries (KIND entries) of a changed key: must trap
 import CowDB
@@ -51,8 +54,44 @@ func writeThreads(_ db: Database, round: Int, threads: Int) {
     for _ in 0 ..< threads { done.wait() }
 }
 
+/// CPU time of this process (user + system), in milliseconds.
+func cpuMilliseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3
+}
+
+/// Follows the change feed of a read-only `db` after `after` for `count` commits (see `feed`).
+func follow(_ db: Database, after: UInt64, count: Int) {
+    let done = DispatchSemaphore(value: 0)
+    let start = cpuMilliseconds()
+    Task {
+        do {
+            var received = 0
+            for try await commit in db.changes(after: after) {
+                let now = Date().timeIntervalSince1970
+                say("version \(commit.version) entries \(commit.entries.count) at \(Int64(now * 1e9))")
+                received += 1
+                if received == count { break }
+            }
+        } catch {
+            fail("feed: \(error)")
+        }
+        done.signal()
+    }
+    done.wait()
+    say("cpu \(cpuMilliseconds() - start)")
+}
+
 do {
     switch arguments[1] {
+    case "feed":
+        var options = DatabaseOptions()
+        options.readOnly = true
+        let db = try Database(path: path, options: options)
+        say("ready")
+        follow(db, after: UInt64(arguments[3]) ?? 0, count: arguments.count > 4 ? Int(arguments[4]) ?? 1 : 1)
+        try db.close()
     case "write-threads":
         let db = try Database(path: path)
         say("ready")
