@@ -9,8 +9,6 @@
 //   write-threads DB ROUND THREADS  open for writing, print "ready", then THREADS threads each make
 //                          single-pair commits (LoggedCommit) until killed, logging each one
 //                          with one write(2) to standard output once its `write` returns
-//   change-in-view DB KIND  put inside a write transaction's withValue (KIND value) or
-//                          withEntries (KIND entries) of a changed key: must trap
 import CowDB
 import CowDBTestSupport
 import Foundation
@@ -58,20 +56,6 @@ do {
         say("ready")
         writeThreads(db, round: Int(arguments[3]) ?? 0, threads: arguments.count > 4 ? Int(arguments[4]) ?? 4 : 4)
         try db.close()
-    case "change-in-view":
-        let db = try Database(path: path)
-        try db.write { txn in
-            try txn.put(Array("a".utf8), [UInt8](repeating: 1, count: 100)) // "a" now lives in a changed node
-            if arguments[3] == "entries" {
-                try txn.withEntries { _, _ in
-                    try txn.put(Array("b".utf8), [2])
-                    return true
-                }
-            } else {
-                _ = try txn.withValue(for: Array("a".utf8)) { _ in try txn.put(Array("b".utf8), [2]) }
-            }
-        }
-        say("no trap")
     case "hold":
         let db = try Database(path: path)
         say("ready")
