@@ -102,16 +102,19 @@ public class ReadTransaction {
         }
     }
 
+    // The point reads are `final` and `@inlinable`, so that a caller's call specializes for its
+    // key type (a class method would be called through the vtable, unspecialized).
+
     /// The value stored under `key` in the default keyspace, or nil.
     @inlinable
-    public func get<Key: ByteRepresentable>(_ key: Key) throws -> [UInt8]? {
+    public final func get<Key: ByteRepresentable>(_ key: Key) throws -> [UInt8]? {
         try key.withBytes { try get($0, in: nil) }
     }
 
     /// The value stored under `key` in the default keyspace decoded as `type`, or nil; throws
     /// `typeMismatch` when the stored bytes are not a `type` (`try txn.get("k", as: String.self)`).
     @inlinable
-    public func get<Key: ByteRepresentable, Value: ByteRepresentable>(_ key: Key, as type: Value.Type) throws -> Value? {
+    public final func get<Key: ByteRepresentable, Value: ByteRepresentable>(_ key: Key, as type: Value.Type) throws -> Value? {
         try key.withBytes { key in try withValue(for: key, in: nil) { try Value(bytes: $0) } }
     }
 
@@ -120,18 +123,19 @@ public class ReadTransaction {
     /// `body`); nil when the key is absent. `body` must not change the transaction (that
     /// throws `busy`).
     @inlinable
-    public func withValue<Key: ByteRepresentable, R>(for key: Key, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    public final func withValue<Key: ByteRepresentable, R>(for key: Key, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         try key.withBytes { try withValue(for: $0, in: nil, body) }
     }
 
     /// Whether `key` is present in the default keyspace.
     @inlinable
-    public func contains<Key: ByteRepresentable>(_ key: Key) throws -> Bool {
+    public final func contains<Key: ByteRepresentable>(_ key: Key) throws -> Bool {
         try key.withBytes { try contains($0, in: nil) }
     }
 
     /// Entries in `[from, to)` of the default keyspace (either bound optional), ascending or
-    /// descending. The bounds may be of different types: `scan(from: "a", to: Data([0x62]))`.
+    /// descending. The bounds may be of different types: `scan(from: "a", to: Data([0x62]))`;
+    /// leave a bound out for none (a literal `nil` has no type to infer: `[UInt8]?.none`).
     public func scan<From: ByteRepresentable, To: ByteRepresentable>(from: From? = [UInt8]?.none, to: To? = [UInt8]?.none,
                                                                    reverse: Bool = false) throws -> ScanSequence {
         try scan(in: nil, from: from.map(byteArray), to: to.map(byteArray), reverse: reverse)
