@@ -10,7 +10,7 @@ extension Cursor {
     /// Seeks, or goes to the first or last entry, with a fresh history cursor; returns the
     /// entry it lands on.
     mutating func packedMove(_ move: (inout HistoryCursor) throws -> Bool) throws -> (key: [UInt8], value: [UInt8])? {
-        transaction.ensureOpen()
+        try transaction.ensureOpen()
         _ = try transaction.tree(name) // the keyspace must exist at this version
         var cursor = history ?? transaction.historyCursor(in: name)
         history = nil

@@ -3,7 +3,8 @@ import CowDBStorage
 import CowDBTree
 /// A movable position in one keyspace of a transaction. Each move returns the entry it lands
 /// on, or nil when there is none. In a write transaction a cursor survives changes made
-/// meanwhile: it re-seeks from its current key. Valid only while its transaction's closure runs.
+/// meanwhile: it re-seeks from its current key. Valid only while its transaction's closure runs
+/// (later moves throw `closed`).
 public struct Cursor {
     let transaction: ReadTransaction
     let name: String?
@@ -19,11 +20,18 @@ public struct Cursor {
         self.name = name
     }
 
-    /// Positions on the first entry whose key is ≥ `key`.
-    public mutating func seek(to key: [UInt8]) throws -> (key: [UInt8], value: [UInt8])? {
-        if transaction.source.packed != nil { return try packedMove { cursor in try key.withUnsafeBytes { try cursor.seek($0) } } }
+    /// Positions on the first entry whose key is ≥ `key` (any `ByteRepresentable` type).
+    @inlinable
+    public mutating func seek<Key: ByteRepresentable>(to key: Key) throws -> (key: [UInt8], value: [UInt8])? {
+        try key.withBytes { try seek(toBytes: $0) }
+    }
+
+    /// `seek(to:)` with the key's bytes.
+    @usableFromInline
+    mutating func seek(toBytes key: UnsafeRawBufferPointer) throws -> (key: [UInt8], value: [UInt8])? {
+        if transaction.source.packed != nil { return try packedMove { cursor in try cursor.seek(key) } }
         var tree = try fresh()
-        let found = try key.withUnsafeBytes { try tree.seek($0) }
+        let found = try tree.seek(key)
         return try land(tree, found)
     }
 
@@ -45,7 +53,7 @@ public struct Cursor {
 
     /// Moves to the next entry (nil past the end; an unpositioned cursor stays so).
     public mutating func next() throws -> (key: [UInt8], value: [UInt8])? {
-        transaction.ensureOpen()
+        try transaction.ensureOpen()
         guard let key, var tree = inner else { return try packedStep(from: key, ascending: true) }
         if stamp != transaction.mutationStamp {
             // The transaction changed since: find the current key again. If it was deleted,
@@ -61,7 +69,7 @@ public struct Cursor {
 
     /// Moves to the previous entry (nil before the start; an unpositioned cursor stays so).
     public mutating func previous() throws -> (key: [UInt8], value: [UInt8])? {
-        transaction.ensureOpen()
+        try transaction.ensureOpen()
         guard let key, var tree = inner else { return try packedStep(from: key, ascending: false) }
         if stamp != transaction.mutationStamp {
             // Re-seek: the entry before the first key ≥ the current one is the predecessor.
@@ -79,7 +87,7 @@ public struct Cursor {
 
     /// A tree cursor over the keyspace's current root.
     private mutating func fresh() throws -> TreeCursor {
-        transaction.ensureOpen()
+        try transaction.ensureOpen()
         stamp = transaction.mutationStamp
         return TreeCursor(root: try transaction.tree(name).root, pages: transaction.pages)
     }
@@ -123,6 +131,8 @@ public struct ScanSequence: Sequence {
     /// Walks the range. In a `for` loop an error (a damaged page) ends the walk and is rethrown
     /// when the transaction's closure returns; `nextOrThrow()` throws it at once instead, so that
     /// a loop cannot end early without knowing: `while let (key, value) = try it.nextOrThrow()`.
+    /// After the transaction's closure returned, `nextOrThrow()` throws `closed`; `next()`,
+    /// which can neither throw nor end the caller's loop unseen, traps.
     public struct Iterator: IteratorProtocol {
         var cursor: Cursor
         let from: [UInt8]?
@@ -135,9 +145,17 @@ public struct ScanSequence: Sequence {
             do {
                 return try nextOrThrow()
             } catch {
-                cursor.transaction.pendingError = cursor.transaction.pendingError ?? error
+                keepForClosure(error)
                 return nil
             }
+        }
+
+        /// Keeps `error`, met by `next()`, for the transaction to rethrow when its closure
+        /// returns; traps when the closure has returned (`next()` cannot throw `closed`).
+        mutating func keepForClosure(_ error: any Error) {
+            let transaction = cursor.transaction
+            precondition(transaction.isOpen, "CowDB: a scan was iterated by a for loop after its transaction's closure returned (nextOrThrow() throws closed)")
+            transaction.pendingError = transaction.pendingError ?? error
         }
 
         /// The next entry; throws what stops the walk (a damaged page), after which the

@@ -67,7 +67,7 @@ extension Database {
         for candidate in candidates.sorted(by: CandidateKey.precedes) {
             if case let .one(name) = scope, candidate.keyspace != name { continue }
             let was = try Self.value(of: candidate, in: before), now = try Self.value(of: candidate, in: after)
-            if was != now { entries.append(DiffEntry(keyspace: candidate.keyspace, key: candidate.key, oldValue: was, newValue: now)) }
+            if was != now { entries.append(try DiffEntry(keyspace: candidate.keyspace, key: candidate.key, oldValue: was, newValue: now)) }
         }
         return entries
     }

@@ -55,7 +55,7 @@ extension Database {
     func packedStats(_ source: ReadSource) throws -> DatabaseStats {
         let txn = ReadTransaction(source: source)
         defer { txn.invalidate() }
-        var keyspaces = [KeyspaceStats(name: nil, entries: txn.count)]
+        var keyspaces = [KeyspaceStats(name: nil, entries: try txn.count)]
         for name in try txn.keyspaces() { keyspaces.append(KeyspaceStats(name: name, entries: try txn.keyspace(name).count())) }
         if let error = txn.pendingError { throw error }
         let pageSize = store.layout.pageSize

@@ -27,9 +27,11 @@ public struct DiffEntry: Sendable, Equatable, CustomStringConvertible {
     /// The value in the `to` version (nil: the key was removed).
     public let newValue: [UInt8]?
 
-    /// Creates an entry (at least one of the values is present).
-    public init(keyspace: String?, key: [UInt8], oldValue: [UInt8]?, newValue: [UInt8]?) {
-        precondition(oldValue != nil || newValue != nil, "CowDB: a diff entry needs an old or a new value")
+    /// Creates an entry; throws `invalidArgument` unless at least one of the values is present.
+    public init(keyspace: String?, key: [UInt8], oldValue: [UInt8]?, newValue: [UInt8]?) throws {
+        guard oldValue != nil || newValue != nil else {
+            throw CowDBError.invalidArgument("a diff entry needs an old or a new value")
+        }
         self.keyspace = keyspace
         self.key = key
         self.oldValue = oldValue
@@ -41,6 +43,19 @@ public struct DiffEntry: Sendable, Equatable, CustomStringConvertible {
         if oldValue == nil { return .added }
         if newValue == nil { return .removed }
         return .changed
+    }
+
+    /// The key decoded as `type` (`typeMismatch` when its bytes are not a `type`).
+    public func key<Key: ByteRepresentable>(as type: Key.Type) throws -> Key { try decode(key, as: type) }
+
+    /// The value in the `from` version decoded as `type` (nil: the key was added).
+    public func oldValue<Value: ByteRepresentable>(as type: Value.Type) throws -> Value? {
+        try oldValue.map { try decode($0, as: type) }
+    }
+
+    /// The value in the `to` version decoded as `type` (nil: the key was removed).
+    public func newValue<Value: ByteRepresentable>(as type: Value.Type) throws -> Value? {
+        try newValue.map { try decode($0, as: type) }
     }
 
     /// "changed users/[97, 110, 110]": the change, keyspace and key, for debugging.
@@ -63,8 +78,9 @@ extension Database {
     /// share (the same page, by copy-on-write the same content) are skipped unread. `from` may
     /// be later than `to` (a reverse diff: what undoing those commits would change). Both
     /// versions stay readable until `body` returns, however many commits happen meanwhile; the
-    /// sequence must not be used after that (it traps). An error met while iterating (a damaged
-    /// page) ends the iteration and is rethrown when `body` returns.
+    /// sequence must not be used after that (it throws `closed`; a `for` loop, which cannot
+    /// throw, traps). An error met while iterating (a damaged page) ends the iteration and is
+    /// rethrown when `body` returns.
     ///
     /// - Parameters:
     ///   - keyspace: a named keyspace (nil: the default one). A keyspace that exists in only
@@ -109,7 +125,13 @@ public struct DiffSequence: Sequence {
     /// Tree pages (branches and leaves) read so far by this diff, both versions together: its
     /// cost. Shared subtrees are skipped unread, so diffing two versions k keys apart reads at
     /// most about 2 × depth × k pages (overflow runs read to compare or copy values are not counted).
-    public var pagesVisited: Int { walk.ensureOpen(); return walk.pagesVisited }
+    /// Throws `closed` after the diff's closure returned.
+    public var pagesVisited: Int {
+        get throws {
+            try walk.ensureOpen()
+            return walk.pagesVisited
+        }
+    }
 
     /// An iterator over the differences not yet produced (the walk is shared: a second
     /// iterator continues where the first stopped).
@@ -120,7 +142,7 @@ public struct DiffSequence: Sequence {
     /// only while `body` runs. An error of the walk (a damaged page) is thrown at once, and
     /// ends the sequence; an error `body` throws is passed on as it is.
     public func forEachWithoutCopying(_ body: (DiffView) throws -> Void) throws {
-        walk.ensureOpen()
+        try walk.ensureOpen()
         if walk.listed != nil {
             while let entry = try walk.next() {
                 try entry.key.withUnsafeBytes { key in
@@ -151,8 +173,10 @@ public struct DiffSequence: Sequence {
         let walk: DiffWalk
 
         /// The next difference, or nil at the end (or after an error, kept for the closure's end).
+        /// Traps after the diff's closure returned: it can neither throw `closed` nor end the
+        /// caller's loop unseen (`nextOrThrow()` throws `closed` there).
         public mutating func next() -> DiffEntry? {
-            walk.ensureOpen()
+            precondition(walk.isOpen, "CowDB: a diff was iterated by a for loop after its closure returned (nextOrThrow() throws closed)")
             guard walk.pendingError == nil else { return nil }
             do {
                 return try walk.next()
@@ -165,7 +189,7 @@ public struct DiffSequence: Sequence {
         /// The next difference, or nil at the end; throws the error a damaged page causes (which
         /// ends the sequence: later calls throw it again).
         public mutating func nextOrThrow() throws -> DiffEntry? {
-            walk.ensureOpen()
+            try walk.ensureOpen()
             if let error = walk.pendingError { throw error }
             do {
                 return try walk.next()
@@ -247,9 +271,9 @@ final class DiffWalk {
         }
     }
 
-    /// Traps when the diff is used after its closure returned.
-    func ensureOpen() {
-        precondition(isOpen, "CowDB: a diff sequence was used after its closure returned")
+    /// Throws `closed` when the diff is used after its closure returned.
+    func ensureOpen() throws {
+        guard isOpen else { throw CowDBError.closed }
     }
 
     /// Tree pages read so far, catalogs included.
@@ -264,7 +288,7 @@ final class DiffWalk {
         }
         guard let change = try nextRaw() else { return nil }
         return try withValues(of: change) { old, new in
-            DiffEntry(keyspace: keyspace, key: Array(change.key), oldValue: old.map { Array($0) }, newValue: new.map { Array($0) })
+            try DiffEntry(keyspace: keyspace, key: Array(change.key), oldValue: old.map { Array($0) }, newValue: new.map { Array($0) })
         }
     }
 

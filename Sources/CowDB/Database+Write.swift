@@ -65,12 +65,13 @@ extension Database {
     }
 
     /// Runs `body` under the writer gate with the latest commit and mapping (for commits made
-    /// outside a write transaction, such as a rollback). Throws like `write` would. Every
+    /// outside a write transaction, such as a rollback). Throws like `write` would (`busy` when
+    /// this thread is inside one already). Every
     /// commit queued for a sync is published first (`settled`; `write` alone builds on
     /// commits still waiting for theirs, and passes false).
     func withWriterGate<T>(settled: Bool = true, _ body: (CommitPoint?, MappedRegion) throws -> T) throws -> T {
         let me = UInt(pthread_self())
-        precondition(writerThread.load(ordering: .relaxed) != me, "CowDB: nested write on the same thread")
+        if writerThread.load(ordering: .relaxed) == me { throw CowDBError.busy("nested write on the same thread (it would wait for itself)") }
         if options.readOnly { throw CowDBError.readOnly }
         writerGate.lock()
         writerThread.store(me, ordering: .relaxed)

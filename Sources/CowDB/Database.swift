@@ -142,7 +142,7 @@ public final class Database: @unchecked Sendable {
 
     /// Runs `body` in a write transaction and commits its changes as one new version when it
     /// returns (a throw discards them). Waits while another thread writes; a nested `write`
-    /// on the same thread traps. A transaction that changes nothing commits no version.
+    /// on the same thread throws `busy`. A transaction that changes nothing commits no version.
     ///
     /// Returns once the new version is durable (with `.full` durability) and visible to
     /// readers. Commits of several threads share one `fdatasync` (group commit): a thread's

@@ -75,7 +75,7 @@ struct HistoryCollector {
 
     /// Each keyspace's count in the version `txn` reads (by the bytes of its name; empty: the default).
     private static func counts(of txn: ReadTransaction) throws -> [[UInt8]: UInt64] {
-        var counts: [[UInt8]: UInt64] = [[]: txn.count]
+        var counts: [[UInt8]: UInt64] = [[]: try txn.count]
         for name in try txn.keyspaces() { counts[Array(name.utf8)] = try txn.keyspace(name).count() }
         return counts
     }

@@ -10,8 +10,9 @@ extension ReadTransaction {
     /// Calls `body` with the key and value of each entry in `[from, to)` of the default
     /// keyspace (either bound optional), in ascending key order, without copying them: the
     /// bytes point into the map and are valid only during that call of `body`. Stops after
-    /// `limit` entries or when `body` returns false. `body` must not change the transaction
-    /// (that traps); collect changes and make them after the walk.
+    /// `limit` entries (not negative: that throws `invalidArgument`) or when `body` returns
+    /// false. `body` must not change the transaction (that throws `busy`); collect changes and
+    /// make them after the walk.
     ///
     /// ```swift
     /// try db.read { txn in
@@ -21,16 +22,18 @@ extension ReadTransaction {
     ///     }
     /// }
     /// ```
-    public func withEntries(from: [UInt8]? = nil, to: [UInt8]? = nil, limit: Int = .max,
-                            _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
-        try withEntries(in: nil, from: from, to: to, limit: limit, body)
+    public func withEntries<From: ByteRepresentable, To: ByteRepresentable>(
+        from: From? = [UInt8]?.none, to: To? = [UInt8]?.none, limit: Int = .max,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        try withEntries(in: nil, from: from.map(byteArray), to: to.map(byteArray), limit: limit, body)
     }
 
     /// `withEntries` over keyspace `name` (nil: the default keyspace).
     func withEntries(in name: String?, from: [UInt8]?, to: [UInt8]?, limit: Int,
                      _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
-        ensureOpen()
-        precondition(limit >= 0, "CowDB: withEntries limit must not be negative")
+        try ensureOpen()
+        guard limit >= 0 else { throw CowDBError.invalidArgument("withEntries limit \(limit) is negative") }
         guard limit > 0 else { return }
         openViews += 1
         defer { openViews -= 1 }

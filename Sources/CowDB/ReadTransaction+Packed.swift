@@ -46,17 +46,6 @@ extension ReadTransaction {
         return TreeState(rootPage: 0, count: count)
     }
 
-    /// `count` of a packed version, which cannot throw: a damaged catalog reads as 0 here and
-    /// its error is rethrown when the transaction's closure returns (as a scan's is).
-    func packedDefaultCountDeferringErrors() -> UInt64 {
-        do {
-            return try packedDefaultTree().count
-        } catch {
-            pendingError = pendingError ?? error
-            return 0
-        }
-    }
-
     /// Names of the named keyspaces at this packed version, in byte order.
     func packedKeyspaces() throws -> [String] {
         var catalog = packedCatalog()
@@ -69,18 +58,16 @@ extension ReadTransaction {
     }
 
     /// Finds `key` (already validated) in keyspace `name` at this packed version.
-    func packedFind(_ key: [UInt8], in name: String?) throws -> FoundValue? {
+    func packedFind(_ key: UnsafeRawBufferPointer, in name: String?) throws -> FoundValue? {
         _ = try tree(name) // the keyspace must exist at this version
         let packed = packedVersion
-        return try key.withUnsafeBytes { bytes in
-            try HistoryCursor.get(rootPage: packed.historyRoot, pages: source.pages, keyspace: Array((name ?? "").utf8),
-                                  key: bytes, version: packed.version)
-        }
+        return try HistoryCursor.get(rootPage: packed.historyRoot, pages: source.pages, keyspace: Array((name ?? "").utf8),
+                                     key: key, version: packed.version)
     }
 
     /// `committedValue` at a packed version: the bytes of `key`'s value in the default
     /// keyspace (a view into the map, an overflow value's run included), or nil.
-    func packedValue(for key: [UInt8]) throws -> UnsafeRawBufferPointer? {
+    func packedValue(for key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
         guard let found = try packedFind(key, in: nil) else { return nil }
         return try BTree.withBytes(of: found, pages: source.pages) { $0 }
     }

@@ -6,21 +6,23 @@ import CowDBFormat
 extension ReadTransaction {
     /// Entries of the default keyspace whose key starts with `prefix`, ascending or descending
     /// (an empty prefix: every entry).
-    public func scan(prefix: [UInt8], reverse: Bool = false) throws -> ScanSequence {
-        try scan(from: prefix.isEmpty ? nil : prefix, to: Database.end(ofPrefix: prefix), reverse: reverse)
+    public func scan<Prefix: ByteRepresentable>(prefix: Prefix, reverse: Bool = false) throws -> ScanSequence {
+        let prefix = byteArray(prefix)
+        return try scan(in: nil, from: prefix.isEmpty ? nil : prefix, to: Database.end(ofPrefix: prefix), reverse: reverse)
     }
 }
 
 extension Keyspace {
     /// Entries whose key starts with `prefix`, ascending or descending (an empty prefix: every entry).
-    public func scan(prefix: [UInt8], reverse: Bool = false) throws -> ScanSequence {
-        try scan(from: prefix.isEmpty ? nil : prefix, to: Database.end(ofPrefix: prefix), reverse: reverse)
+    public func scan<Prefix: ByteRepresentable>(prefix: Prefix, reverse: Bool = false) throws -> ScanSequence {
+        let prefix = byteArray(prefix)
+        return try transaction.scan(in: name, from: prefix.isEmpty ? nil : prefix, to: Database.end(ofPrefix: prefix), reverse: reverse)
     }
 }
 
 extension Snapshot {
     /// Entries of the default keyspace whose key starts with `prefix`, collected into an array.
-    public func scan(prefix: [UInt8], reverse: Bool = false) throws -> [(key: [UInt8], value: [UInt8])] {
+    public func scan<Prefix: ByteRepresentable>(prefix: Prefix, reverse: Bool = false) throws -> [(key: [UInt8], value: [UInt8])] {
         try read { Array(try $0.scan(prefix: prefix, reverse: reverse)) }
     }
 }

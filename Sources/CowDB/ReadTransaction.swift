@@ -33,7 +33,16 @@ struct PackedVersion: Sendable, Equatable {
 
 /// A consistent view of one committed version. Handed to the closure of `Database.read`;
 /// it, and every keyspace, cursor and scan made from it, must not be used after the closure
-/// returns (that traps).
+/// returns (that throws `closed`).
+///
+/// Keys and values are any `ByteRepresentable` type (`[UInt8]`, `String`, `Data`, …):
+///
+/// ```swift
+/// try db.read { txn in
+///     let name = try txn.get("user:1", as: String.self)   // String?
+///     let raw = try txn.get(Array("user:1".utf8))          // [UInt8]?, the same entry
+/// }
+/// ```
 public class ReadTransaction {
     /// The version this transaction reads (0 for an empty database).
     public let version: UInt64
@@ -77,53 +86,85 @@ public class ReadTransaction {
     /// Counts changes, so cursors of a write transaction know to re-seek (always 0 when reading).
     var mutationStamp: UInt64 { 0 }
 
-    /// Traps when the transaction is used after its closure ended.
+    /// Throws `closed` when the transaction is used after its closure ended.
     @inline(__always)
-    func ensureOpen() {
-        precondition(isOpen, "CowDB: a transaction (or a keyspace, cursor or scan from it) was used after its closure returned")
+    func ensureOpen() throws {
+        guard isOpen else { throw CowDBError.closed }
     }
 
     // MARK: Default keyspace
 
     /// The default (unnamed) keyspace.
-    public var defaultKeyspace: Keyspace { ensureOpen(); return Keyspace(transaction: self, name: nil) }
+    public var defaultKeyspace: Keyspace {
+        get throws {
+            try ensureOpen()
+            return Keyspace(transaction: self, name: nil)
+        }
+    }
+
+    // The point reads are `final` and `@inlinable`, so that a caller's call specializes for its
+    // key type (a class method would be called through the vtable, unspecialized).
 
     /// The value stored under `key` in the default keyspace, or nil.
-    public func get(_ key: [UInt8]) throws -> [UInt8]? { try get(key, in: nil) }
+    @inlinable
+    public final func get<Key: ByteRepresentable>(_ key: Key) throws -> [UInt8]? {
+        try key.withBytes { try get($0, in: nil) }
+    }
+
+    /// The value stored under `key` in the default keyspace decoded as `type`, or nil; throws
+    /// `typeMismatch` when the stored bytes are not a `type` (`try txn.get("k", as: String.self)`).
+    @inlinable
+    public final func get<Key: ByteRepresentable, Value: ByteRepresentable>(_ key: Key, as type: Value.Type) throws -> Value? {
+        try key.withBytes { key in try withValue(for: key, in: nil) { try Value(bytes: $0) } }
+    }
 
     /// Calls `body` with the bytes of the value under `key` without copying them (they point
     /// into the map, or into the write transaction's changed node, and are valid only inside
-    /// `body`); nil when the key is absent. `body` must not change the transaction (that traps).
-    public func withValue<R>(for key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try withValue(for: key, in: nil, body)
+    /// `body`); nil when the key is absent. `body` must not change the transaction (that
+    /// throws `busy`).
+    @inlinable
+    public final func withValue<Key: ByteRepresentable, R>(for key: Key, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try key.withBytes { try withValue(for: $0, in: nil, body) }
     }
 
     /// Whether `key` is present in the default keyspace.
-    public func contains(_ key: [UInt8]) throws -> Bool { try contains(key, in: nil) }
+    @inlinable
+    public final func contains<Key: ByteRepresentable>(_ key: Key) throws -> Bool {
+        try key.withBytes { try contains($0, in: nil) }
+    }
 
-    /// Entries in `[from, to)` of the default keyspace (either bound optional), ascending or descending.
-    public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> ScanSequence {
-        try scan(in: nil, from: from, to: to, reverse: reverse)
+    /// Entries in `[from, to)` of the default keyspace (either bound optional), ascending or
+    /// descending. The bounds may be of different types: `scan(from: "a", to: Data([0x62]))`;
+    /// leave a bound out for none (a literal `nil` has no type to infer: `[UInt8]?.none`).
+    public func scan<From: ByteRepresentable, To: ByteRepresentable>(from: From? = [UInt8]?.none, to: To? = [UInt8]?.none,
+                                                                   reverse: Bool = false) throws -> ScanSequence {
+        try scan(in: nil, from: from.map(byteArray), to: to.map(byteArray), reverse: reverse)
     }
 
     /// A cursor over the default keyspace, not yet positioned.
     public func cursor() throws -> Cursor { try cursor(in: nil) }
 
-    /// Entries in the default keyspace.
-    public var count: UInt64 { ensureOpen(); return source.packed == nil ? defaultTree.count : packedDefaultCountDeferringErrors() }
+    /// Entries in the default keyspace (a packed version's count is read from the file, so a
+    /// damaged one throws).
+    public var count: UInt64 {
+        get throws {
+            try ensureOpen()
+            return try tree(nil).count
+        }
+    }
 
     // MARK: Keyspaces
 
     /// An existing named keyspace; throws `keyspaceNotFound`.
     public func keyspace(_ name: String) throws -> Keyspace {
-        ensureOpen()
+        try ensureOpen()
         _ = try tree(name)
         return Keyspace(transaction: self, name: name)
     }
 
     /// Names of the named keyspaces, in byte order.
     public func keyspaces() throws -> [String] {
-        ensureOpen()
+        try ensureOpen()
         if source.packed != nil { return try packedKeyspaces() }
         var cursor = TreeCursor(root: catalog.root, pages: pages)
         var names: [String] = []
@@ -172,14 +213,13 @@ public class ReadTransaction {
     /// constants (`source`), without the exclusivity checks and reference counting of the
     /// mutable `pages` and `defaultTree`, and is not generic, so it is compiled once, specialized.
     /// Only for a transaction that is not writable (whose default tree may hold changed nodes).
-    final func committedValue(for key: [UInt8]) throws -> UnsafeRawBufferPointer? {
-        ensureOpen()
+    final func committedValue(for key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        try ensureOpen()
         let pages = source.pages
-        try Keyspace.validate(key: key, layout: pages.layout)
+        try Keyspace.validate(keyLength: key.count, layout: pages.layout)
         if source.packed != nil { return try packedValue(for: key) }
         guard let root = source.commit?.record.defaultRoot, root != 0 else { return nil }
-        let found = try key.withUnsafeBytes { try BTree.findStored(rootPage: root, key: $0, pages: pages) }
-        guard let (value, leaf) = found else { return nil }
+        guard let (value, leaf) = try BTree.findStored(rootPage: root, key: key, pages: pages) else { return nil }
         switch value {
         case let .inline(bytes): return bytes
         case let .overflow(page, length): return try pages.overflowValue(page: page, length: length, below: leaf)
@@ -187,34 +227,36 @@ public class ReadTransaction {
     }
 
     /// Finds `key` in keyspace `name`.
-    func find(_ key: [UInt8], in name: String?) throws -> FoundValue? {
-        ensureOpen()
-        try Keyspace.validate(key: key, layout: pages.layout)
+    func find(_ key: UnsafeRawBufferPointer, in name: String?) throws -> FoundValue? {
+        try ensureOpen()
+        try Keyspace.validate(keyLength: key.count, layout: pages.layout)
         if source.packed != nil { return try packedFind(key, in: name) }
         let tree = try tree(name)
-        return try key.withUnsafeBytes { bytes -> FoundValue? in
-            if case let .page(root)? = tree.root {
-                guard let (value, leaf) = try BTree.findStored(rootPage: root, key: bytes, pages: pages) else { return nil }
-                return .stored(value, leafPage: leaf)
-            }
-            return try BTree.find(tree.root, key: bytes, pages: pages)
+        if case let .page(root)? = tree.root {
+            guard let (value, leaf) = try BTree.findStored(rootPage: root, key: key, pages: pages) else { return nil }
+            return .stored(value, leafPage: leaf)
         }
+        return try BTree.find(tree.root, key: key, pages: pages)
     }
 
     /// Whether `key` is present in keyspace `name`.
-    func contains(_ key: [UInt8], in name: String?) throws -> Bool {
+    @usableFromInline
+    final func contains(_ key: UnsafeRawBufferPointer, in name: String?) throws -> Bool {
         if name == nil, !isWritable { return try committedValue(for: key) != nil }
         return try find(key, in: name) != nil
     }
 
-    func get(_ key: [UInt8], in name: String?) throws -> [UInt8]? {
+    /// The value under `key` in keyspace `name`, copied.
+    @usableFromInline
+    final func get(_ key: UnsafeRawBufferPointer, in name: String?) throws -> [UInt8]? {
         if name == nil, !isWritable { return try committedValue(for: key).map { Array($0) } }
         guard let found = try find(key, in: name) else { return nil }
         return try BTree.withBytes(of: found, pages: pages) { Array($0) }
     }
 
-    @inline(__always)
-    func withValue<R>(for key: [UInt8], in name: String?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+    /// Calls `body` with the bytes of the value under `key` in keyspace `name` (nil: absent).
+    @usableFromInline
+    final func withValue<R>(for key: UnsafeRawBufferPointer, in name: String?, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         if name == nil, !isWritable {
             guard let bytes = try committedValue(for: key) else { return nil }
             return try body(bytes)
@@ -226,16 +268,16 @@ public class ReadTransaction {
     }
 
     func scan(in name: String?, from: [UInt8]?, to: [UInt8]?, reverse: Bool) throws -> ScanSequence {
-        ensureOpen()
+        try ensureOpen()
         return ScanSequence(cursor: try cursor(in: name), from: from, to: to, reverse: reverse)
     }
 
     func cursor(in name: String?) throws -> Cursor {
-        ensureOpen()
+        try ensureOpen()
         _ = try tree(name)
         return Cursor(transaction: self, name: name)
     }
 
-    /// Ends the transaction: later use traps.
+    /// Ends the transaction: later use throws `closed`.
     func invalidate() { isOpen = false }
 }

@@ -31,13 +31,22 @@ public final class Snapshot: @unchecked Sendable {
     }
 
     /// The value under `key` in the default keyspace.
-    public func get(_ key: [UInt8]) throws -> [UInt8]? { try read { try $0.get(key) } }
+    public func get<Key: ByteRepresentable>(_ key: Key) throws -> [UInt8]? { try read { try $0.get(key) } }
 
     /// The value under `key` in a named keyspace.
-    public func get(_ key: [UInt8], keyspace: String) throws -> [UInt8]? { try read { try $0.keyspace(keyspace).get(key) } }
+    public func get<Key: ByteRepresentable>(_ key: Key, keyspace: String) throws -> [UInt8]? {
+        try read { try $0.keyspace(keyspace).get(key) }
+    }
+
+    /// The value under `key` in the default keyspace (or a named one) decoded as `type`;
+    /// throws `typeMismatch` when the stored bytes are not a `type`.
+    public func get<Key: ByteRepresentable, Value: ByteRepresentable>(_ key: Key, keyspace: String? = nil, as type: Value.Type) throws -> Value? {
+        try read { txn in try keyspace.map { try txn.keyspace($0).get(key, as: type) } ?? txn.get(key, as: type) }
+    }
 
     /// Entries in `[from, to)` of the default keyspace, collected into an array.
-    public func scan(from: [UInt8]? = nil, to: [UInt8]? = nil, reverse: Bool = false) throws -> [(key: [UInt8], value: [UInt8])] {
+    public func scan<From: ByteRepresentable, To: ByteRepresentable>(from: From? = [UInt8]?.none, to: To? = [UInt8]?.none,
+                                                                   reverse: Bool = false) throws -> [(key: [UInt8], value: [UInt8])] {
         try read { Array(try $0.scan(from: from, to: to, reverse: reverse)) }
     }
 

@@ -30,22 +30,31 @@ public final class WriteTransaction: ReadTransaction {
 
     // MARK: Default keyspace
 
-    /// Stores `value` under `key` in the default keyspace, replacing any value.
-    public func put(_ key: [UInt8], _ value: [UInt8]) throws { try put(key, value, in: nil) }
+    /// Stores `value` under `key` in the default keyspace, replacing any value. Both are any
+    /// `ByteRepresentable` type: `try txn.put("user:1", "Ada")`.
+    @inlinable
+    public func put<Key: ByteRepresentable, Value: ByteRepresentable>(_ key: Key, _ value: Value) throws {
+        try key.withBytes { key in try value.withBytes { try put(key, $0, in: nil) } }
+    }
 
     /// Stores `value` under `key` only if absent; returns false (keeping the old value) otherwise.
-    public func insert(_ key: [UInt8], _ value: [UInt8]) throws -> Bool { try insert(key, value, in: nil) }
+    @inlinable
+    public func insert<Key: ByteRepresentable, Value: ByteRepresentable>(_ key: Key, _ value: Value) throws -> Bool {
+        try key.withBytes { key in try value.withBytes { try insert(key, $0, in: nil) } }
+    }
 
     /// Removes `key` from the default keyspace; returns whether it was present.
-    @discardableResult
-    public func delete(_ key: [UInt8]) throws -> Bool { try delete(key, in: nil) }
+    @inlinable @discardableResult
+    public func delete<Key: ByteRepresentable>(_ key: Key) throws -> Bool {
+        try key.withBytes { try delete($0, in: nil) }
+    }
 
     // MARK: Keyspaces
 
     /// Creates a named keyspace; throws `keyspaceExists` if it exists.
     public func createKeyspace(_ name: String) throws -> Keyspace {
-        ensureOpen()
-        ensureNoViews()
+        try ensureOpen()
+        try ensureNoViews()
         try Keyspace.validate(name: name)
         if (try? tree(name)) != nil { throw CowDBError.keyspaceExists(name) }
         try changeCatalog { catalog in try putCatalogEntry(&catalog, name: Array(name.utf8), root: 0, count: 0) }
@@ -57,7 +66,7 @@ public final class WriteTransaction: ReadTransaction {
 
     /// The named keyspace, created when missing.
     public func keyspaceCreatingIfMissing(_ name: String) throws -> Keyspace {
-        ensureOpen()
+        try ensureOpen()
         try Keyspace.validate(name: name)
         if (try? tree(name)) != nil { return Keyspace(transaction: self, name: name) }
         return try createKeyspace(name)
@@ -65,8 +74,8 @@ public final class WriteTransaction: ReadTransaction {
 
     /// Removes a named keyspace and all its entries (earlier versions keep them).
     public func dropKeyspace(_ name: String) throws {
-        ensureOpen()
-        ensureNoViews()
+        try ensureOpen()
+        try ensureNoViews()
         let tree = try tree(name)
         try changeCatalog { catalog in _ = try Array(name.utf8).withUnsafeBytes { try mutator.delete(&catalog, key: $0) } }
         named[Array(name.utf8)] = nil
@@ -75,20 +84,19 @@ public final class WriteTransaction: ReadTransaction {
 
     // MARK: Changes
 
-    /// Traps when a change is attempted inside a `withValue` or `withEntries` closure of this
-    /// transaction: the bytes handed to the closure may live in a changed node, which the
-    /// change could move or free under them.
-    private func ensureNoViews() {
-        precondition(openViews == 0, "CowDB: the transaction changed inside withValue or withEntries (collect the changes and make them after the closure)")
+    /// Throws `busy` when a change is attempted inside a `withValue` or `withEntries` closure
+    /// of this transaction: the bytes handed to the closure may live in a changed node, which
+    /// the change could move or free under them.
+    private func ensureNoViews() throws {
+        guard openViews == 0 else {
+            throw CowDBError.busy("the transaction cannot change inside withValue or withEntries (make the change after the closure)")
+        }
     }
 
-    func put(_ key: [UInt8], _ value: [UInt8], in name: String?) throws {
-        try key.withUnsafeBytes { key in try value.withUnsafeBytes { value in try put(key, value, in: name) } }
-    }
-
-    /// `put` of bytes the caller holds (copied into the tree): the path of copies that
-    /// already have their bytes in a map, such as compaction's.
-    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, in name: String?) throws {
+    /// Stores `value` under `key` in keyspace `name` (both copied into the tree; also the path
+    /// of copies that already have their bytes in a map, such as compaction's).
+    @usableFromInline
+    final func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, in name: String?) throws {
         try prepareWrite(keyLength: key.count, valueLength: value.count)
         try store(key, value, in: name)
     }
@@ -101,28 +109,32 @@ public final class WriteTransaction: ReadTransaction {
         }
     }
 
-    func insert(_ key: [UInt8], _ value: [UInt8], in name: String?) throws -> Bool {
+    /// Stores `value` under `key` in keyspace `name` only if absent; returns whether it did.
+    @usableFromInline
+    final func insert(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, in name: String?) throws -> Bool {
         try prepareWrite(keyLength: key.count, valueLength: value.count)
         if try find(key, in: name) != nil { return false }
-        try key.withUnsafeBytes { key in try value.withUnsafeBytes { value in try store(key, value, in: name) } }
+        try store(key, value, in: name)
         return true
     }
 
-    func delete(_ key: [UInt8], in name: String?) throws -> Bool {
-        ensureOpen()
-        ensureNoViews()
-        try Keyspace.validate(key: key, layout: pages.layout)
+    /// Removes `key` from keyspace `name`; returns whether it was present.
+    @usableFromInline
+    final func delete(_ key: UnsafeRawBufferPointer, in name: String?) throws -> Bool {
+        try ensureOpen()
+        try ensureNoViews()
+        try Keyspace.validate(keyLength: key.count, layout: pages.layout)
         try spillIfOverBudget()
         var removed = false
-        try change(name) { tree in removed = try key.withUnsafeBytes { try mutator.delete(&tree, key: $0) } }
+        try change(name) { tree in removed = try mutator.delete(&tree, key: key) }
         if removed { totalCount &-= 1 }
         return removed
     }
 
     /// Validates a write and keeps the dirty budget.
     private func prepareWrite(keyLength: Int, valueLength: Int) throws {
-        ensureOpen()
-        ensureNoViews()
+        try ensureOpen()
+        try ensureNoViews()
         try Keyspace.validate(keyLength: keyLength, layout: pages.layout)
         guard valueLength <= PageLayout.maxValueSize else {
             throw CowDBError.valueTooLarge(size: valueLength, maximum: PageLayout.maxValueSize)

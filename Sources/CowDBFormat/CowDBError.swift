@@ -2,6 +2,16 @@ import Foundation
 
 /// Every error CowDB throws. Errors from bad input name the input; errors from a damaged
 /// file name the page and what was wrong; I/O errors name the operation and `errno`.
+///
+/// One rule for misuse: **misuse that a caller can recover from throws; a trap means CowDB's
+/// own bug.** Using a database or snapshot after `close()`, or a transaction (or a keyspace,
+/// cursor, scan or diff made from it) after its closure returned, throws `closed`; a nested
+/// `write` on the same thread, or a change made inside `withValue`/`withEntries`, throws
+/// `busy`; a bad argument throws `invalidArgument` (or the error naming it, such as
+/// `emptyKey`); bytes read as a type they are not throw `typeMismatch`. A throw changes
+/// nothing: the database stays usable and what was committed stays. The one call that cannot
+/// throw is a `for` loop's `next()`: over a scan or diff taken out of its closure it traps,
+/// since ending quietly would shorten the loop unseen (`nextOrThrow()` throws `closed` there).
 public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A key of zero bytes was given; keys are 1 or more bytes.
     case emptyKey
@@ -25,7 +35,8 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
     case busy(String)
     /// A write was attempted through a read-only database or transaction.
     case readOnly
-    /// The database has been closed.
+    /// The database or snapshot has been closed, or a transaction (or a keyspace, cursor, scan
+    /// or diff made from it) was used after its closure returned.
     case closed
     /// The path does not hold a CowDB database.
     case notADatabase(path: String, reason: String)
@@ -38,6 +49,9 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
     case io(operation: String, path: String, errno: Int32)
     /// An option or argument is out of its allowed range.
     case invalidArgument(String)
+    /// Stored bytes are not a valid value of the type asked for (`ByteRepresentable`), such
+    /// as bytes that are not UTF-8 read as a `String`.
+    case typeMismatch(String)
     /// An earlier `fdatasync` failed; writes are refused until the database is reopened.
     case writerPoisoned(String)
     /// No tag has this name.
@@ -58,7 +72,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .locked(path): return "locked: another writer holds \(path)"
         case let .busy(why): return "busy: \(why)"
         case .readOnly: return "read-only: this database or transaction cannot write"
-        case .closed: return "closed: the database has been closed"
+        case .closed: return "closed: the database or snapshot was closed, or a transaction was used after its closure returned"
         case let .notADatabase(path, reason): return "not a CowDB database: \(path): \(reason)"
         case let .unsupportedFormatVersion(v): return "unsupported format version \(v)"
         case let .corrupt(page, offset, reason):
@@ -68,6 +82,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
             return "corrupt:\(location.isEmpty ? "" : location + ":") \(reason)"
         case let .io(operation, path, errno): return "I/O error: \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
         case let .invalidArgument(why): return "invalid argument: \(why)"
+        case let .typeMismatch(why): return "type mismatch: \(why)"
         case let .writerPoisoned(why): return "writer disabled after a failed sync (reopen the database): \(why)"
         case let .tagNotFound(name): return "tag not found: \(name)"
         case let .invalidTagName(name): return "invalid tag name: \(name.debugDescription) (1-255 bytes, no NUL, newline or carriage return)"

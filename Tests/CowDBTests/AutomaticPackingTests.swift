@@ -106,7 +106,7 @@ final class AutomaticPackingTests: XCTestCase {
             while applied < Int(version) - 1 { state[changes[applied].key] = changes[applied].value; applied += 1 }
             let expected = sortedEntries(state)
             try db.read(at: version) { txn in
-                XCTAssertEqual(txn.count, UInt64(expected.count), "count at \(version)")
+                XCTAssertEqual(try txn.count, UInt64(expected.count), "count at \(version)")
                 var matched = true, index = 0
                 try txn.withEntries { key, value in
                     matched = matched && index < expected.count && expected[index].key.elementsEqual(key) && expected[index].value.elementsEqual(value)

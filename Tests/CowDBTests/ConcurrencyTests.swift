@@ -114,33 +114,6 @@ final class ConcurrencyTests: XCTestCase {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// A change inside `withValue` or `withEntries` of a write transaction traps (the bytes
-    /// handed to the closure may live in a changed node that the change would move or free);
-    /// the committed database is untouched.
-    func testChangingAWriteTransactionInsideAViewTraps() throws {
-        let directory = TemporaryDirectory()
-        let path = directory.path("views")
-        try openDatabase(path: path).close()
-        for kind in ["value", "entries"] {
-            let errors = Pipe()
-            let (process, pipe) = try helper(["change-in-view", path, kind], errors: errors)
-            // Standard error first: it may outgrow a pipe's buffer, standard output (a line) cannot.
-            let report = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            XCTAssertFalse(output.contains("no trap"), kind)
-            XCTAssertTrue(report.contains("Precondition failed: CowDB: the transaction changed inside withValue or withEntries"), "\(kind): \(report)")
-            // The trap kills the process with a signal; under a sanitizer that reports the
-            // signal itself, the process exits with the sanitizer's report instead.
-            let sanitizerReport = report.contains("Sanitizer")
-            XCTAssertTrue(process.terminationReason == .uncaughtSignal || (sanitizerReport && process.terminationStatus != 0),
-                          "\(kind): exit \(process.terminationStatus) (\(process.terminationReason)): \(report)")
-        }
-        let db = try openDatabase(path: path)
-        XCTAssertEqual(db.latestVersion, 0)
-        try db.checkAndClose()
-    }
-
     func testSecondWriterProcessIsLockedThenWaits() throws {
         let directory = TemporaryDirectory()
         let path = directory.path("procs")

@@ -26,8 +26,8 @@ final class DiffTests: XCTestCase {
     private func bruteForce(_ db: Database, from: UInt64, to: UInt64, _ name: String?) throws -> [DiffEntry] {
         let old = try contents(db, from, name), new = try contents(db, to, name)
         let keys = Set(old.keys).union(new.keys).sorted { $0.lexicographicallyPrecedes($1) }
-        return keys.compactMap { key in
-            old[key] == new[key] ? nil : DiffEntry(keyspace: name, key: key, oldValue: old[key], newValue: new[key])
+        return try keys.compactMap { key in
+            old[key] == new[key] ? nil : try DiffEntry(keyspace: name, key: key, oldValue: old[key], newValue: new[key])
         }
     }
 
@@ -105,7 +105,7 @@ final class DiffTests: XCTestCase {
                     continue
                 }
                 let expected = try bruteForce(db, from: from, to: to, name)
-                let (found, pages) = try db.diff(from: from, to: to, keyspace: name) { diff in (Array(diff), diff.pagesVisited) }
+                let (found, pages) = try db.diff(from: from, to: to, keyspace: name) { diff in (Array(diff), try diff.pagesVisited) }
                 XCTAssertEqual(found, expected, "keyspace \(name ?? "default"), \(from) → \(to), seed \(seed)")
                 if from == to { XCTAssertEqual(pages, 0, "identical versions read nothing") }
                 all += expected
@@ -120,7 +120,7 @@ final class DiffTests: XCTestCase {
             var viewed: [DiffEntry] = []
             try db.diffAllKeyspaces(from: from, to: to) { diff in
                 try diff.forEachWithoutCopying { view in
-                    viewed.append(DiffEntry(keyspace: view.keyspace, key: Array(view.key), oldValue: view.oldValue.map { Array($0) },
+                    viewed.append(try DiffEntry(keyspace: view.keyspace, key: Array(view.key), oldValue: view.oldValue.map { Array($0) },
                                             newValue: view.newValue.map { Array($0) }))
                     XCTAssertEqual(view.change, viewed.last?.change)
                 }
@@ -155,7 +155,7 @@ final class DiffTests: XCTestCase {
         // A reverse diff is the forward one with old and new swapped.
         let forward = try db.diff(from: 1, to: 3) { Array($0) }
         let backward = try db.diff(from: 3, to: 1) { Array($0) }
-        XCTAssertEqual(backward, forward.map { DiffEntry(keyspace: $0.keyspace, key: $0.key, oldValue: $0.newValue, newValue: $0.oldValue) })
+        XCTAssertEqual(backward, try forward.map { try DiffEntry(keyspace: $0.keyspace, key: $0.key, oldValue: $0.newValue, newValue: $0.oldValue) })
         try db.checkAndClose(allVersions: false)
     }
 
@@ -170,15 +170,15 @@ final class DiffTests: XCTestCase {
         try db.write { txn in try txn.keyspace("other").put(b("key42"), b("new")) }
         try db.diff(from: 1, to: 1) { diff in
             XCTAssertNil(Array(diff).first)
-            XCTAssertEqual(diff.pagesVisited, 0)
+            XCTAssertEqual(try diff.pagesVisited, 0)
         }
         // Version 2 changed only "other": the default keyspace has the same root, read nothing.
         try db.diff(from: 1, to: 2) { diff in
             XCTAssertNil(Array(diff).first)
-            XCTAssertEqual(diff.pagesVisited, 0)
+            XCTAssertEqual(try diff.pagesVisited, 0)
         }
         try db.diffAllKeyspaces(from: 1, to: 2) { diff in
-            XCTAssertEqual(Array(diff), [DiffEntry(keyspace: "other", key: b("key42"), oldValue: b("value 42"), newValue: b("new"))])
+            XCTAssertEqual(Array(diff), [try DiffEntry(keyspace: "other", key: b("key42"), oldValue: b("value 42"), newValue: b("new"))])
         }
         // A keyspace created since: all its keys added; missing in both: an error.
         try db.diff(from: 0, to: 2, keyspace: "other") { diff in XCTAssertEqual(diff.reduce(0) { n, e in n + (e.change == .added ? 1 : 0) }, 5000) }
@@ -284,24 +284,24 @@ final class DiffTests: XCTestCase {
                 switch expected.count % 3 {
                 case 0:
                     try txn.put(key(i), b("changed \(i)"))
-                    expected[key(i)] = DiffEntry(keyspace: nil, key: key(i), oldValue: b("value \(i)"), newValue: b("changed \(i)"))
+                    expected[key(i)] = try DiffEntry(keyspace: nil, key: key(i), oldValue: b("value \(i)"), newValue: b("changed \(i)"))
                 case 1:
                     try txn.delete(key(i))
-                    expected[key(i)] = DiffEntry(keyspace: nil, key: key(i), oldValue: b("value \(i)"), newValue: nil)
+                    expected[key(i)] = try DiffEntry(keyspace: nil, key: key(i), oldValue: b("value \(i)"), newValue: nil)
                 default:
                     let added = key(i) + b("+")
                     try txn.put(added, b("added"))
-                    expected[added] = DiffEntry(keyspace: nil, key: added, oldValue: nil, newValue: b("added"))
+                    expected[added] = try DiffEntry(keyspace: nil, key: added, oldValue: nil, newValue: b("added"))
                 }
             }
         }
         let depth = try db.stats().keyspaces.first { $0.name == nil }?.depth ?? 0
         for (from, to) in [(UInt64(1), UInt64(2)), (2, 1)] {
             let start = DispatchTime.now().uptimeNanoseconds
-            let (found, pages) = try db.diff(from: from, to: to) { diff in (Array(diff), diff.pagesVisited) }
+            let (found, pages) = try db.diff(from: from, to: to) { diff in (Array(diff), try diff.pagesVisited) }
             let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             let want = expected.values.sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            XCTAssertEqual(found, from == 1 ? want : want.map { DiffEntry(keyspace: nil, key: $0.key, oldValue: $0.newValue, newValue: $0.oldValue) })
+            XCTAssertEqual(found, from == 1 ? want : try want.map { try DiffEntry(keyspace: nil, key: $0.key, oldValue: $0.newValue, newValue: $0.oldValue) })
             print("diff \(from) → \(to) on \(size) keys (depth \(depth), loaded in \(String(format: "%.1f", loadSeconds)) s): "
                 + "\(found.count) changes, \(pages) pages visited (bound 2 × \(depth) × \(changes) = \(2 * depth * changes)), "
                 + String(format: "%.2f ms", milliseconds))
@@ -310,7 +310,7 @@ final class DiffTests: XCTestCase {
         // The same k keys written by k commits of one key each: the bound still holds.
         for i in 0 ..< changes { try db.write { txn in try txn.put(key(i * (size / changes)), b("one by one")) } }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (count, pages) = try db.diff(from: 2, to: db.latestVersion) { diff in (diff.reduce(0) { n, _ in n + 1 }, diff.pagesVisited) }
+        let (count, pages) = try db.diff(from: 2, to: db.latestVersion) { diff in (diff.reduce(0) { n, _ in n + 1 }, try diff.pagesVisited) }
         print("diff across \(changes) single-key commits: \(count) changes, \(pages) pages visited, "
             + String(format: "%.2f ms", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6))
         XCTAssertEqual(count, changes)

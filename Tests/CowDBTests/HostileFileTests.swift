@@ -35,7 +35,7 @@ final class HostileFileTests: XCTestCase {
                     if !reuse { keys.append(key) }
                     let large = Int.random(in: 0 ..< 10, using: &random) == 0
                     let value = random.bytes(large ? Int.random(in: 3_000 ... 20_000, using: &random) : 40)
-                    let target = Bool.random(using: &random) ? txn.defaultKeyspace : ks
+                    let target = Bool.random(using: &random) ? try txn.defaultKeyspace : ks
                     if reuse, Int.random(in: 0 ..< 3, using: &random) == 0 { _ = try target.delete(key) } else { try target.put(key, value) }
                 }
             }
@@ -213,7 +213,7 @@ final class HostileFileTests: XCTestCase {
 
     /// The keyspace `name` of `txn` (nil when it does not exist at that version).
     private static func keyspace(_ txn: ReadTransaction, _ name: String?) throws -> Keyspace? {
-        guard let name else { return txn.defaultKeyspace }
+        guard let name else { return try txn.defaultKeyspace }
         return try txn.keyspaces().contains(name) ? try txn.keyspace(name) : nil
     }
 

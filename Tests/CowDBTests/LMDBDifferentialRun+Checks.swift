@@ -73,7 +73,7 @@ extension LMDBDifferentialRun {
         for name in Self.allNames {
             let keyspace: Keyspace?
             if name == Self.defaultName {
-                keyspace = txn.defaultKeyspace
+                keyspace = try txn.defaultKeyspace
             } else {
                 do {
                     keyspace = try txn.keyspace(name)
@@ -88,7 +88,8 @@ extension LMDBDifferentialRun {
             }
             try compareKeyspace(keyspace, reader, dbi, name: name, label: "\(label), keyspace \(name)", thorough: thorough)
             if name == Self.defaultName {
-                try expect(txn.count == (try keyspace.count()), "\(label): txn.count \(txn.count) differs from defaultKeyspace.count()")
+                let count = try txn.count
+                try expect(count == (try keyspace.count()), "\(label): txn.count \(count) differs from defaultKeyspace.count()")
             }
         }
     }

@@ -270,7 +270,7 @@ final class LMDBDifferentialRun {
         if let handle = handles[name] {
             keyspace = handle
         } else {
-            keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
+            keyspace = try name == Self.defaultName ? txn.defaultKeyspace : txn.keyspace(name)
             handles[name] = keyspace
         }
         let dbi = writerDBIs[name]!

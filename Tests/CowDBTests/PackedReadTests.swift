@@ -54,7 +54,7 @@ final class PackedReadTests: XCTestCase {
     private func checkTransaction(_ txn: ReadTransaction, _ state: PackedHistoryModel.State, pool: [[UInt8]],
                                   context: String, random: inout SeededGenerator) throws {
         let named = state.keys.filter { !$0.isEmpty }.sorted { compareBytes(Array($0.utf8), Array($1.utf8)) < 0 }
-        XCTAssertEqual(txn.count, UInt64(state[""]!.count), "\(context): count")
+        XCTAssertEqual(try txn.count, UInt64(state[""]!.count), "\(context): count")
         XCTAssertEqual(try txn.defaultKeyspace.count(), UInt64(state[""]!.count), "\(context): default keyspace count")
         XCTAssertEqual(try txn.keyspaces(), named, "\(context): keyspaces")
         for name in PackedHistoryModel.names where state[name] == nil {
@@ -65,7 +65,7 @@ final class PackedReadTests: XCTestCase {
         let probes = pool + (0 ..< 4).map { _ in random.bytes(Int.random(in: 1 ... 17, using: &random)) }
         try checkTransactionGets(txn, pairs(state, ""), probes: probes, context: "\(context) default")
         for name in [""] + named {
-            let keyspace = name.isEmpty ? txn.defaultKeyspace : try txn.keyspace(name)
+            let keyspace = try name.isEmpty ? txn.defaultKeyspace : txn.keyspace(name)
             try checkKeyspace(keyspace, pairs(state, name), probes: probes, context: "\(context) keyspace '\(name)'", random: &random)
         }
     }

@@ -82,7 +82,7 @@ final class RegressionTests: XCTestCase {
         // two are evened out and the new separator is 900 bytes long.
         try db.write { txn in for i in 1 ..< 4 { try txn.delete(key(100, i)) } }
         try db.read { txn in
-            XCTAssertEqual(txn.count, 194 * 4 - 3)
+            XCTAssertEqual(try txn.count, 194 * 4 - 3)
             XCTAssertEqual(try txn.get(key(101, 3)), value)
         }
         try db.checkAndClose()
@@ -305,8 +305,8 @@ final class RegressionTests: XCTestCase {
     // MARK: 9. close() inside a write closure deadlocks (hang)
 
     /// `Database.close` — close() took the non-recursive writer gate. Called from inside a
-    /// write closure it waits for itself forever (a nested write traps with a message; close
-    /// should throw `busy`).
+    /// write closure it waits for itself forever (a nested write throws `busy`; so should
+    /// close).
     func testCloseInsideWriteDoesNotHang() throws {
         let dir = TemporaryDirectory()
         let db = try openDatabase(path: dir.path("db"), options: fastOptions())
@@ -353,7 +353,7 @@ final class RegressionTests: XCTestCase {
         let db = try Database(path: path) // unchecked-open: the leaf is damaged on purpose
         defer { try? db.close() }
         XCTAssertThrowsError(try db.read { txn in
-            try txn.withEntries(from: nil, to: nil, limit: 10) { _, _ in true }
+            try txn.withEntries(limit: 10) { _, _ in true }
         }) { error in
             guard case CowDBError.corrupt = error else { return XCTFail("\(error)") }
         }

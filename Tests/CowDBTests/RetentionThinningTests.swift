@@ -234,7 +234,7 @@ final class RetentionThinningTests: XCTestCase {
                 }
                 try db.read(at: version) { txn in
                     XCTAssertEqual(try txn.get(b("last")), b("\(version)"), "seed \(seed)")
-                    XCTAssertEqual(txn.count, version + 1, "seed \(seed)")
+                    XCTAssertEqual(try txn.count, version + 1, "seed \(seed)")
                 }
             }
         }

@@ -89,7 +89,7 @@ final class SimulationTests: XCTestCase {
     private func randomOperation(in txn: WriteTransaction, _ model: inout Model, _ random: inout SeededGenerator) throws {
         let names = model.keys.sorted()
         let name = names.randomElement(using: &random)!
-        let keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
+        let keyspace = try name == Self.defaultName ? txn.defaultKeyspace : txn.keyspace(name)
         let roll = Int.random(in: 0 ..< 1000, using: &random)
         switch roll {
         case 0 ..< 550:
@@ -192,7 +192,7 @@ final class SimulationTests: XCTestCase {
                 // In name order: the draws below must come in the same order on every run of a seed.
                 for name in model.keys.sorted() {
                     let entries = model[name]!
-                    let keyspace = name == Self.defaultName ? txn.defaultKeyspace : try txn.keyspace(name)
+                    let keyspace = try name == Self.defaultName ? txn.defaultKeyspace : txn.keyspace(name)
                     let expected = sortedEntries(entries)
                     let forward = Array(try keyspace.scan())
                     XCTAssertEqual(forward.count, expected.count, "entries of \(name) at \(version)")

@@ -44,8 +44,9 @@ final class StressTests: XCTestCase {
             return (-1, ["version \(transaction.version): key000 missing"])
         }
         let expected = keys(round: round)
-        if transaction.count != UInt64(expected.count) {
-            problems.append("version \(transaction.version): count \(transaction.count), round \(round) has \(expected.count)")
+        let count = try transaction.count
+        if count != UInt64(expected.count) {
+            problems.append("version \(transaction.version): count \(count), round \(round) has \(expected.count)")
         }
         var scanned = 0
         for (index, entry) in try transaction.scan().enumerated() {

@@ -44,7 +44,7 @@ final class TreeBuilderTests: XCTestCase {
         let scanned = try db.read { txn in try txn.scan().map { ($0.key, $0.value) } }
         XCTAssertEqual(scanned.count, entries.count, label)
         XCTAssertTrue(zip(scanned, entries).allSatisfy { $0.0 == $1.key && $0.1 == $1.value }, label)
-        XCTAssertEqual(try db.read { $0.count }, UInt64(entries.count), label)
+        XCTAssertEqual(try db.read { try $0.count }, UInt64(entries.count), label)
         let stats = try db.stats().keyspaces[0] // every page written is in the tree
         XCTAssertEqual(stats.leafPages + stats.branchPages, built.pages, label)
         if built.root != 0 { try verifyShape(db, root: built.root, label) }

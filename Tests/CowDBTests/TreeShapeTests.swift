@@ -77,7 +77,7 @@ final class TreeShapeTests: XCTestCase {
         let db = try openDatabase(path: directory.path("all"), options: options())
         try db.write { txn in for i in 0 ..< 5_000 { try txn.put(b("k\(i)"), b("v\(i)")) } }
         try db.write { txn in for i in 0 ..< 5_000 { XCTAssertTrue(try txn.delete(b("k\(i)"))) } }
-        XCTAssertEqual(try db.read { $0.count }, 0)
+        XCTAssertEqual(try db.read { try $0.count }, 0)
         XCTAssertEqual(try db.stats().keyspaces[0].leafPages, 0)
         XCTAssertEqual(try db.read(at: 1) { try $0.get(b("k4999")) }, b("v4999"))
         XCTAssertEqual(try db.read(at: 1) { Array(try $0.scan()).count }, 5_000)

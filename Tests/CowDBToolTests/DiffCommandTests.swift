@@ -89,7 +89,7 @@ final class DiffCommandTests: XCTestCase {
             assertSuccess(result)
             let parsed = try result.text.split(separator: "\n").map { line -> DiffEntry in
                 let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
-                let entry = DiffEntry(keyspace: object["keyspace"] as? String, key: DumpText.hexBytes(object["key"] as! String),
+                let entry = try DiffEntry(keyspace: object["keyspace"] as? String, key: DumpText.hexBytes(object["key"] as! String),
                                       oldValue: (object["old"] as? String).map(DumpText.hexBytes), newValue: (object["new"] as? String).map(DumpText.hexBytes))
                 XCTAssertEqual(object["op"] as? String, entry.change.rawValue)
                 return entry
@@ -124,7 +124,7 @@ final class DiffCommandTests: XCTestCase {
         for name in [nil] + named.map(Optional.some) {
             let a = old[name] ?? [:], b = new[name] ?? [:]
             for key in Set(a.keys).union(b.keys).sorted(by: { $0.lexicographicallyPrecedes($1) }) where a[key] != b[key] {
-                result.append(DiffEntry(keyspace: name, key: key, oldValue: a[key], newValue: b[key]))
+                result.append(try DiffEntry(keyspace: name, key: key, oldValue: a[key], newValue: b[key]))
             }
         }
         return result

@@ -155,7 +155,7 @@ extension PhaseRunner {
         let seconds = try Clock.measure {
             try db.diff(from: old, to: old + UInt64(span)) { sequence in
                 for _ in sequence { changes += 1 }
-                pages = sequence.pagesVisited
+                pages = try sequence.pagesVisited
             }
         }
         let expected = schedule.changedKeys(from ..< from + span)

@@ -174,7 +174,7 @@ struct PhaseRunner<E: Engine> {
         let seconds = try Clock.measure {
             try db.diff(from: latest - 100, to: latest) { sequence in
                 for _ in sequence { changes += 1 }
-                pages = sequence.pagesVisited
+                pages = try sequence.pagesVisited
             }
         }
         results.append(Measurement(workload: .diff, engine: engineName, seconds: seconds, operationsPerSecond: Double(changes) / seconds,

@@ -12,8 +12,6 @@
 //   feed DB AFTER COUNT    open read-only, print "ready", follow `changes(after: AFTER)` for COUNT
 //                          commits, printing "version V entries E at NS" (NS: wall-clock ns
 //                          when it arrived) for each, then "cpu MS" (CPU time since "ready")
-//   change-in-view DB KIND  put inside a write transaction's withValue (KIND value) or
-//                          withEntries (KIND entries) of a changed key: must trap
 import CowDB
 import CowDBTestSupport
 import Foundation
@@ -97,20 +95,6 @@ do {
         say("ready")
         writeThreads(db, round: Int(arguments[3]) ?? 0, threads: arguments.count > 4 ? Int(arguments[4]) ?? 4 : 4)
         try db.close()
-    case "change-in-view":
-        let db = try Database(path: path)
-        try db.write { txn in
-            try txn.put(Array("a".utf8), [UInt8](repeating: 1, count: 100)) // "a" now lives in a changed node
-            if arguments[3] == "entries" {
-                try txn.withEntries { _, _ in
-                    try txn.put(Array("b".utf8), [2])
-                    return true
-                }
-            } else {
-                _ = try txn.withValue(for: Array("a".utf8)) { _ in try txn.put(Array("b".utf8), [2]) }
-            }
-        }
-        say("no trap")
     case "hold":
         let db = try Database(path: path)
         say("ready")

@@ -59,19 +59,19 @@ struct EveryVersionModel {
 
     /// The diff of one keyspace (`name`, "" for the default) from state `old` to `new`: an
     /// absent keyspace counts as empty.
-    static func diff(_ name: String, _ old: State, _ new: State) -> [DiffEntry] {
+    static func diff(_ name: String, _ old: State, _ new: State) throws -> [DiffEntry] {
         let before = old[name] ?? [:], after = new[name] ?? [:]
         let keys = Set(before.keys).union(after.keys).sorted { $0.lexicographicallyPrecedes($1) }
-        return keys.compactMap { key in
+        return try keys.compactMap { key in
             let (from, to) = (before[key], after[key])
             guard from != to else { return nil }
-            return DiffEntry(keyspace: name.isEmpty ? nil : name, key: key, oldValue: from, newValue: to)
+            return try DiffEntry(keyspace: name.isEmpty ? nil : name, key: key, oldValue: from, newValue: to)
         }
     }
 
     /// The diff of every keyspace: the default one first, then the named ones in byte order.
-    static func diffAll(_ old: State, _ new: State) -> [DiffEntry] {
+    static func diffAll(_ old: State, _ new: State) throws -> [DiffEntry] {
         let named = sortedNames(Set(old.keys).union(new.keys).filter { !$0.isEmpty })
-        return ([""] + named).flatMap { diff($0, old, new) }
+        return try ([""] + named).flatMap { try diff($0, old, new) }
     }
 }

@@ -199,7 +199,7 @@ enum FuzzCase {
         if !versions.isEmpty { picked.insert(versions[versions.count / 2].version) }
         for version in picked.sorted() {
             _ = try? database.read(at: version) { transaction in
-                readEverything(transaction.defaultKeyspace)
+                readEverything(try transaction.defaultKeyspace)
                 for name in (try? transaction.keyspaces()) ?? [] {
                     if let keyspace = try? transaction.keyspace(name) { readEverything(keyspace) }
                 }
@@ -207,9 +207,9 @@ enum FuzzCase {
             _ = try? database.stats(version: version)
         }
         if let last = versions.last {
-            _ = try? database.read(asOf: Date(timeIntervalSince1970: Double(last.timestampNanoseconds) / 1e9)) { _ = $0.count }
+            _ = try? database.read(asOf: Date(timeIntervalSince1970: Double(last.timestampNanoseconds) / 1e9)) { _ = try $0.count }
         }
-        _ = try? database.read(at: UInt64.max) { _ = $0.count }
+        _ = try? database.read(at: UInt64.max) { _ = try $0.count }
         _ = try? database.tags()
         if let first = versions.first, let last = versions.last {
             _ = try? database.diffAllKeyspaces(from: first.version, to: last.version) { changes in

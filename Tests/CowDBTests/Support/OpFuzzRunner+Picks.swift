@@ -61,7 +61,7 @@ extension OpFuzzRunner {
 
     /// The keyspace of `name` in `txn` ("" is the default).
     func keyspace(_ txn: ReadTransaction, _ name: String) throws -> Keyspace {
-        name.isEmpty ? txn.defaultKeyspace : try txn.keyspace(name)
+        try name.isEmpty ? txn.defaultKeyspace : txn.keyspace(name)
     }
 
     /// The error a key should get from a put (nil: none).

@@ -70,7 +70,7 @@ final class PackedSimulation {
             }
             for _ in 0 ..< operations {
                 let name = state.keys.sorted().randomElement(using: &random)!
-                let keyspace = name.isEmpty ? txn.defaultKeyspace : try txn.keyspace(name)
+                let keyspace = try name.isEmpty ? txn.defaultKeyspace : txn.keyspace(name)
                 let key = check.keyPool.randomElement(using: &random)!
                 switch Int.random(in: 0 ..< 20, using: &random) {
                 case 0 ..< 13: let v = value(); try keyspace.put(key, v); state[name]![key] = v

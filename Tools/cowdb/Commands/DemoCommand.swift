@@ -77,7 +77,7 @@ struct DemoCommand: ParsableCommand {
         let writer = DumpWriter(output: output, encoding: .print)
         let fileBytes = try db.versions().last?.fileLength ?? UInt64(db.pageSize)
         try db.read { txn in
-            let names: [String?] = (txn.count > 0 ? [nil] : []) + (try txn.keyspaces())
+            let names: [String?] = (try txn.count > 0 ? [nil] : []) + (try txn.keyspaces())
             for name in names {
                 let keyspace = try DatabaseAccess.keyspace(name, in: txn)
                 try writer.beginBlock(DumpHeader(encoding: .print, database: name, mapSize: DumpFormat.mapSize(forFileBytes: fileBytes),

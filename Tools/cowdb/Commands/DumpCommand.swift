@@ -66,7 +66,7 @@ struct DumpCommand: ParsableCommand {
 
     /// Writes one block per keyspace selected, in one read transaction (one consistent version).
     private func dump(_ txn: ReadTransaction, of db: Database, to output: BufferedOutput) throws {
-        let names: [String?] = all ? (txn.count > 0 ? [nil] : []) + (try txn.keyspaces()) : [keyspace]
+        let names: [String?] = all ? (try txn.count > 0 ? [nil] : []) + (try txn.keyspaces()) : [keyspace]
         let keyspaces = try names.map { try DatabaseAccess.keyspace($0, in: txn) }
         let encoding: DumpEncoding = printable ? .print : .bytevalue
         let header = DumpHeader(encoding: encoding, mapSize: DumpFormat.mapSize(forFileBytes: try fileLength(of: db, at: txn.version)),

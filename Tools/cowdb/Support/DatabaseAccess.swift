@@ -46,7 +46,7 @@ enum DatabaseAccess {
     /// The keyspace `name` (nil: the default one) of `txn`, or an error naming the keyspaces
     /// that do exist at that version.
     static func keyspace(_ name: String?, in txn: ReadTransaction) throws -> Keyspace {
-        guard let name else { return txn.defaultKeyspace }
+        guard let name else { return try txn.defaultKeyspace }
         do {
             return try txn.keyspace(name)
         } catch CowDBError.keyspaceNotFound {
