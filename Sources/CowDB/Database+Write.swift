@@ -2,9 +2,6 @@ import CowDBFormat
 import CowDBStorage
 import CowDBTree
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // Writing: the writer gate, and a write transaction from its start to its commit through
 // `Generation.commit`, the one commit path (Generation+Commit.swift lists its steps).
@@ -69,7 +66,7 @@ extension Database {
     /// commit queued for a sync is published first (`settled`; `write` alone builds on
     /// commits still waiting for theirs, and passes false).
     func withWriterGate<T>(settled: Bool = true, _ body: (CommitPoint?, MappedRegion) throws -> T) throws -> T {
-        let me = UInt(pthread_self())
+        let me = OS.currentThread()
         precondition(writerThread.load(ordering: .relaxed) != me, "CowDB: nested write on the same thread")
         if options.readOnly { throw CowDBError.readOnly }
         writerGate.lock()
