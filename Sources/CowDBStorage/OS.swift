@@ -7,14 +7,15 @@ import Glibc
 #endif
 
 // Every call CowDB makes to the operating system is in the files named OS*.swift of this module:
-// files, maps and locks (OS+Files.swift), mutexes (OS+Threads.swift), and time, sleeping and
-// error numbers (here). Every other file, in every module, calls these, so a port to another
+// files and maps (OS+Files.swift), mutexes (OS+Threads.swift), the writer's file lock, futex
+// waits and sleeps (OS+Waits.swift), and the clock, thread and process identifiers and error
+// numbers (here). Every other file, in every module, calls these, so a port to another
 // system is these files. They use swift-system's `FileDescriptor` and `Errno` where it has the
 // call (it retries a call interrupted by a signal, EINTR); the rest call the C library here,
 // through `retryingInterrupted` where a call can be interrupted. A failure is thrown as
 // `CowDBError.io(operation:path:errno:)`, the operation named after the C call.
 
-/// The operating system's calls that are not about files (see OS+Files.swift for those).
+/// The operating system's calls (in this file and the other OS*.swift files).
 package enum OS {
     /// Seconds on the monotonic clock.
     package static func monotonicSeconds() -> Double {
