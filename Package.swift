@@ -1,15 +1,18 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// Built and tested on Linux only (README "Platforms"); SwiftPM's `platforms:` lists only Apple
+// systems, so it lists none. A port implements Sources/CowDBStorage/OS*.swift.
 let package = Package(
     name: "CowDB",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "CowDB", targets: ["CowDB"]),
         .executable(name: "cowdb", targets: ["cowdb"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The library's only dependency: file descriptors and errno (CowDBStorage/OS*.swift).
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // CRC-32C (SSE4.2 when the CPU has it) and atomic loads/stores on shared mapped memory.
@@ -21,14 +24,15 @@ let package = Package(
         // every on-disk structure's encoder and decoder, and the error type.
         .target(
             name: "CowDBFormat",
-            dependencies: ["CCowDBSupport"],
+            dependencies: ["CCowDBSupport", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/CowDBFormat",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
-        // Files, pages, the index, recovery, the lock file; a database generation's life.
+        // Files, pages, the index, recovery, the lock file; a database generation's life; and
+        // every call to the operating system (OS*.swift).
         .target(
             name: "CowDBStorage",
-            dependencies: ["CowDBFormat", "CCowDBSupport"],
+            dependencies: ["CowDBFormat", "CCowDBSupport", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/CowDBStorage",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

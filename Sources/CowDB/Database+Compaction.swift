@@ -47,8 +47,8 @@ extension Database {
     @discardableResult
     public func compact(keeping policy: RetentionPolicy = RetentionPolicy(), packing: Packing = .none) throws -> CompactionReport {
         if options.readOnly { throw CowDBError.readOnly }
-        let run = CompactionRun(started: monotonicSeconds())
-        while !compacting.withLock({ running in defer { running = true }; return !running }) { usleep(2_000) }
+        let run = CompactionRun(started: OS.monotonicSeconds())
+        while !compacting.withLock({ running in defer { running = true }; return !running }) { OS.sleep(microseconds: 2_000) }
         defer { compacting.withLock { $0 = false } }
 
         let generation = store.header.generation
@@ -63,7 +63,7 @@ extension Database {
             // Nothing committed: nothing to keep or drop, and no new generation.
             let bytes = UInt64(store.layout.pageSize)
             return CompactionReport(versionsBefore: 0, versionsKept: 0, versionsCarriedOver: 0, bytesBefore: bytes, bytesAfter: bytes,
-                                    generation: generation, seconds: monotonicSeconds() - run.started)
+                                    generation: generation, seconds: OS.monotonicSeconds() - run.started)
         }
         run.mark("\(versionCount) versions, \(kept.count) kept")
         let target = try compactionTarget(generation: generation + 1)
@@ -97,7 +97,7 @@ extension Database {
             return CompactionReport(versionsBefore: versionCount + run.carried, versionsKept: after.count,
                                     versionsCarriedOver: run.carried, bytesBefore: max(bytesBefore, ((latest?.page ?? 0) + 1) * UInt64(store.layout.pageSize)),
                                     bytesAfter: after.last?.fileLength ?? UInt64(store.layout.pageSize),
-                                    generation: generation + 1, seconds: monotonicSeconds() - run.started)
+                                    generation: generation + 1, seconds: OS.monotonicSeconds() - run.started)
         }
     }
 
@@ -233,7 +233,7 @@ extension Database {
             let length = ((generation.current().latest?.page ?? 0) + 1) * UInt64(pageSize)
             let allowed = UInt64(max(1, stallFactor)) * max(automatic.minimumGrowth, UInt64(Double(base) * fraction))
             guard length > base + allowed else { return }
-            usleep(1_000)
+            OS.sleep(microseconds: 1_000)
         }
     }
 
@@ -288,6 +288,6 @@ private final class CompactionRun {
 
     /// With COWDB_COMPACTION_TRACE set: the time since the start at each step, on stderr.
     func mark(_ step: String) {
-        if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, monotonicSeconds() - started).utf8)) }
+        if trace { FileHandle.standardError.write(Data(String(format: "compaction: %@ at %.3f s\n", step, OS.monotonicSeconds() - started).utf8)) }
     }
 }

@@ -24,7 +24,7 @@ extension Database {
         let adopted: Generation
         do {
             adopted = try Generation.open(place, number: number, lockFile: lockFile)
-        } catch let CowDBError.io(_, _, code) where code == ENOENT && options.readOnly {
+        } catch let CowDBError.io(_, _, code) where code == OSErrno.noSuchFile && options.readOnly {
             return
         }
         let installed = state.withLock { state -> Bool in

@@ -126,7 +126,7 @@ extension Database {
         let file: any StorageFile
         do {
             file = try backend.open(tagsPath, create: false, readOnly: true)
-        } catch let CowDBError.io(_, _, code) where code == ENOENT {
+        } catch let CowDBError.io(_, _, code) where code == OSErrno.noSuchFile {
             return []
         }
         defer { file.close() }

@@ -1,8 +1,5 @@
 import CowDBFormat
 import CowDBStorage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // What lies in the data file past its last commit: the reserve of zeros a durable writer keeps
 // (CowDBStorage/Generation+Reserve.swift, FORMAT.md "The reserve"), and, before it, whatever is
@@ -42,7 +39,7 @@ extension Database {
     /// latest commit must be zeros (the writer's open cut off anything else). Nil when it is,
     /// or when this process cannot know (a reader, or a check inside a write on this thread).
     func reserveProblem() throws -> (page: UInt64, message: String)? {
-        guard !options.readOnly, writerThread.load(ordering: .relaxed) != UInt(pthread_self()) else { return nil }
+        guard !options.readOnly, writerThread.load(ordering: .relaxed) != OS.currentThread() else { return nil }
         let tail = try withWriterGate { _, _ in try dataFileTail() }
         guard let page = tail.firstUnfinishedPage else { return nil }
         return (page, "the data file holds \(tail.unfinishedBytes) bytes past the last commit that are not zeros "

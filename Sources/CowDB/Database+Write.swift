@@ -2,9 +2,6 @@ import CowDBFormat
 import CowDBStorage
 import CowDBTree
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // Writing: the writer gate, and a write transaction from its start to its commit through
 // `Generation.commit`, the one commit path (Generation+Commit.swift lists its steps).
@@ -70,7 +67,7 @@ extension Database {
     /// commit queued for a sync is published first (`settled`; `write` alone builds on
     /// commits still waiting for theirs, and passes false).
     func withWriterGate<T>(settled: Bool = true, _ body: (CommitPoint?, MappedRegion) throws -> T) throws -> T {
-        let me = UInt(pthread_self())
+        let me = OS.currentThread()
         if writerThread.load(ordering: .relaxed) == me { throw CowDBError.busy("nested write on the same thread (it would wait for itself)") }
         if options.readOnly { throw CowDBError.readOnly }
         writerGate.lock()

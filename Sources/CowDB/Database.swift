@@ -3,9 +3,6 @@ import CowDBStorage
 import CowDBTree
 import Foundation
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// An embedded, versioned key-value database: a directory holding an append-only data
 /// file (`data`), its index (`index`) and a lock file (`lock`).
@@ -165,11 +162,11 @@ public final class Database: @unchecked Sendable {
 
     /// Closes the database. Throws `busy` while snapshots are open; waits for a running write.
     public func close() throws {
-        if writerThread.load(ordering: .relaxed) == UInt(pthread_self()) {
+        if writerThread.load(ordering: .relaxed) == OS.currentThread() {
             throw CowDBError.busy("close() called inside write() on the same thread")
         }
         // An automatic compaction (packing) running in the background finishes first.
-        while automaticCheckRunning.load(ordering: .acquiring) { usleep(2_000) }
+        while automaticCheckRunning.load(ordering: .acquiring) { OS.sleep(microseconds: 2_000) }
         writerGate.lock()
         defer { writerGate.unlock() }
         // Commits still waiting for their sync are made durable and published first.

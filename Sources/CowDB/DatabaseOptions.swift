@@ -1,9 +1,6 @@
 import CowDBFormat
 import CowDBStorage
 import CowDBTree
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// How a database is opened (and, for a new one, created).
 public struct DatabaseOptions: Sendable {
@@ -42,7 +39,7 @@ public struct DatabaseOptions: Sendable {
     public var mapReservation = 64 << 30
     /// Permission bits for new files (the umask applies too; the world-write bit is always
     /// cleared, so no database file is ever world-writable).
-    public var fileMode: mode_t = 0o644
+    public var fileMode: UInt32 = 0o644
     /// Compact in the background (nil: only when `compact(keeping:packing:)` is called). The
     /// default, `AutomaticCompaction.packHistory`, keeps every version and packs the older
     /// ones whenever the data file has grown by a quarter (at least 16 MiB) since it was last

@@ -43,10 +43,16 @@ package func keyHead(_ key: UnsafeRawBufferPointer) -> UInt64 {
 package func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = Swift.min(a.count, b.count)
     if n > 0, let pa = a.baseAddress, let pb = b.baseAddress {
-        let r = memcmp(pa, pb, n)
+        let r = cowdb_memcmp(pa, pb, n)
         if r != 0 { return Int(r) }
     }
     return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+}
+
+/// Whether the `count` bytes at `a` and at `b` are equal (`memcmp`).
+@inlinable @inline(__always)
+package func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, count: Int) -> Bool {
+    count == 0 || cowdb_memcmp(a, b, count) == 0
 }
 
 /// `memcmp` order of two arrays.
@@ -75,8 +81,3 @@ package func crc32c(_ bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) -> UInt32
     return cowdb_crc32c(seed, base, bytes.count)
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

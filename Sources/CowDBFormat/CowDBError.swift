@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Every error CowDB throws. Errors from bad input name the input; errors from a damaged
 /// file name the page and what was wrong; I/O errors name the operation and `errno`.
@@ -80,7 +81,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
             if let page { location += " page \(page)" }
             if let offset { location += " offset \(offset)" }
             return "corrupt:\(location.isEmpty ? "" : location + ":") \(reason)"
-        case let .io(operation, path, errno): return "I/O error: \(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))"
+        case let .io(operation, path, errno): return "I/O error: \(operation) \(path): \(Errno(rawValue: errno).description) (errno \(errno))"
         case let .invalidArgument(why): return "invalid argument: \(why)"
         case let .typeMismatch(why): return "type mismatch: \(why)"
         case let .writerPoisoned(why): return "writer disabled after a failed sync (reopen the database): \(why)"

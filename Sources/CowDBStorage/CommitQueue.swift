@@ -1,5 +1,4 @@
 import CowDBFormat
-import Glibc
 
 // Group commit's bookkeeping: the commits a generation's writer has appended to the data file
 // but not yet made durable and published, and who is syncing them. Generation+Publish.swift
@@ -48,37 +47,29 @@ final class CommitQueue: @unchecked Sendable {
         var fileEnd: UInt64 = 0
     }
 
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let condition: UnsafeMutablePointer<pthread_cond_t>
+    private let mutex = OSMutex()
+    private let condition = OSCondition()
     /// Only between `lock()` and `unlock()`.
     var state: State
 
     /// Starts with the recovered head as the tip.
     init(tip: CommitPoint?, mapping: MappedRegion) {
         state = State(tip: tip, tipMapping: mapping)
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
-        condition = .allocate(capacity: 1)
-        condition.initialize(to: pthread_cond_t())
-        pthread_cond_init(condition, nil)
     }
 
     deinit {
-        pthread_cond_destroy(condition)
-        condition.deallocate()
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
+        condition.destroy()
+        mutex.destroy()
     }
 
     /// Takes the lock.
-    func lock() { pthread_mutex_lock(mutex) }
+    func lock() { mutex.lock() }
     /// Releases the lock.
-    func unlock() { pthread_mutex_unlock(mutex) }
+    func unlock() { mutex.unlock() }
     /// Waits for `broadcast`, releasing the lock meanwhile (held again on return).
-    func wait() { pthread_cond_wait(condition, mutex) }
+    func wait() { condition.wait(releasing: mutex) }
     /// Wakes every waiter.
-    func broadcast() { pthread_cond_broadcast(condition) }
+    func broadcast() { condition.broadcast() }
 
     /// Runs `body` with the state under the lock.
     func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {

@@ -1,9 +1,4 @@
 import CowDBFormat
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // Making a directory's path survive a power cut. A new directory entry is durable only once
 // the directory holding it is synced, and that directory's own entry only once its parent is
@@ -25,10 +20,15 @@ extension StorageBackend {
             level = parent
             do {
                 try syncDirectory(level)
-            } catch let CowDBError.io(_, _, code) where [EACCES, EPERM, EINVAL, EROFS].contains(code) {
+            } catch let CowDBError.io(_, _, code) where Self.skippedLevelErrors.contains(code) {
                 continue
             }
         }
+    }
+
+    /// EACCES, EPERM, EINVAL, EROFS: see `syncEveryLevel(of:)`.
+    private static var skippedLevelErrors: [Int32] {
+        [OSErrno.permissionDenied, OSErrno.notPermitted, OSErrno.invalidArgument, OSErrno.readOnlyFileSystem]
     }
 }
 

@@ -1,7 +1,4 @@
 import CowDBFormat
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The data file and index of one generation, opened but not yet recovered.
 package struct GenerationFiles {
@@ -18,9 +15,9 @@ package struct GenerationFiles {
             let current = try number ?? CurrentFile.read(in: place.directory, backend: place.backend)
             do {
                 return try GenerationFiles(place, current)
-            } catch let CowDBError.io(_, _, code) where code == ENOENT && number == nil && attempts < 100 {
+            } catch let CowDBError.io(_, _, code) where code == OSErrno.noSuchFile && number == nil && attempts < 100 {
                 attempts += 1 // a compaction switched generations between our reads
-                usleep(1000)
+                OS.sleep(microseconds: 1000)
             }
         }
     }

@@ -1,9 +1,6 @@
 import CowDBFormat
 import Synchronization
 import CCowDBSupport
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // The lock file (`lock`): the writer's lock, and one shared page through which a writer
 // tells read-only processes about new commits without a system call per transaction.
@@ -38,36 +35,35 @@ package final class LockFile: @unchecked Sendable {
     private var fd: Int32 { descriptor.load(ordering: .relaxed) }
 
     /// Opens (creating when allowed) the lock file and maps its page read-write (writer) or read-only.
-    package init(path: String, writable: Bool, fileMode: mode_t) throws {
+    package init(path: String, writable: Bool, fileMode: UInt32) throws {
         self.path = path
-        let fd = Glibc.open(path, (writable ? O_RDWR | O_CREAT : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW, fileMode & 0o664)
-        if fd < 0, !writable, errno == ENOENT {
+        let fd: Int32
+        do {
+            fd = try OS.open(path, writable: writable, create: writable, mode: fileMode & 0o664)
+        } catch let CowDBError.io(_, _, code) where !writable && code == OSErrno.noSuchFile {
             // No lock file: no writer has this database open. A read-only open proceeds and
             // sees the commits on disk (and none that a later writer adds).
             descriptor = Atomic(-1)
             page = nil
             return
         }
-        guard fd >= 0 else { throw CowDBError.io(operation: "open", path: path, errno: errno) }
+        let length: UInt64
+        do {
+            if writable, let current = try? OS.length(fd, path: path), current < LockFile.size {
+                try? OS.resize(fd, to: UInt64(LockFile.size), path: path)
+            }
+            length = try OS.length(fd, path: path)
+        } catch {
+            OS.close(fd)
+            throw error
+        }
         descriptor = Atomic(fd)
-        if writable {
-            var info = stat()
-            if fstat(fd, &info) == 0, info.st_size < LockFile.size { _ = ftruncate(fd, off_t(LockFile.size)) }
-        }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CowDBError.io(operation: "fstat", path: path, errno: errno) }
-        if info.st_size >= LockFile.size,
-           let address = mmap(nil, LockFile.size, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0),
-           address != MAP_FAILED {
-            page = address
-        } else {
-            page = nil
-        }
+        page = length >= LockFile.size ? try? OS.mapShared(fd, length: LockFile.size, writable: writable, path: path) : nil
     }
 
     deinit {
         close()
-        if let page { munmap(page, LockFile.size) }
+        if let page { OS.unmap(page, length: LockFile.size) }
     }
 
     /// Releases the writer lock and closes the descriptor. The unlock is explicit: the map of
@@ -76,31 +72,16 @@ package final class LockFile: @unchecked Sendable {
     package func close() {
         let fd = descriptor.exchange(-1, ordering: .relaxed)
         guard fd >= 0 else { return }
-        var lock = flock()
-        lock.l_type = Int16(F_UNLCK)
-        lock.l_whence = Int16(SEEK_SET)
-        lock.l_start = 0
-        lock.l_len = 1
-        _ = fcntl(fd, COWDB_F_OFD_SETLK, &lock)
-        _ = Glibc.close(fd)
+        OS.unlock(fd)
+        OS.close(fd)
     }
 
     /// Takes the exclusive writer lock, waiting up to `timeout` seconds (0: fail at once).
     package func lockForWriting(timeout: Double) throws {
-        var lock = flock()
-        lock.l_type = Int16(F_WRLCK)
-        lock.l_whence = Int16(SEEK_SET)
-        lock.l_start = 0
-        lock.l_len = 1
-        let deadline = timeout > 0 ? monotonicSeconds() + timeout : 0
-        while true {
-            if fcntl(fd, COWDB_F_OFD_SETLK, &lock) == 0 { return }
-            let error = errno
-            guard error == EAGAIN || error == EACCES || error == EINTR else {
-                throw CowDBError.io(operation: "fcntl(F_OFD_SETLK)", path: path, errno: error)
-            }
-            if monotonicSeconds() >= deadline { throw CowDBError.locked(path: path) }
-            usleep(2000)
+        let deadline = timeout > 0 ? OS.monotonicSeconds() + timeout : 0
+        while try !OS.tryLockExclusively(fd, path: path) {
+            if OS.monotonicSeconds() >= deadline { throw CowDBError.locked(path: path) }
+            OS.sleep(microseconds: 2000)
         }
     }
 
@@ -115,11 +96,11 @@ package final class LockFile: @unchecked Sendable {
         cowdb_atomic_store_u64(page + 24, commitPage)
         cowdb_atomic_store_u64(page + 32, generation)
         cowdb_atomic_store_u64(page + 40, UInt64(indexCount))
-        cowdb_atomic_store_u64(page + 48, UInt64(getpid()))
+        cowdb_atomic_store_u64(page + 48, OS.processID())
         cowdb_atomic_fence()
         cowdb_atomic_store_u64(page + 8, (sequence | 1) &+ 1)
         // Wakes change feeds waiting on the sequence, in this process and in others.
-        _ = cowdb_futex_wake(page + 8)
+        OS.wake(onWord: page + 8)
     }
 
     /// The published sequence: it changes with every publication (0 without a shared page).
@@ -135,9 +116,9 @@ package final class LockFile: @unchecked Sendable {
     /// sequence's low 32 bits, which change with every publication).
     package func waitForPublication(after sequence: UInt64, timeout: Double) {
         let nanoseconds = Int64(max(0, min(timeout, 3_600)) * 1e9)
-        guard let page else { return sleepNanoseconds(nanoseconds) }
+        guard let page else { return OS.sleep(nanoseconds: nanoseconds) }
         guard cowdb_atomic_load_u64(page + 8) == sequence else { return }
-        _ = cowdb_futex_wait(page + 8, UInt32(truncatingIfNeeded: sequence), nanoseconds)
+        OS.wait(onWord: page + 8, whileEquals: UInt32(truncatingIfNeeded: sequence), nanoseconds: nanoseconds)
     }
 
     /// What the writer last published, read consistently (seqlock read); nil if never published.
@@ -157,18 +138,4 @@ package final class LockFile: @unchecked Sendable {
         }
         return nil
     }
-}
-
-/// Sleeps the calling thread for `nanoseconds`.
-package func sleepNanoseconds(_ nanoseconds: Int64) {
-    var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
-}
-
-/// Seconds on the monotonic clock.
-package func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
 }

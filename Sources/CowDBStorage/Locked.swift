@@ -1,36 +1,28 @@
 import CowDBFormat
-import Glibc
 
-/// A value guarded by a `pthread_mutex_t`, with `Synchronization.Mutex`'s `withLock` shape.
+/// A value guarded by a pthread mutex (`OSMutex`), with `Synchronization.Mutex`'s `withLock` shape.
 ///
 /// Why not `Mutex`: on Linux, Thread Sanitizer cannot see `Mutex`'s futex-based locking
 /// (the standard library is not built with it), so every read transaction showed up as a
 /// race with the commit that published the version it reads — noise that would hide a real
 /// race. TSan intercepts pthread locks, and an uncontended pthread lock costs about the same.
 @usableFromInline package final class Locked<Value>: @unchecked Sendable {
-    /// Heap-allocated: a pthread mutex must not move once initialized.
-    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let mutex = OSMutex()
     @usableFromInline var value: Value
 
     /// Guards `value`.
     package init(_ value: Value) {
         self.value = value
-        mutex = .allocate(capacity: 1)
-        mutex.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(mutex, nil)
     }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
+    deinit { mutex.destroy() }
 
     /// Runs `body` with the value while holding the lock (not reentrant). Inlinable: every read
     /// takes it from the API module, and a generic call across modules is not specialized.
     @inlinable @inline(__always)
     package func withLock<Result, Failure: Error>(_ body: (inout Value) throws(Failure) -> Result) throws(Failure) -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        mutex.lock()
+        defer { mutex.unlock() }
         return try body(&value)
     }
 }

@@ -1,10 +1,5 @@
 import CowDBFormat
 import CCowDBSupport
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // Which pages of one data file this process has verified: the first read of a page (or of
 // an overflow run, as a whole) checks its checksum and sets its bit; later reads test the bit
@@ -29,9 +24,7 @@ import Darwin
     package let bits: Bits
 
     package init() {
-        let length = Int(VerifiedPages.capacity / 8)
-        let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        if let address, address != MAP_FAILED {
+        if let address = OS.mapAnonymous(length: Int(VerifiedPages.capacity / 8)) {
             bits = Bits(words: address, pageLimit: VerifiedPages.capacity)
         } else {
             // No address space for it: verify every read (a limit of 0 covers no page).
@@ -40,7 +33,7 @@ import Darwin
     }
 
     deinit {
-        if bits.pageLimit > 0 { munmap(bits.words, Int(bits.pageLimit / 8)) }
+        if bits.pageLimit > 0 { OS.unmap(bits.words, length: Int(bits.pageLimit / 8)) }
     }
 
     /// A view of the bitmap (valid while its `VerifiedPages` lives).

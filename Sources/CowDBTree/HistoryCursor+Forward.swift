@@ -1,8 +1,5 @@
 import CowDBFormat
 import CowDBStorage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // The forward path of `HistoryCursor` (gets and forward steps), on the composite keys' bytes
 // in place: see HistoryCursor.swift.
@@ -62,7 +59,7 @@ extension HistoryCursor {
         current = []
         grouped.removeAll(keepingCapacity: true)
         let found = try tree.withKey { bytes -> UInt64? in
-            guard bytes.count >= prefix.count, prefix.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, prefix.count) == 0 }) else {
+            guard bytes.count >= prefix.count, prefix.withUnsafeBytes({ bytesEqual($0.baseAddress!, bytes.baseAddress!, count: prefix.count) }) else {
                 _ = try HistoryKey.decode(bytes, page: page) // another kind or keyspace: the end, if it is a key at all
                 return nil
             }
@@ -82,8 +79,8 @@ extension HistoryCursor {
         let prefix = self.prefix
         return try tree.withKey { bytes -> UInt64? in
             guard bytes.count == prefix.count + grouped.count + 8,
-                  prefix.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, prefix.count) == 0 }),
-                  grouped.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress! + prefix.count, grouped.count) == 0 })
+                  prefix.withUnsafeBytes({ bytesEqual($0.baseAddress!, bytes.baseAddress!, count: prefix.count) }),
+                  grouped.withUnsafeBytes({ bytesEqual($0.baseAddress!, bytes.baseAddress! + prefix.count, count: grouped.count) })
             else { return nil }
             return ~UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
         }

@@ -1,8 +1,5 @@
 import CowDBFormat
 import CowDBStorage
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // Reading one keyspace of the packed history tree as it was at one version
 // (docs/FORMAT.md, "Packed history tree"; a pack commit's catalogRoot). The tree is an
@@ -65,7 +62,7 @@ package struct HistoryCursor {
         try probe.withUnsafeBytes { probe in
             try BTree.walkStored(rootPage: rootPage, from: probe, pages: pages) { leaf, index in
                 let (found, stored) = try leaf.entry(index)
-                if found.count == probe.count, memcmp(found.baseAddress!, probe.baseAddress!, probe.count - 8) == 0 {
+                if found.count == probe.count, bytesEqual(found.baseAddress!, probe.baseAddress!, count: probe.count - 8) {
                     result = try HistoryValue.decode(stored, page: leaf.number).map { .stored($0, leafPage: leaf.number) }
                 }
                 return false

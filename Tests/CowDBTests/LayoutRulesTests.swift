@@ -26,6 +26,43 @@ final class LayoutRulesTests: XCTestCase {
         XCTAssertTrue(violations.isEmpty, "\(violations.count) layout violations:\n" + violations.map(\.description).joined(separator: "\n"))
     }
 
+    /// Every OS call in Sources/ is in Sources/CowDBStorage/OS*.swift (issue 15: a port is those
+    /// files): no other file imports a C platform module or swift-system, or calls the C library.
+    func testOnlyTheOSFilesCallTheOperatingSystem() throws {
+        let files = LayoutScanner.swiftFiles(under: repositoryRoot).filter { $0.hasPrefix("Sources/") }
+        XCTAssertTrue(files.contains { $0.hasPrefix(LayoutScanner.osFilePrefix) }, "no OS files under \(repositoryRoot.path)")
+        var violations: [LayoutViolation] = []
+        for path in files {
+            let text = try String(contentsOf: repositoryRoot.appendingPathComponent(path), encoding: .utf8)
+            violations += LayoutScanner.osCallViolations(inFile: path, text: text)
+        }
+        XCTAssertTrue(violations.isEmpty, "\(violations.count) OS calls outside the OS files:\n" + violations.map(\.description).joined(separator: "\n"))
+    }
+
+    /// The OS rule names imports, platform tests, qualified names and C calls outside the OS
+    /// files, with their lines, and passes members, declarations, comments, strings and the OS files.
+    func testTheOSRuleFindsCallsOutsideTheOSFiles() {
+        let bad = """
+            #if canImport(Glibc)
+            import Glibc
+            #endif
+            import SystemPackage
+            let fd = Glibc.open(path, O_RDONLY)
+            func wait() { usleep(1_000); _ = pthread_self() }
+            """
+        let found = LayoutScanner.osCallViolations(inFile: "Sources/CowDB/X.swift", text: bad)
+        XCTAssertEqual(found.map(\.line), [1, 2, 4, 5, 6, 6])
+        XCTAssertEqual(found.map(\.name), ["Glibc", "Glibc", "SystemPackage", "Glibc", "usleep", "pthread_self"])
+        XCTAssertEqual(LayoutScanner.osCallViolations(inFile: "Sources/CowDBStorage/OS+X.swift", text: bad), [])
+        XCTAssertEqual(LayoutScanner.osCallViolations(inFile: "Tools/cowdb/X.swift", text: bad), [])
+        let fine = """
+            // usleep(1) in a comment, import Glibc
+            let text = "Glibc.open( fsync("
+            func sleep(seconds: Int) { OS.sleep(microseconds: 1); storage.rename(a, b); file.sync() }
+            """
+        XCTAssertEqual(LayoutScanner.osCallViolations(inFile: "Sources/CowDB/X.swift", text: fine), [])
+    }
+
     // MARK: - The scanner itself
 
     /// A function of `bodyLines` lines between its first line and its closing brace, with braces

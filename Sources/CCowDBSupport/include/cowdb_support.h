@@ -13,6 +13,12 @@ uint32_t cowdb_crc32c(uint32_t crc, const void *bytes, size_t length);
 /// Portable (table-driven) CRC-32C, exposed so tests can compare both paths.
 uint32_t cowdb_crc32c_portable(uint32_t crc, const void *bytes, size_t length);
 
+/// `memcmp` (the compiler's builtin, which calls the C library's where it does not inline it),
+/// so that Swift code compares bytes without importing the platform's C module.
+static inline int cowdb_memcmp(const void *a, const void *b, size_t length) {
+    return __builtin_memcmp(a, b, length);
+}
+
 /// Acquire load of a 64-bit word in shared (possibly cross-process) memory.
 static inline uint64_t cowdb_atomic_load_u64(const void *address) {
     return __atomic_load_n((const uint64_t *)address, __ATOMIC_ACQUIRE);
