@@ -12,17 +12,18 @@ final class DocCommentRulesTests: XCTestCase {
 
     /// Gaps known when this test was written, in files being rewritten by others at the time
     /// (issue 15: the platform work on `POSIXStorage`, the everyday types on `Cursor`), as
-    /// `file: declaration`. The list may only shrink: an entry that is no longer a gap fails the
-    /// test until it is removed here, so that it cannot hide a later one.
+    /// `file: declaration` (its line up to the body's brace). The list may only shrink: an
+    /// entry that is no longer a gap fails the test until it is removed here, so that it
+    /// cannot hide a later one.
     private let pendingGaps: Set<String> = [
-        "Sources/CowDB/Cursor.swift: public func makeIterator() -> Iterator {",
-        "Sources/CowDB/Cursor.swift: public mutating func next() -> (key: [UInt8], value: [UInt8])? {",
-        "Sources/CowDBStorage/POSIXStorage.swift: public func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {",
-        "Sources/CowDBStorage/POSIXStorage.swift: public func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }",
-        "Sources/CowDBStorage/POSIXStorage.swift: public func makeDirectory(_ path: String) throws {",
-        "Sources/CowDBStorage/POSIXStorage.swift: public func rename(_ from: String, _ to: String) throws {",
-        "Sources/CowDBStorage/POSIXStorage.swift: public func unlink(_ path: String) throws {",
-        "Sources/CowDBStorage/POSIXStorage.swift: public func syncDirectory(_ path: String) throws {",
+        "Sources/CowDB/Cursor.swift: public func makeIterator() -> Iterator",
+        "Sources/CowDB/Cursor.swift: public mutating func next() -> (key: [UInt8], value: [UInt8])?",
+        "Sources/CowDBStorage/POSIXStorage.swift: public func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile",
+        "Sources/CowDBStorage/POSIXStorage.swift: public func exists(_ path: String) -> Bool",
+        "Sources/CowDBStorage/POSIXStorage.swift: public func makeDirectory(_ path: String) throws",
+        "Sources/CowDBStorage/POSIXStorage.swift: public func rename(_ from: String, _ to: String) throws",
+        "Sources/CowDBStorage/POSIXStorage.swift: public func unlink(_ path: String) throws",
+        "Sources/CowDBStorage/POSIXStorage.swift: public func syncDirectory(_ path: String) throws",
     ]
 
     /// Every public declaration of the library's modules has a documentation comment.
@@ -111,11 +112,11 @@ final class DocCommentRulesTests: XCTestCase {
             "public let undocumentedProperty = 1",
             "public internal(set) var undocumentedSetter = 0",
             "case undocumentedCase, another",
-            "public enum Kind {",
+            "public enum Kind",
             "func undocumentedRequirement()",
-            "public final class UndocumentedClass {}",
-            "func undocumentedExtensionMember() {}",
-            "public static func undocumentedStatic() {}",
+            "public final class UndocumentedClass",
+            "func undocumentedExtensionMember()",
+            "public static func undocumentedStatic()",
         ].sorted { line($0) < line($1) })
         XCTAssertEqual(DocCommentScanner.publicDeclarationCount(in: fixture), 15)
     }
@@ -123,7 +124,7 @@ final class DocCommentRulesTests: XCTestCase {
     /// The line of the fixture on which `declaration` stands (to list the expected gaps in order).
     private func line(_ declaration: String) -> Int {
         fixture.split(separator: "\n", omittingEmptySubsequences: false)
-            .firstIndex { $0.trimmingCharacters(in: .whitespaces) == declaration } ?? -1
+            .firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix(declaration) } ?? -1
     }
 
     /// Documenting a declaration removes it from the gaps; a blank line between undoes that.

@@ -15,7 +15,7 @@ enum DocCommentScanner {
         let file: String
         /// Its first line (1-based).
         let line: Int
-        /// The declaration's line, trimmed (`public var count: UInt64 { … }`).
+        /// The declaration's line up to its body's brace, trimmed (`public var count: UInt64`).
         let declaration: String
 
         var description: String { "\(file):\(line): \(declaration)" }
@@ -53,7 +53,8 @@ enum DocCommentScanner {
     static func gaps(inFile path: String, text: String) -> [Gap] {
         let rawLines = text.split(separator: "\n", omittingEmptySubsequences: false)
         return publicDeclarationLines(in: text).filter { !isDocumented(above: $0, in: rawLines) }.map { index in
-            Gap(file: path, line: index + 1, declaration: rawLines[index].trimmingCharacters(in: .whitespaces))
+            Gap(file: path, line: index + 1,
+                declaration: rawLines[index].prefix { $0 != "{" }.trimmingCharacters(in: .whitespaces))
         }
     }
 
