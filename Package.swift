@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // The library's only dependency: file descriptors and errno (CowDBStorage/OS*.swift).
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // A command plugin only (`swift package generate-documentation`), no target depends on it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // CRC-32C (SSE4.2 when the CPU has it) and atomic loads/stores on shared mapped memory.

@@ -14,4 +14,5 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y "${need[@]}"
 fi
 swift build --build-tests
+Tools/docs.sh
 swift test --skip-build --parallel "$@"

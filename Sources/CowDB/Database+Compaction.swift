@@ -19,13 +19,15 @@ import Foundation
 
 /// What a compaction did.
 public struct CompactionReport: Sendable, Equatable {
-    /// Versions before, and kept.
+    /// Versions the database held, counting the commits made while the compaction ran.
     public let versionsBefore: Int
+    /// Versions the new generation holds (those the policy kept, and those carried over).
     public let versionsKept: Int
     /// Commits made while compaction ran, carried over before the switch.
     public let versionsCarriedOver: Int
-    /// Data file bytes before and after.
+    /// The old data file's length up to its last commit, in bytes.
     public let bytesBefore: UInt64
+    /// The new data file's length up to its last commit, in bytes.
     public let bytesAfter: UInt64
     /// The generation now current.
     public let generation: UInt64

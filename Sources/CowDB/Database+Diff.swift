@@ -83,8 +83,12 @@ extension Database {
     /// rethrown when `body` returns.
     ///
     /// - Parameters:
+    ///   - from: the version the changes start from (the old values).
+    ///   - to: the version they lead to (the new values).
     ///   - keyspace: a named keyspace (nil: the default one). A keyspace that exists in only
     ///     one of the versions counts as empty in the other; missing in both throws `keyspaceNotFound`.
+    ///   - body: receives the differences, a lazy sequence valid only inside it.
+    /// - Returns: what `body` returns.
     /// - Throws: `versionNotFound` for a version the database does not have.
     public func diff<T>(from: UInt64, to: UInt64, keyspace: String? = nil, _ body: (DiffSequence) throws -> T) throws -> T {
         let (old, new, view) = try sourcesAndView(at: from, to)

@@ -60,6 +60,7 @@ public enum CowDBError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A tag name is empty, longer than 255 bytes, or holds NUL, LF or CR.
     case invalidTagName(String)
 
+    /// One line saying what went wrong, as the `cowdb` tool prints it after `cowdb: error: `.
     public var description: String {
         switch self {
         case .emptyKey: return "empty key: keys must be at least 1 byte"

@@ -19,6 +19,7 @@ public struct CheckProblem: Sendable, Equatable, CustomStringConvertible {
     /// What was wrong.
     public let message: String
 
+    /// The problem on one line: where it was found (page, offset, keyspace), then what was wrong.
     public var description: String {
         var location: [String] = []
         if let page { location.append("page \(page)") }
