@@ -128,7 +128,7 @@ final class AsyncAPITests: XCTestCase {
             try await group.waitForAll()
         }
         XCTAssertEqual(db.latestVersion, 120)
-        let count = try await db.read { $0.count }
+        let count = try await db.read { try $0.count }
         XCTAssertEqual(count, 120)
         XCTAssertEqual(try db.versions().map(\.version), Array(1 ... 120))
     }

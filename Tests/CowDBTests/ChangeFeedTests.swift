@@ -59,7 +59,7 @@ final class ChangeFeedTests: XCTestCase {
         try await db.write { try $0.put(b("late"), b("1")) }
         let tail = try await waiting.value
         XCTAssertEqual(tail.map(\.version), Array(141 ... 151))
-        XCTAssertEqual(tail.last?.entries, [DiffEntry(keyspace: nil, key: b("late"), oldValue: nil, newValue: b("1"))])
+        XCTAssertEqual(tail.last?.entries, [try DiffEntry(keyspace: nil, key: b("late"), oldValue: nil, newValue: b("1"))])
     }
 
     func testARollbackIsACommitThatRestores() async throws {
@@ -74,8 +74,8 @@ final class ChangeFeedTests: XCTestCase {
         let found = try await collect(db.changes(after: 2), count: 1)
         XCTAssertEqual(found.first?.version, 3)
         XCTAssertEqual(found.first?.entries, [
-            DiffEntry(keyspace: nil, key: b("a"), oldValue: b("2"), newValue: b("1")),
-            DiffEntry(keyspace: nil, key: b("b"), oldValue: b("new"), newValue: nil),
+            try DiffEntry(keyspace: nil, key: b("a"), oldValue: b("2"), newValue: b("1")),
+            try DiffEntry(keyspace: nil, key: b("b"), oldValue: b("new"), newValue: nil),
         ])
     }
 
