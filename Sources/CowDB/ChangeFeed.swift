@@ -39,6 +39,7 @@ public struct CommitChanges: Sendable, Equatable {
 /// - The feed ends (returns nil) when its task is cancelled, and throws `closed` once the
 ///   database is closed.
 public struct ChangeFeed: AsyncSequence, Sendable {
+    /// One commit's changes.
     public typealias Element = CommitChanges
 
     /// The database followed.

@@ -124,6 +124,7 @@ public struct ScanSequence: Sequence {
     let to: [UInt8]?
     let reverse: Bool
 
+    /// An iterator over the range, from its start (its end when reversed).
     public func makeIterator() -> Iterator {
         Iterator(cursor: cursor, from: from, to: to, reverse: reverse)
     }
@@ -141,6 +142,7 @@ public struct ScanSequence: Sequence {
         var started = false
         var done = false
 
+        /// The next entry, or nil at the end (or after an error, which the closure rethrows when it returns; `nextOrThrow()` throws it at once).
         public mutating func next() -> (key: [UInt8], value: [UInt8])? {
             do {
                 return try nextOrThrow()

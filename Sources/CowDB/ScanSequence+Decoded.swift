@@ -22,6 +22,7 @@ extension ScanSequence {
 public struct DecodedScanSequence<Key: ByteRepresentable, Value: ByteRepresentable>: Sequence {
     let base: ScanSequence
 
+    /// An iterator decoding each entry of the scan.
     public func makeIterator() -> Iterator { Iterator(base: base.makeIterator()) }
 
     /// Walks the range as `ScanSequence.Iterator` does, decoding each entry.

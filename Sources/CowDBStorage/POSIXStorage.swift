@@ -11,14 +11,17 @@ public struct POSIXStorage: StorageBackend {
     /// world-write bit is always cleared.
     public init(fileMode: UInt32 = 0o644) { self.fileMode = fileMode & 0o664 }
 
+    /// Opens `path` (creating it when `create`), never following a symbolic link.
     public func open(_ path: String, create: Bool, readOnly: Bool) throws -> any StorageFile {
         // A symbolic link planted in the database directory is never followed out of it (the
         // open fails with ELOOP instead).
         POSIXFile(fd: try OS.open(path, writable: !readOnly, create: create, mode: fileMode), path: path)
     }
 
+    /// Whether something exists at `path`.
     public func exists(_ path: String) -> Bool { OS.exists(path) }
 
+    /// Creates `path` and any missing parent directories.
     public func makeDirectory(_ path: String) throws {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
@@ -28,10 +31,13 @@ public struct POSIXStorage: StorageBackend {
         }
     }
 
+    /// Renames `from` to `to` atomically (replacing `to`).
     public func rename(_ from: String, _ to: String) throws { try OS.rename(from, to) }
 
+    /// Removes the file at `path`.
     public func unlink(_ path: String) throws { try OS.unlink(path) }
 
+    /// Makes the directory's entries (creations, renames, removals) durable with `fsync`.
     public func syncDirectory(_ path: String) throws { try OS.syncDirectory(path) }
 }
 

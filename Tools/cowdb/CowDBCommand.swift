@@ -29,7 +29,7 @@ struct CowDBCommand: ParsableCommand {
         subcommands: [
             DumpCommand.self, LoadCommand.self, VersionsCommand.self,
             GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self, DiffCommand.self,
-            StatCommand.self, CheckCommand.self,
+            StatCommand.self, CheckCommand.self, WatchCommand.self,
             RollbackCommand.self, TagCommand.self, TagsCommand.self, UntagCommand.self,
             CompactCommand.self, BackupCommand.self, CopyCommand.self,
             DemoCommand.self,

@@ -75,12 +75,12 @@ struct DiffCommand: ParsableCommand {
                 try changes.forEachWithoutCopying { change in
                     counts[change.change, default: 0] += 1
                     if stat { return }
-                    if json { return try write(json: change, to: output) }
+                    if json { return try DiffOutput(hex: hex).write(json: change.parts, version: nil, to: output) }
                     if allKeyspaces, section != .some(change.keyspace) {
                         section = .some(change.keyspace)
                         try output.write(change.keyspace.map { "# keyspace \(ByteEscaping.quoted($0))\n" } ?? "# default keyspace\n")
                     }
-                    try write(text: change, to: output)
+                    try DiffOutput(hex: hex).write(text: change.parts, to: output)
                 }
             }
             if allKeyspaces {
@@ -99,44 +99,6 @@ struct DiffCommand: ParsableCommand {
                 : "added \(added)\nremoved \(removed)\nchanged \(changed)\n")
         }
         try output.close()
-    }
-
-    // MARK: Output
-
-    /// One change as a text line: `+ KEY<TAB>NEW`, `- KEY<TAB>OLD`, `~ KEY<TAB>OLD<TAB>NEW`.
-    private func write(text change: DiffView, to output: BufferedOutput) throws {
-        let mark = change.change == .added ? "+ " : change.change == .removed ? "- " : "~ "
-        try output.write(mark)
-        try writeBytes(change.key, to: output)
-        for value in [change.oldValue, change.newValue].compactMap({ $0 }) {
-            try output.write(byte: UInt8(ascii: "\t"))
-            try writeBytes(value, to: output)
-        }
-        try output.write(byte: UInt8(ascii: "\n"))
-    }
-
-    /// Bytes escaped for a terminal, or as hex with `--hex`.
-    private func writeBytes(_ bytes: UnsafeRawBufferPointer, to output: BufferedOutput) throws {
-        hex ? try output.writeHex(bytes) : try output.writePrintable(bytes)
-    }
-
-    /// One change as a JSON object on one line.
-    private func write(json change: DiffView, to output: BufferedOutput) throws {
-        try output.write("{\"op\": \"\(change.change.rawValue)\", \"keyspace\": \(change.keyspace.map(DiffCommand.jsonString) ?? "null"), \"key\": ")
-        try writeJSONHex(change.key, to: output)
-        try output.write(", \"old\": ")
-        try writeJSONHex(change.oldValue, to: output)
-        try output.write(", \"new\": ")
-        try writeJSONHex(change.newValue, to: output)
-        try output.write("}\n")
-    }
-
-    /// Bytes as a JSON string of hex digits, or `null`.
-    private func writeJSONHex(_ bytes: UnsafeRawBufferPointer?, to output: BufferedOutput) throws {
-        guard let bytes else { return try output.write("null") }
-        try output.write(byte: UInt8(ascii: "\""))
-        try output.writeHex(bytes)
-        try output.write(byte: UInt8(ascii: "\""))
     }
 
     /// A JSON string literal for `text` (quotes, backslashes and control characters escaped).
