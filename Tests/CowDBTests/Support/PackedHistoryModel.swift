@@ -36,8 +36,9 @@ struct PackedHistoryModel {
         pool.insert([UInt8](repeating: 0xFF, count: maxKey))
         keyPool = pool.sorted { compareBytes($0, $1) < 0 }
         var state: State = ["": [:]]
-        for _ in 0 ..< Int.random(in: 30 ... 80, using: &random) {
-            change(&state, &random)
+        for index in 0 ..< Int.random(in: 30 ... 80, using: &random) {
+            // Versions 4 and 8 toggle the first name: whatever else happens, one keyspace is dropped.
+            change(&state, &random, toggling: index == 3 || index == 7 ? Self.names[0] : nil)
             states.append(state)
         }
     }
@@ -50,9 +51,8 @@ struct PackedHistoryModel {
 
     /// One version's changes: now and then a named keyspace created or dropped, then 1–6 puts,
     /// overwrites and deletes (one value in seven too large for a leaf: an overflow run).
-    private func change(_ state: inout State, _ random: inout SeededGenerator) {
-        if Int.random(in: 0 ..< 5, using: &random) == 0 {
-            let name = Self.names.randomElement(using: &random)!
+    private func change(_ state: inout State, _ random: inout SeededGenerator, toggling forced: String?) {
+        if let name = forced ?? (Int.random(in: 0 ..< 5, using: &random) == 0 ? Self.names.randomElement(using: &random)! : nil) {
             state[name] = state[name] == nil ? [:] : nil
         }
         for _ in 0 ..< Int.random(in: 1 ... 6, using: &random) {
