@@ -15,6 +15,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // A command plugin only (`swift package generate-documentation`), no target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // Replication only (CowDBReplication): HTTP and HMAC-SHA256 for S3. No CowDB library
+        // target depends on them.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // CRC-32C (SSE4.2 when the CPU has it) and atomic loads/stores on shared mapped memory.
@@ -50,6 +54,18 @@ let package = Package(
             name: "CowDB",
             dependencies: ["CowDBFormat", "CowDBStorage", "CowDBTree"],
             path: "Sources/CowDB",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Shipping commits to S3-compatible object storage and back (docs/REPLICATION.md): SigV4
+        // signing and an S3 client. Kept out of the CowDB library, which depends on swift-system only.
+        .target(
+            name: "CowDBReplication",
+            dependencies: [
+                "CowDB",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/CowDBReplication",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // LMDB, the reference for snapshot semantics in tests, and a benchmark engine.
@@ -131,6 +147,13 @@ let package = Package(
             ],
             path: "Tests/CowDBToolTests",
             exclude: ["Fixtures"],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // SigV4 against AWS's published example; the S3 client against a local moto_server.
+        .testTarget(
+            name: "CowDBReplicationTests",
+            dependencies: ["CowDBReplication", "CowDBTestSupport"],
+            path: "Tests/CowDBReplicationTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

@@ -1,0 +1,135 @@
+import AsyncHTTPClient
+import Foundation
+
+/// One object in a listing.
+public struct S3ObjectSummary: Sendable, Equatable {
+    /// The object's key.
+    public var key: String
+    /// Its size in bytes.
+    public var size: Int
+
+    /// A summary from its key and size.
+    public init(key: String, size: Int) {
+        self.key = key
+        self.size = size
+    }
+}
+
+/// PUT, GET, LIST (ListObjectsV2) and DELETE of objects on an S3-compatible server, path-style,
+/// signed with SigV4. A response outside 2xx throws an ``S3Error``.
+public struct S3Client: Sendable {
+    /// The server and credentials.
+    public let configuration: S3Configuration
+    private let http: HTTPClient
+    private let signer: SigV4Signer
+    /// The time one request may take, body included.
+    public var timeoutSeconds: Int64 = 60
+    /// The largest response body read (a GET of a bigger object fails).
+    public var maxResponseBytes = 1 << 30
+
+    /// A client for `configuration`, over `httpClient` (the process-wide shared one by default).
+    public init(configuration: S3Configuration, httpClient: HTTPClient = .shared) {
+        self.configuration = configuration
+        self.http = httpClient
+        self.signer = SigV4Signer(credentials: configuration.credentials)
+    }
+
+    /// Creates `bucket` (PUT /bucket).
+    public func createBucket(_ bucket: String) async throws {
+        _ = try await send("PUT", bucket: bucket, key: nil, label: bucket)
+    }
+
+    /// Stores `body` as `key` in `bucket`, replacing any object there.
+    public func putObject(bucket: String, key: String, body: [UInt8]) async throws {
+        _ = try await send("PUT", bucket: bucket, key: key, label: key, body: body)
+    }
+
+    /// The bytes of `key` in `bucket`.
+    public func getObject(bucket: String, key: String) async throws -> [UInt8] {
+        try await send("GET", bucket: bucket, key: key, label: key)
+    }
+
+    /// Deletes `key` from `bucket` (no error when it does not exist, as S3 answers).
+    public func deleteObject(bucket: String, key: String) async throws {
+        _ = try await send("DELETE", bucket: bucket, key: key, label: key)
+    }
+
+    /// Every object in `bucket` whose key starts with `prefix`, in key order, across pages.
+    public func listObjects(bucket: String, prefix: String = "") async throws -> [S3ObjectSummary] {
+        var objects: [S3ObjectSummary] = []
+        var token: String? = nil
+        repeat {
+            var query = [("list-type", "2"), ("prefix", prefix)]
+            if let token { query.append(("continuation-token", token)) }
+            let body = try await send("GET", bucket: bucket, key: nil, label: "\(bucket)/\(prefix)", query: query)
+            let page = try Self.parseListing(body, label: "\(bucket)/\(prefix)")
+            objects += page.objects
+            token = page.nextToken
+        } while token != nil
+        return objects
+    }
+
+    /// One page of a ListObjectsV2 answer: its objects and the token of the next page.
+    static func parseListing(
+        _ body: [UInt8], label: String
+    ) throws -> (objects: [S3ObjectSummary], nextToken: String?) {
+        let text = String(decoding: body, as: UTF8.self)
+        guard text.contains("<ListBucketResult") else { throw S3ResponseError(key: label, detail: "not a listing") }
+        let objects = try S3XML.blocks(of: "Contents", in: text).map { block in
+            guard let key = S3XML.values(of: "Key", in: block).first,
+                let size = S3XML.values(of: "Size", in: block).first.flatMap({ Int($0) })
+            else { throw S3ResponseError(key: label, detail: "a listing entry without Key or Size") }
+            return S3ObjectSummary(key: key, size: size)
+        }
+        let truncated = S3XML.firstValue(of: "IsTruncated", in: text) == "true"
+        let token = truncated ? S3XML.firstValue(of: "NextContinuationToken", in: text) : nil
+        if truncated && token == nil { throw S3ResponseError(key: label, detail: "truncated listing without a token") }
+        return (objects, token)
+    }
+
+    /// Signs and sends one request; the response body, or an ``S3Error`` outside 2xx.
+    private func send(
+        _ method: String, bucket: String, key: String?, label: String,
+        query: [(String, String)] = [], body: [UInt8] = []
+    ) async throws -> [UInt8] {
+        let path = "/" + bucket + (key.map { "/" + $0 } ?? "")
+        let payloadHash = SigV4Signer.hexSHA256(body)
+        let headers = signer.sign(
+            method: method, host: configuration.hostHeader, path: path, query: query,
+            payloadHash: payloadHash, date: Date())
+        var request = HTTPClientRequest(url: url(path: path, query: query))
+        request.method = .init(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if method == "PUT" { request.body = .bytes(body) }
+        let response = try await http.execute(request, timeout: .seconds(timeoutSeconds))
+        let buffer = try await response.body.collect(upTo: maxResponseBytes)
+        let bytes = Array(buffer.readableBytesView)
+        guard (200..<300).contains(Int(response.status.code)) else {
+            throw S3Error(method: method, key: label, status: Int(response.status.code), body: bytes)
+        }
+        return bytes
+    }
+
+    /// The request URL: endpoint, encoded path and the query encoded as it was signed.
+    private func url(path: String, query: [(String, String)]) -> String {
+        let port = configuration.port.map { ":\($0)" } ?? ""
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        var url = "\(configuration.scheme)://\(host)\(port)\(SigV4Signer.uriEncode(path, keepSlash: true))"
+        if !query.isEmpty {
+            url += "?" + query.map {
+                SigV4Signer.uriEncode($0.0, keepSlash: false) + "=" + SigV4Signer.uriEncode($0.1, keepSlash: false)
+            }.joined(separator: "&")
+        }
+        return url
+    }
+}
+
+/// A 2xx answer whose body is not what the request expects.
+public struct S3ResponseError: Error, Equatable, CustomStringConvertible {
+    /// The key or prefix of the request.
+    public let key: String
+    /// What was wrong.
+    public let detail: String
+
+    public var description: String { "s3 GET \(key): \(detail)" }
+}
