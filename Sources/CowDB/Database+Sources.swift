@@ -96,7 +96,7 @@ extension Database {
 
     /// Read-only processes: adopt the latest commit a writer published, if newer (moving to
     /// the generation it switched to first, when it compacted).
-    private func refreshFromWriter() throws {
+    func refreshFromWriter() throws {
         var generation = try currentGeneration()
         guard let published = lockFile.published() else { return }
         if published.generation != generation.number, published.generation > 0 {

@@ -26,6 +26,9 @@ public struct S3Client: Sendable {
     public var timeoutSeconds: Int64 = 60
     /// The largest response body read (a GET of a bigger object fails).
     public var maxResponseBytes = 1 << 30
+    /// How many times a request that failed transiently (a 5xx or 429 answer, a connection
+    /// error, a timeout) is tried again, after 0.1 s, 0.2 s, 0.4 s, … with jitter.
+    public var retries = 5
 
     /// A client for `configuration`, over `httpClient` (the process-wide shared one by default).
     public init(configuration: S3Configuration, httpClient: HTTPClient = .shared) {
@@ -47,6 +50,15 @@ public struct S3Client: Sendable {
     /// The bytes of `key` in `bucket`.
     public func getObject(bucket: String, key: String) async throws -> [UInt8] {
         try await send("GET", bucket: bucket, key: key, label: key)
+    }
+
+    /// The bytes of `key` in `bucket`, nil when it does not exist (404).
+    public func getObjectIfExists(bucket: String, key: String) async throws -> [UInt8]? {
+        do {
+            return try await getObject(bucket: bucket, key: key)
+        } catch let error as S3Error where error.status == 404 {
+            return nil
+        }
     }
 
     /// Deletes `key` from `bucket` (no error when it does not exist, as S3 answers).
@@ -87,8 +99,37 @@ public struct S3Client: Sendable {
         return (objects, token)
     }
 
-    /// Signs and sends one request; the response body, or an ``S3Error`` outside 2xx.
+    /// Sends one request, again after a transient failure (up to `retries` times, with
+    /// exponential backoff and jitter); the response body, or the last error.
     private func send(
+        _ method: String, bucket: String, key: String?, label: String,
+        query: [(String, String)] = [], body: [UInt8] = []
+    ) async throws -> [UInt8] {
+        var attempt = 0
+        while true {
+            do {
+                return try await sendOnce(method, bucket: bucket, key: key, label: label, query: query, body: body)
+            } catch {
+                guard attempt < retries, Self.isTransient(error), !Task.isCancelled else { throw error }
+                let delay = 0.1 * Double(1 << min(attempt, 8)) * Double.random(in: 0.75...1.25)
+                attempt += 1
+                try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+            }
+        }
+    }
+
+    /// Whether another try may succeed: a 5xx or 429 answer, or no answer at all (connection
+    /// refused or reset, a timeout); never a 4xx or a malformed answer.
+    public static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case let error as S3Error: error.isTransient
+        case is S3ResponseError, is CancellationError: false
+        default: true
+        }
+    }
+
+    /// Signs and sends one request; the response body, or an ``S3Error`` outside 2xx.
+    private func sendOnce(
         _ method: String, bucket: String, key: String?, label: String,
         query: [(String, String)] = [], body: [UInt8] = []
     ) async throws -> [UInt8] {

@@ -115,7 +115,7 @@ package enum Recovery {
     /// Step 3: the forward scan of the tail after `anchor`, run by run; the commits it finds
     /// intact, in order, and their index records (one each, a pack commit's too). The first run
     /// that fails ends it.
-    private static func scanTail(after anchor: CommitPoint?, base: UnsafeRawPointer, pageSize: Int,
+    package static func scanTail(after anchor: CommitPoint?, base: UnsafeRawPointer, pageSize: Int,
                                  filePages: PageNumber) -> ([CommitPoint], [IndexRecord]) {
         var found: [CommitPoint] = []
         var records: [IndexRecord] = []

@@ -1,0 +1,115 @@
+import CowDB
+import CowDBStorage
+import Foundation
+
+/// What one poll of a ``ReplicaFollower`` applied.
+public struct FollowReport: Sendable, Equatable {
+    /// The replica's latest version after the poll.
+    public var version: UInt64
+    /// Its data-file generation.
+    public var generation: UInt64
+    /// Segments applied by this poll.
+    public var segments: Int
+}
+
+/// Keeps a local read-only replica current from a replica in S3-compatible storage, as
+/// `cowdb follow` does: the first poll restores it if it does not exist; each poll reads the
+/// manifest (object storage cannot push), downloads the segments past what the replica holds,
+/// verifies them against its last commit, appends them and publishes them, so that processes
+/// reading the replica (read-only) see each new version as a writer's commit. A compaction at
+/// the source arrives as a new generation, switched to as compaction switches.
+///
+/// It holds the replica's writer lock while it runs: the replica is read-only to everyone else.
+public actor ReplicaFollower {
+    /// Where the replica is read from.
+    public let location: ReplicaLocation
+    /// The local replica's directory.
+    public let destination: String
+    let client: S3Client
+    private var writer: ReplicaWriter?
+    private var shippedTags: [UInt8]??
+
+    /// A follower of `location` into `destination`.
+    public init(location: ReplicaLocation, client: S3Client, destination: String) {
+        self.location = location
+        self.client = client
+        self.destination = destination
+    }
+
+    /// Applies what the replica holds beyond the local copy (restoring it first if missing).
+    @discardableResult
+    public func poll() async throws -> FollowReport {
+        let writer = try await openWriter()
+        let manifest = try await ReplicaRestore.readManifest(location, client: client)
+        guard manifest.database == writer.uuid?.uuidString, manifest.pageSize == writer.pageSize else {
+            throw ReplicaError.notAReplica(location: location.description, reason: "it replicates database \(manifest.database); \(destination) is \(writer.uuid?.uuidString ?? "empty")")
+        }
+        let newest = manifest.generations.last!
+        var segments = 0
+        let fetcher = SegmentFetcher(client: client, location: location, manifest: manifest)
+        if newest.generation == writer.generation, newest.end > writer.end {
+            try await fetcher.fetch(generation: newest.generation, from: writer.end, to: newest.end, after: writer.latest) { bytes, commits in
+                try writer.append(bytes, commits: commits)
+                segments += 1
+                return true
+            }
+        } else if newest.generation > writer.generation {
+            try writer.beginGeneration(newest.generation, pageSize: manifest.pageSize)
+            try await fetcher.fetch(generation: newest.generation, from: 0, to: newest.end, after: nil) { bytes, commits in
+                try writer.append(bytes, commits: commits)
+                segments += 1
+                return true
+            }
+            try writer.finishGeneration()
+        } else if newest.generation < writer.generation || newest.end < writer.end {
+            throw ReplicaError.diverged("\(destination) is ahead of \(location) (generation \(writer.generation), byte \(writer.end))")
+        }
+        let tags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
+        if shippedTags == nil || shippedTags! != tags {
+            let plan = RestorePlan(generation: newest, cut: .end, tagBytes: tags, tagsKey: location.tagsKey)
+            try writer.writeTags(try plan.tags(through: writer.latest?.record.version ?? 0))
+            shippedTags = .some(tags)
+        }
+        return FollowReport(version: writer.latest?.record.version ?? 0, generation: writer.generation, segments: segments)
+    }
+
+    /// Polls every `interval` until the task is cancelled. A transient failure is reported to
+    /// `onEvent` and retried at the next poll; any other error ends it.
+    public func run(interval: Duration = .seconds(1), onEvent: @Sendable (FollowEvent) -> Void = { _ in }) async throws {
+        while !Task.isCancelled {
+            do {
+                let report = try await poll()
+                if report.segments > 0 { onEvent(.applied(report)) }
+            } catch {
+                guard S3Client.isTransient(error), !(error is CancellationError), !Task.isCancelled else { throw error }
+                onEvent(.retrying(String(describing: error)))
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Releases the replica (its writer lock).
+    public func close() {
+        writer?.close()
+        writer = nil
+    }
+
+    /// The replica's writer, restoring the replica first when it does not exist.
+    private func openWriter() async throws -> ReplicaWriter {
+        if let writer { return writer }
+        if !FileManager.default.fileExists(atPath: destination) {
+            _ = try await ReplicaRestore.restore(from: location, client: client, to: destination)
+        }
+        let opened = try ReplicaWriter(path: destination)
+        writer = opened
+        return opened
+    }
+}
+
+/// What a running ``ReplicaFollower`` reports.
+public enum FollowEvent: Sendable {
+    /// A poll applied new segments.
+    case applied(FollowReport)
+    /// A poll failed transiently (its error's description); the next poll tries again.
+    case retrying(String)
+}

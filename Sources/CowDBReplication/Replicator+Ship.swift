@@ -1,0 +1,137 @@
+import CowDB
+import CowDBStorage
+import Foundation
+
+// A replicator's passes: resuming from the bucket, uploading the tail, the tags and the
+// manifest. Order matters for restore and for a replicator killed at any instant: segments
+// first, the manifest after them (a restore trusts only what the manifest covers), and on
+// resume the uploads past the manifest are compared with the local file before they count.
+
+extension Replicator {
+    /// First pass: reads the manifest (none: a new replica), checks it is this database's and
+    /// that the local file still holds what it says was shipped, then adopts uploads past it.
+    /// Returns how many segments it adopted.
+    func resume(_ view: ShippingView) async throws -> Int {
+        let key = location.manifestKey
+        if let bytes = try await client.getObjectIfExists(bucket: location.bucket, key: key) {
+            let found = try ReplicaManifest.decode(bytes, key: key)
+            guard found.database == view.uuid.uuidString, found.pageSize == view.pageSize else {
+                throw ReplicaError.notAReplica(location: location.description,
+                                               reason: "it replicates database \(found.database) (page size \(found.pageSize)), this is \(view.uuid.uuidString)")
+            }
+            manifest = found
+        } else {
+            manifest = ReplicaManifest(database: view.uuid.uuidString, pageSize: view.pageSize, generations: [])
+        }
+        let newest = manifest!.generations.last
+        if let newest, newest.generation > view.generation {
+            throw ReplicaError.diverged("\(location) holds generation \(newest.generation), newer than this database's \(view.generation)")
+        }
+        shippedTags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
+        shippedGeneration = view.generation
+        guard let entry = manifest!.entry(view.generation) else {
+            (shippedEnd, anchor) = (0, nil)
+            return try await adoptUploads(view)
+        }
+        guard let point = view.commit(endingAt: entry.end), point.record.version == entry.version, point.record.timestamp == entry.timestamp else {
+            throw ReplicaError.diverged("\(location) holds generation \(entry.generation) through version \(entry.version) (byte \(entry.end)), which this database's file does not hold")
+        }
+        (shippedEnd, anchor) = (entry.end, point)
+        return try await adoptUploads(view)
+    }
+
+    /// Looks past the shipped end of the current generation for segments uploaded before the
+    /// manifest could name them: each one that continues the shipped bytes and equals the local
+    /// file's bytes is adopted; any other is deleted. Writes the manifest if it adopted any.
+    func adoptUploads(_ view: ShippingView) async throws -> Int {
+        let listed = try await client.listObjects(bucket: location.bucket, prefix: location.segmentsFolder(shippedGeneration))
+        var adopted = 0
+        let ranges = listed.compactMap { object in location.segmentRange(ofKey: object.key, generation: shippedGeneration).map { ($0, object) } }
+        for (range, object) in ranges.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) where range.lowerBound >= shippedEnd {
+            var matches = false
+            if range.lowerBound == shippedEnd, range.upperBound <= view.end, object.size == range.count,
+               let point = view.commit(endingAt: range.upperBound) {
+                let theirs = try await client.getObject(bucket: location.bucket, key: object.key)
+                matches = theirs == view.bytes(range)
+                if matches {
+                    recordShipped(point, end: range.upperBound, first: range.lowerBound == 0 ? firstCommit(view, through: range.upperBound) : nil)
+                    adopted += 1
+                }
+            }
+            if !matches { try await client.deleteObject(bucket: location.bucket, key: object.key) }
+        }
+        if adopted > 0 { try await putManifest() }
+        return adopted
+    }
+
+    /// Verifies the bytes from the shipped end to the latest commit, then uploads them in
+    /// segments of whole commits (at most `maxSegmentBytes` each, unless one commit is larger),
+    /// then the manifest. Returns the segments and bytes uploaded.
+    func shipTail(_ view: ShippingView) async throws -> (Int, UInt64) {
+        let range = shippedEnd ..< view.end
+        let commits: [CommitPoint]
+        do {
+            commits = try SegmentVerifier.commits(
+                of: UnsafeRawBufferPointer(start: view.mapping.base + Int(range.lowerBound), count: range.count),
+                start: range.lowerBound, generation: view.generation, database: view.uuid.uuidString, pageSize: view.pageSize,
+                after: anchor, object: "local bytes [\(range.lowerBound), \(range.upperBound))")
+        } catch {
+            throw ReplicaError.localDamage("\(database.path) generation \(view.generation): \(error)")
+        }
+        let pageSize = UInt64(view.pageSize)
+        var segments = 0
+        var start = range.lowerBound
+        var i = 0
+        while i < commits.count {
+            // The longest run of commits from `start` within the limit (at least one).
+            var j = i
+            while j + 1 < commits.count, (commits[j + 1].page + 1) * pageSize - start <= UInt64(maxSegmentBytes) { j += 1 }
+            let end = (commits[j].page + 1) * pageSize
+            try await client.putObject(bucket: location.bucket, key: location.segmentKey(view.generation, start ..< end), body: view.bytes(start ..< end))
+            recordShipped(commits[j], end: end, first: start == 0 ? commits[0] : nil)
+            segments += 1
+            start = end
+            i = j + 1
+        }
+        try await putManifest()
+        return (segments, range.upperBound - range.lowerBound)
+    }
+
+    /// Uploads the tags when they changed since the last upload (deletes them when none are left).
+    func shipTags() async throws {
+        let tags = try database.encodedTags()
+        guard tags != shippedTags else { return }
+        if let tags {
+            try await client.putObject(bucket: location.bucket, key: location.tagsKey, body: tags)
+        } else {
+            try await client.deleteObject(bucket: location.bucket, key: location.tagsKey)
+        }
+        shippedTags = tags
+    }
+
+    /// Notes that the current generation is shipped through `point` (byte `end`); `first` is
+    /// the generation's first commit when this segment starts it.
+    private func recordShipped(_ point: CommitPoint, end: UInt64, first: CommitPoint?) {
+        shippedEnd = end
+        anchor = point
+        var entry = manifest!.entry(shippedGeneration) ?? ReplicaManifest.Generation(
+            generation: shippedGeneration, end: 0, firstVersion: 0, firstTimestamp: 0, version: 0, timestamp: 0)
+        if let first {
+            entry.firstVersion = first.record.pack?.firstVersion ?? first.record.version
+            entry.firstTimestamp = first.record.timestamp
+        }
+        (entry.end, entry.version, entry.timestamp) = (end, point.record.version, point.record.timestamp)
+        manifest!.update(entry)
+    }
+
+    /// The generation's first commit, found in its first segment (bytes [0, end)).
+    private func firstCommit(_ view: ShippingView, through end: UInt64) -> CommitPoint? {
+        SegmentScan.scan(UnsafeRawBufferPointer(start: view.mapping.base, count: Int(end)),
+                         startPage: 0, pageSize: view.pageSize, after: nil).commits.first
+    }
+
+    /// Writes the manifest.
+    private func putManifest() async throws {
+        try await client.putObject(bucket: location.bucket, key: location.manifestKey, body: manifest!.encoded())
+    }
+}
