@@ -152,7 +152,7 @@ let package = Package(
         // SigV4 against AWS's published example; the S3 client against a local moto_server.
         .testTarget(
             name: "CowDBReplicationTests",
-            dependencies: ["CowDBReplication", "CowDBTestSupport"],
+            dependencies: ["CowDBReplication", "CowDBTestSupport", "CowDBTestHarness"],
             path: "Tests/CowDBReplicationTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

@@ -82,7 +82,8 @@ public enum ReplicaRestore {
             try writer.append(count == bytes.count ? bytes : Array(bytes[0 ..< count]), commits: kept)
             return kept.count == commits.count && !plan.reached(last)
         }
-        guard let latest = writer.latest, plan.reached(latest) || plan.cut == .end else {
+        guard let latest = writer.latest else { throw ReplicaError.notRestorable(plan.missedDescription) }
+        if case .version(let version) = plan.cut, latest.record.version != version {
             throw ReplicaError.notRestorable(plan.missedDescription)
         }
         try writer.finishGeneration()

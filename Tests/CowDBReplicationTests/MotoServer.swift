@@ -1,17 +1,56 @@
 import CowDBReplication
+import CowDBStorage
 import Foundation
 import XCTest
 
-/// A `moto_server` (a local S3 API server from the `moto` package) on a free port, started for a
-/// test and stopped in its teardown.
-final class MotoServer: @unchecked Sendable {  // `process` is set once, then only terminated and waited on.
+/// A `moto_server` (a local S3 API server from the `moto` package) on a free port: one per test
+/// process, started by the first test that needs it and killed when the process exits. Each
+/// test uses a bucket of its own (`freshBucket`).
+final class MotoServer: @unchecked Sendable {  // `process` is set once, then only killed and waited on.
     /// The server's endpoint URL.
     let endpoint: String
     private let process: Process
 
+    /// The process's server, started on first use.
+    static func shared() async throws -> MotoServer {
+        try await Starter.shared.server()
+    }
+
+    /// Starts the server once, whoever asks first.
+    private actor Starter {
+        static let shared = Starter()
+        private var started: Result<MotoServer, any Error>?
+
+        func server() async throws -> MotoServer {
+            if let started { return try started.get() }
+            let result: Result<MotoServer, any Error>
+            do {
+                result = .success(try await MotoServer.start())
+            } catch {
+                result = .failure(error)
+            }
+            started = result
+            if case .success(let server) = result {
+                MotoServer.runningPID.withLock { $0 = server.process.processIdentifier }
+                atexit { MotoServer.runningPID.withLock { pid in if pid > 0 { kill(pid, SIGKILL) } } }
+            }
+            return try result.get()
+        }
+    }
+
+    /// The shared server's process, killed at exit.
+    private static let runningPID = Locked<Int32>(0)
+
+    /// A new bucket with a unique name, created on the server.
+    func freshBucket() async throws -> String {
+        let bucket = "cowdb-\(UInt64.random(in: 0 ... UInt64.max >> 8))"
+        try await client().createBucket(bucket)
+        return bucket
+    }
+
     /// Starts `moto_server -p PORT` and waits (up to 30 s) until it answers S3 requests.
     /// Throws XCTSkip, saying why, when moto_server is not installed.
-    static func start() async throws -> MotoServer {
+    private static func start() async throws -> MotoServer {
         guard let executable = findExecutable("moto_server") else {
             throw XCTSkip("moto_server is not on PATH (pip install 'moto[server]')")
         }
@@ -40,9 +79,10 @@ final class MotoServer: @unchecked Sendable {  // `process` is set once, then on
         return S3Client(configuration: try S3Configuration.fromEnvironment(environment))
     }
 
-    /// Stops the server and waits for it to exit.
+    /// Stops the server and waits for it to exit. SIGKILL: a `moto_server` started from a test
+    /// process does not always end on SIGTERM.
     func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 

@@ -6,11 +6,9 @@ import XCTest
 final class S3ClientTests: XCTestCase {
     /// A bucket is created; objects are put, listed by prefix, read back, deleted; errors are one line.
     func testPutListGetDeleteAgainstMoto() async throws {
-        let server = try await MotoServer.start()
-        addTeardownBlock { server.stop() }
+        let server = try await MotoServer.shared()
         let client = try server.client()
-        let bucket = "cowdb-test"
-        try await client.createBucket(bucket)
+        let bucket = try await server.freshBucket()
 
         var generator = SeededGenerator(seed: testSeed("S3ClientTests.put-get"))
         let first = generator.bytes(100_000)
