@@ -24,6 +24,9 @@ enum SegmentVerifier {
             } catch {
                 throw .damaged(object: object, reason: "bad file header (\(error))")
             }
+            guard bytes[FileHeader.encodedSize ..< pageSize].allSatisfy({ $0 == 0 }) else {
+                throw .damaged(object: object, reason: "page 0 holds bytes other than zeros after the file header")
+            }
             guard header.uuid.uuidString == database, header.generation == generation, header.pageSize == pageSize else {
                 throw .damaged(object: object, reason: "its header is database \(header.uuid.uuidString) generation \(header.generation), page size \(header.pageSize), not the manifest's")
             }
