@@ -79,6 +79,7 @@ let package = Package(
             name: "cowdb",
             dependencies: [
                 "CowDB",
+                "CowDBReplication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Tools/cowdb",
@@ -152,7 +153,7 @@ let package = Package(
         // SigV4 against AWS's published example; the S3 client against a local moto_server.
         .testTarget(
             name: "CowDBReplicationTests",
-            dependencies: ["CowDBReplication", "CowDBTestSupport", "CowDBTestHarness"],
+            dependencies: ["CowDBReplication", "CowDBTestSupport", "CowDBTestHarness", "cowdb"],
             path: "Tests/CowDBReplicationTests",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),

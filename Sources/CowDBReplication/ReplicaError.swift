@@ -15,6 +15,7 @@ public enum ReplicaError: Error, Equatable, CustomStringConvertible {
     /// The local database's bytes fail verification: nothing is shipped.
     case localDamage(String)
 
+    /// The one-line description.
     public var description: String {
         switch self {
         case let .badLocation(text, reason): "bad replica location '\(text)': \(reason)"

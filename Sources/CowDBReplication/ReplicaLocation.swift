@@ -24,6 +24,7 @@ public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
         self.prefix = prefix.split(separator: "/").joined(separator: "/")
     }
 
+    /// The one-line description.
     public var description: String { "s3://\(bucket)" + (prefix.isEmpty ? "" : "/\(prefix)") }
 
     /// The key of `name` under the prefix.

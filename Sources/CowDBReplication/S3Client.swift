@@ -52,11 +52,11 @@ public struct S3Client: Sendable {
         try await send("GET", bucket: bucket, key: key, label: key)
     }
 
-    /// The bytes of `key` in `bucket`, nil when it does not exist (404).
+    /// The bytes of `key` in `bucket`, nil when it does not exist (404, but not for a missing bucket).
     public func getObjectIfExists(bucket: String, key: String) async throws -> [UInt8]? {
         do {
             return try await getObject(bucket: bucket, key: key)
-        } catch let error as S3Error where error.status == 404 {
+        } catch let error as S3Error where error.status == 404 && error.code != "NoSuchBucket" {
             return nil
         }
     }
@@ -172,5 +172,6 @@ public struct S3ResponseError: Error, Equatable, CustomStringConvertible {
     /// What was wrong.
     public let detail: String
 
+    /// The one-line description.
     public var description: String { "s3 GET \(key): \(detail)" }
 }

@@ -58,6 +58,7 @@ public enum S3ConfigurationError: Error, Equatable, CustomStringConvertible {
     /// The endpoint is not `http(s)://HOST[:PORT]`.
     case badEndpoint(String)
 
+    /// The one-line description.
     public var description: String {
         switch self {
         case .missing(let name): "s3: \(name) is not set"

@@ -25,6 +25,7 @@ public struct S3Error: Error, Equatable, CustomStringConvertible {
     /// Whether a retry may succeed (5xx, 429 Too Many Requests).
     public var isTransient: Bool { status >= 500 || status == 429 }
 
+    /// The one-line description.
     public var description: String {
         let detail = [String(status), code, message].filter { !$0.isEmpty }.joined(separator: " ")
         return "s3 \(method) \(key): \(detail)".split(whereSeparator: \.isNewline).joined(separator: " ")

@@ -32,6 +32,7 @@ struct CowDBCommand: ParsableCommand {
             StatCommand.self, CheckCommand.self, WatchCommand.self,
             RollbackCommand.self, TagCommand.self, TagsCommand.self, UntagCommand.self,
             CompactCommand.self, BackupCommand.self, CopyCommand.self,
+            ReplicateCommand.self, RestoreCommand.self, FollowCommand.self,
             DemoCommand.self,
         ])
 

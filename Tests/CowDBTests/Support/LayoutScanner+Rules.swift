@@ -21,10 +21,14 @@ extension LayoutScanner {
 
     /// For each layer's folder, the modules above it, which none of its files may import.
     static let modulesAbove: [(folder: String, modules: Set<String>)] = [
-        ("Sources/CowDBFormat/", ["CowDBStorage", "CowDBTree", "CowDB"]),
-        ("Sources/CowDBStorage/", ["CowDBTree", "CowDB"]),
-        ("Sources/CowDBTree/", ["CowDB"]),
+        ("Sources/CowDBFormat/", replication.union(["CowDBStorage", "CowDBTree", "CowDB"])),
+        ("Sources/CowDBStorage/", replication.union(["CowDBTree", "CowDB"])),
+        ("Sources/CowDBTree/", replication.union(["CowDB"])),
+        ("Sources/CowDB/", replication),
     ]
+
+    /// Replication and its dependencies (HTTP, crypto): above the library, which never imports them.
+    static let replication: Set<String> = ["CowDBReplication", "AsyncHTTPClient", "Crypto", "NIOCore", "NIOPosix", "NIOHTTP1"]
 
     /// Every `.swift` file under `scannedFolders` of `root`, as paths relative to it, sorted.
     static func swiftFiles(under root: URL) -> [String] {
