@@ -51,10 +51,16 @@ public struct ReplicaLocation: Sendable, Equatable, CustomStringConvertible {
         guard key.hasPrefix(folder) else { return nil }
         let parts = key.dropFirst(folder.count).split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, parts.allSatisfy({ $0.count == 16 }),
-              let start = UInt64(parts[0], radix: 16), let end = UInt64(parts[1], radix: 16), start < end
+              let start = UInt64(parts[0], radix: 16), let end = UInt64(parts[1], radix: 16), start < end,
+              end <= Self.largestOffset, end - start <= Self.largestSegment
         else { return nil }
         return start ..< end
     }
+
+    /// The largest segment a key may name (S3 takes at most 5 GB in one PUT), and the largest
+    /// offset: a key past them is not a segment's (so no size computed from it can overflow).
+    static let largestSegment: UInt64 = 1 << 33
+    static let largestOffset: UInt64 = 1 << 56
 
     /// 16 lower-case hex digits, so that key order is numeric order.
     static func hex(_ value: UInt64) -> String {

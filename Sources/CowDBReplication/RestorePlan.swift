@@ -39,7 +39,7 @@ struct RestorePlan {
             }
             return plan(holder, .version(version))
         case .asOf(let date):
-            let time = UInt64(max(0, date.timeIntervalSince1970 * 1e9))
+            let time = UInt64(min(max(0, date.timeIntervalSince1970 * 1e9), 1.8e19))
             guard generations.first!.firstTimestamp <= time else {
                 throw ReplicaError.notRestorable("no version in the replica was committed at or before \(date) (the first was at \(Self.date(generations.first!.firstTimestamp)))")
             }
