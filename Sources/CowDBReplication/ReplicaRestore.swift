@@ -33,6 +33,7 @@ public struct RestoreReport: Sendable, Equatable {
 /// place only once verified, so a failed restore leaves no database behind.
 public enum ReplicaRestore {
     /// Restores `location` into `destination` (which must not exist), up to `target`.
+    @discardableResult
     public static func restore(from location: ReplicaLocation, client: S3Client, to destination: String,
                                target: RestoreTarget = .latest) async throws -> RestoreReport {
         guard !FileManager.default.fileExists(atPath: destination) else {

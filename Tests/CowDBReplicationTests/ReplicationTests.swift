@@ -110,6 +110,37 @@ final class ReplicationTests: XCTestCase {
         }
     }
 
+    /// The README's replication snippet, as written (the environment pointed at moto_server;
+    /// `run()` cancelled once the commit is in the bucket).
+    func testReadmeSnippet() async throws {
+        let server = try await MotoServer.shared()
+        _ = try await server.client().createBucket("backups")
+        setenv("AWS_ENDPOINT_URL", server.endpoint, 1)
+        setenv("AWS_ACCESS_KEY_ID", "testing", 1)
+        setenv("AWS_SECRET_ACCESS_KEY", "testing", 1)
+        let dir = TemporaryDirectory()
+        let db = try openDatabase(path: dir.path("app.cowdb"))
+        for i in 0 ..< 120 { try put(db, "k\(i)", b("v")) }
+        let restored = dir.path("restored.cowdb")
+
+        let client = S3Client(configuration: try S3Configuration.fromEnvironment())
+        let replicator = Replicator(database: db, client: client, location: try ReplicaLocation("s3://backups/app"))
+        let running = Task { try await replicator.run() }
+        var polls = 0
+        while try await client.getObjectIfExists(bucket: "backups", key: "app/manifest.json") == nil, polls < 1000 {
+            try await Task.sleep(nanoseconds: 20_000_000)
+            polls += 1
+        }
+        running.cancel()
+        try await running.value
+        try await ReplicaRestore.restore(from: try ReplicaLocation("s3://backups/app"), client: client,
+                                         to: restored, target: .version(120))
+
+        let copy = try openDatabase(path: restored)
+        XCTAssertEqual(copy.latestVersion, 120)
+        try copy.close()
+    }
+
     /// Restored databases hold exactly `versions` (each version's contents) and the `tags`.
     private func assertHolds(_ path: String, _ versions: [UInt64: [String: [[UInt8]: [UInt8]]]], tags: [String],
                              file: StaticString = #filePath, line: UInt = #line) throws {
@@ -128,3 +159,4 @@ final class ReplicationTests: XCTestCase {
 func compactKeepingLast(_ db: Database, _ count: Int) throws {
     _ = try db.compact(keeping: RetentionPolicy(keepLast: count))
 }
+
