@@ -19,6 +19,8 @@ let package = Package(
         // target depends on them.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // Only to tell a connection error (worth a retry) from others, in CowDBReplication.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // CRC-32C (SSE4.2 when the CPU has it) and atomic loads/stores on shared mapped memory.
@@ -64,6 +66,8 @@ let package = Package(
                 "CowDB",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Sources/CowDBReplication",
             swiftSettings: [.swiftLanguageMode(.v6)]

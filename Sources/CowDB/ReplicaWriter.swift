@@ -132,6 +132,14 @@ package final class ReplicaWriter {
         }
     }
 
+    /// The bytes of the last commit record's page (nil before the first commit).
+    package func lastCommitPage() throws -> [UInt8]? {
+        guard let latest, let file else { return nil }
+        var page = [UInt8](repeating: 0, count: pageSize)
+        let read = try page.withUnsafeMutableBytes { try file.read(into: $0, at: latest.page * UInt64(pageSize)) }
+        return read == pageSize ? page : nil
+    }
+
     /// Releases the lock and the files (a generation begun and not finished is left as a
     /// `.tmp` file, which the next writer's open removes).
     package func close() {

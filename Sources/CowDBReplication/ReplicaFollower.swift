@@ -27,7 +27,8 @@ public actor ReplicaFollower {
     public let destination: String
     let client: S3Client
     private var writer: ReplicaWriter?
-    private var shippedTags: [UInt8]??
+    /// The tags object and the version they were last written for.
+    private var writtenTags: (bytes: [UInt8]?, version: UInt64)?
 
     /// A follower of `location` into `destination`.
     public init(location: ReplicaLocation, client: S3Client, destination: String) {
@@ -40,6 +41,19 @@ public actor ReplicaFollower {
     @discardableResult
     public func poll() async throws -> FollowReport {
         let writer = try await openWriter()
+        do {
+            return try await poll(writer)
+        } catch {
+            // Whatever was half done (a generation switch, an index write) is redone from the
+            // replica's state on disk: the next poll reopens it, and recovery cuts any torn tail.
+            writer.close()
+            self.writer = nil
+            throw error
+        }
+    }
+
+    /// One poll through `writer`.
+    private func poll(_ writer: ReplicaWriter) async throws -> FollowReport {
         let manifest = try await ReplicaRestore.readManifest(location, client: client)
         guard manifest.database == writer.uuid?.uuidString, manifest.pageSize == writer.pageSize else {
             throw ReplicaError.notAReplica(location: location.description, reason: "it replicates database \(manifest.database); \(destination) is \(writer.uuid?.uuidString ?? "empty")")
@@ -64,11 +78,13 @@ public actor ReplicaFollower {
         } else if newest.generation < writer.generation || newest.end < writer.end {
             throw ReplicaError.diverged("\(destination) is ahead of \(location) (generation \(writer.generation), byte \(writer.end))")
         }
+        // The tags that name a version the replica has: written again when either changes.
         let tags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
-        if shippedTags == nil || shippedTags! != tags {
+        let version = writer.latest?.record.version ?? 0
+        if writtenTags?.bytes != tags || writtenTags?.version != version {
             let plan = RestorePlan(generation: newest, cut: .end, tagBytes: tags, tagsKey: location.tagsKey)
-            try writer.writeTags(try plan.tags(through: writer.latest?.record.version ?? 0))
-            shippedTags = .some(tags)
+            try writer.writeTags(try plan.tags(through: version))
+            writtenTags = (tags, version)
         }
         return FollowReport(version: writer.latest?.record.version ?? 0, generation: writer.generation, segments: segments)
     }
@@ -81,7 +97,8 @@ public actor ReplicaFollower {
                 let report = try await poll()
                 if report.segments > 0 { onEvent(.applied(report)) }
             } catch {
-                guard S3Client.isTransient(error), !(error is CancellationError), !Task.isCancelled else { throw error }
+                if Task.isCancelled { return }
+                guard S3Client.isTransient(error) else { throw error }
                 onEvent(.retrying(String(describing: error)))
             }
             try? await Task.sleep(for: interval)
@@ -101,8 +118,35 @@ public actor ReplicaFollower {
             _ = try await ReplicaRestore.restore(from: location, client: client, to: destination)
         }
         let opened = try ReplicaWriter(path: destination)
+        do {
+            try await checkContinues(opened)
+        } catch {
+            opened.close()
+            throw error
+        }
         writer = opened
         return opened
+    }
+
+    /// Refuses a replica whose last commit is not the bucket's at the same place (it was written
+    /// to while not followed, or restored from another replica): the bucket's later commits
+    /// would be read over pages that differ. The segment of the bucket that ends where the
+    /// replica ends must end with the same commit record, byte for byte.
+    private func checkContinues(_ writer: ReplicaWriter) async throws {
+        let manifest = try await ReplicaRestore.readManifest(location, client: client)
+        guard let entry = manifest.entry(writer.generation), let local = try writer.lastCommitPage() else { return }
+        let folder = location.segmentsFolder(writer.generation)
+        let ending = try await client.listObjects(bucket: location.bucket, prefix: folder).first {
+            location.segmentRange(ofKey: $0.key, generation: writer.generation)?.upperBound == writer.end
+        }
+        var matches = false
+        if let ending, writer.end <= entry.end {
+            let bytes = try await client.getObject(bucket: location.bucket, key: ending.key)
+            matches = bytes.count >= local.count && bytes.suffix(local.count).elementsEqual(local)
+        }
+        guard matches else {
+            throw ReplicaError.diverged("\(destination) ends with a commit (version \(writer.latest?.record.version ?? 0), byte \(writer.end)) that \(location) does not hold; restore it anew")
+        }
     }
 }
 

@@ -11,6 +11,9 @@ public enum RestoreTarget: Sendable, Equatable {
     case version(UInt64)
     /// Through the last version committed at or before this time.
     case asOf(Date)
+    /// Through the last version committed at or before this many nanoseconds since 1970
+    /// (exact, where a `Date` rounds: the time `cowdb versions` prints selects that version).
+    case asOfNanoseconds(UInt64)
     /// Through the version this tag names.
     case tag(String)
 }

@@ -10,34 +10,33 @@ import Foundation
 extension Replicator {
     /// First pass: reads the manifest (none: a new replica), checks it is this database's and
     /// that the local file still holds what it says was shipped, then adopts uploads past it.
-    /// Returns how many segments it adopted.
+    /// Nothing is kept until every check passed and the uploads are sorted out (`resumed`), so
+    /// a failed resume is done again whole. Returns how many segments it adopted.
     func resume(_ view: ShippingView) async throws -> Int {
         let key = location.manifestKey
+        var found = ReplicaManifest(database: view.uuid.uuidString, pageSize: view.pageSize, generations: [])
         if let bytes = try await client.getObjectIfExists(bucket: location.bucket, key: key) {
-            let found = try ReplicaManifest.decode(bytes, key: key)
+            found = try ReplicaManifest.decode(bytes, key: key)
             guard found.database == view.uuid.uuidString, found.pageSize == view.pageSize else {
                 throw ReplicaError.notAReplica(location: location.description,
                                                reason: "it replicates database \(found.database) (page size \(found.pageSize)), this is \(view.uuid.uuidString)")
             }
-            manifest = found
-        } else {
-            manifest = ReplicaManifest(database: view.uuid.uuidString, pageSize: view.pageSize, generations: [])
         }
-        let newest = manifest!.generations.last
-        if let newest, newest.generation > view.generation {
+        if let newest = found.generations.last, newest.generation > view.generation {
             throw ReplicaError.diverged("\(location) holds generation \(newest.generation), newer than this database's \(view.generation)")
         }
-        shippedTags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
-        shippedGeneration = view.generation
-        guard let entry = manifest!.entry(view.generation) else {
-            (shippedEnd, anchor) = (0, nil)
-            return try await adoptUploads(view)
+        var point: CommitPoint?
+        if let entry = found.entry(view.generation) {
+            guard let local = view.commit(endingAt: entry.end), local.record.version == entry.version, local.record.timestamp == entry.timestamp else {
+                throw ReplicaError.diverged("\(location) holds generation \(entry.generation) through version \(entry.version) (byte \(entry.end)), which this database's file does not hold")
+            }
+            point = local
         }
-        guard let point = view.commit(endingAt: entry.end), point.record.version == entry.version, point.record.timestamp == entry.timestamp else {
-            throw ReplicaError.diverged("\(location) holds generation \(entry.generation) through version \(entry.version) (byte \(entry.end)), which this database's file does not hold")
-        }
-        (shippedEnd, anchor) = (entry.end, point)
-        return try await adoptUploads(view)
+        let tags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
+        (manifest, shippedTags, shippedGeneration, shippedEnd, anchor) = (found, tags, view.generation, point.map { _ in found.entry(view.generation)!.end } ?? 0, point)
+        let adopted = try await adoptUploads(view)
+        resumed = true
+        return adopted
     }
 
     /// Looks past the shipped end of the current generation for segments uploaded before the

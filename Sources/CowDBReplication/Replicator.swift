@@ -36,6 +36,10 @@ public actor Replicator {
 
     /// What the bucket holds, once the first pass read it.
     var manifest: ReplicaManifest?
+    /// Whether the first pass's resume completed (else the next pass resumes again).
+    var resumed = false
+    /// The pass running or last run: passes take turns (`ship()` may be called while `run()` runs).
+    private var lastPass: Task<ReplicationReport, any Error>?
     /// The end of what is shipped in `shippedGeneration`, and the commit that ends it.
     var shippedGeneration: UInt64 = 0
     var shippedEnd: UInt64 = 0
@@ -55,10 +59,21 @@ public actor Replicator {
     /// holds), then the tags if they changed.
     @discardableResult
     public func ship() async throws -> ReplicationReport {
+        let previous = lastPass
+        let pass = Task {
+            _ = try? await previous?.value
+            return try await self.shipPass()
+        }
+        lastPass = pass
+        return try await withTaskCancellationHandler { try await pass.value } onCancel: { pass.cancel() }
+    }
+
+    /// One pass (passes never overlap: see `ship()`).
+    private func shipPass() async throws -> ReplicationReport {
         let view = try database.shippingView()
         var report = ReplicationReport(generation: view.generation, version: anchor?.record.version ?? 0, segments: 0, bytes: 0, adopted: 0)
         guard view.latest != nil else { return report }
-        if manifest == nil { report.adopted += try await resume(view) }
+        if !resumed { report.adopted += try await resume(view) }
         if view.generation != shippedGeneration {
             guard view.generation > shippedGeneration else {
                 throw ReplicaError.diverged("the database's generation \(view.generation) is older than the replica's \(shippedGeneration)")
@@ -89,7 +104,8 @@ public actor Replicator {
                 failures = 0
                 if report.segments > 0 || report.adopted > 0 { onEvent(.shipped(report)) }
             } catch {
-                guard S3Client.isTransient(error), !(error is CancellationError), !Task.isCancelled else { throw error }
+                if Task.isCancelled { return }
+                guard S3Client.isTransient(error) else { throw error }
                 failures += 1
                 onEvent(.retrying(String(describing: error)))
                 try? await Task.sleep(nanoseconds: UInt64(min(30, 0.5 * Double(1 << min(failures, 6))) * 1e9))

@@ -40,8 +40,10 @@ struct RestorePlan {
             return plan(holder, .version(version))
         case .asOf(let date):
             let time = UInt64(min(max(0, date.timeIntervalSince1970 * 1e9), 1.8e19))
+            return try await make(manifest: manifest, target: .asOfNanoseconds(time), location: location, client: client)
+        case .asOfNanoseconds(let time):
             guard generations.first!.firstTimestamp <= time else {
-                throw ReplicaError.notRestorable("no version in the replica was committed at or before \(date) (the first was at \(Self.date(generations.first!.firstTimestamp)))")
+                throw ReplicaError.notRestorable("no version in the replica was committed at or before \(Self.date(time)) (the first was at \(Self.date(generations.first!.firstTimestamp)))")
             }
             // The oldest generation still going at `time`; before its first commit, the one before it whole.
             guard let i = generations.firstIndex(where: { $0.timestamp >= time }) else { return plan(generations.last!, .end) }

@@ -1,5 +1,7 @@
 import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// One object in a listing.
 public struct S3ObjectSummary: Sendable, Equatable {
@@ -22,10 +24,10 @@ public struct S3Client: Sendable {
     public let configuration: S3Configuration
     private let http: HTTPClient
     private let signer: SigV4Signer
-    /// The time one request may take, body included.
+    /// The time one request may take, plus one second per MiB of its body.
     public var timeoutSeconds: Int64 = 60
     /// The largest response body read (a GET of a bigger object fails).
-    public var maxResponseBytes = 1 << 30
+    public var maxResponseBytes = 1 << 33
     /// How many times a request that failed transiently (a 5xx or 429 answer, a connection
     /// error, a timeout) is tried again, after 0.1 s, 0.2 s, 0.4 s, … with jitter.
     public var retries = 5
@@ -76,6 +78,9 @@ public struct S3Client: Sendable {
             let body = try await send("GET", bucket: bucket, key: nil, label: "\(bucket)/\(prefix)", query: query)
             let page = try Self.parseListing(body, label: "\(bucket)/\(prefix)")
             objects += page.objects
+            guard page.nextToken == nil || page.nextToken != token else {
+                throw S3ResponseError(key: "\(bucket)/\(prefix)", detail: "the listing repeats its continuation token")
+            }
             token = page.nextToken
         } while token != nil
         return objects
@@ -123,8 +128,8 @@ public struct S3Client: Sendable {
     public static func isTransient(_ error: any Error) -> Bool {
         switch error {
         case let error as S3Error: error.isTransient
-        case is S3ResponseError, is CancellationError: false
-        default: true
+        case is HTTPClientError, is IOError, is NIOConnectionError, is ChannelError: true
+        default: false
         }
     }
 
@@ -142,7 +147,7 @@ public struct S3Client: Sendable {
         request.method = .init(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if method == "PUT" { request.body = .bytes(body) }
-        let response = try await http.execute(request, timeout: .seconds(timeoutSeconds))
+        let response = try await http.execute(request, timeout: .seconds(timeoutSeconds + Int64(body.count >> 20)))
         let buffer = try await response.body.collect(upTo: maxResponseBytes)
         let bytes = Array(buffer.readableBytesView)
         guard (200..<300).contains(Int(response.status.code)) else {

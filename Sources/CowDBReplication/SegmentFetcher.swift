@@ -23,15 +23,18 @@ struct SegmentFetcher {
         let plan = try await segments(of: generation, from: from, to: end)
         var anchor = anchor
         var downloads: [Task<[UInt8], any Error>] = []
+        defer { downloads.forEach { $0.cancel() } }
         let (client, bucket) = (client, location.bucket)
         for (i, (range, key)) in plan.enumerated() {
-            while downloads.count < min(prefetch, plan.count - i) {
-                let key = plan[i + downloads.count].key
-                downloads.append(Task { try await client.getObject(bucket: bucket, key: key) })
+            // Ahead: up to `prefetch` segments, and no more than 256 MiB beyond the current one.
+            var ahead = plan[i ..< i + downloads.count].reduce(UInt64(0)) { $0 + UInt64($1.range.count) }
+            while downloads.count < min(prefetch, plan.count - i), downloads.isEmpty || ahead <= 256 << 20 {
+                let next = plan[i + downloads.count]
+                ahead += UInt64(next.range.count)
+                downloads.append(Task { try await client.getObject(bucket: bucket, key: next.key) })
             }
             let bytes = try await downloads.removeFirst().value
             guard bytes.count == range.count else {
-                downloads.forEach { $0.cancel() }
                 throw ReplicaError.damaged(object: key, reason: "it is \(bytes.count) bytes long; its name says \(range.count) (truncated or altered)")
             }
             let commits = try bytes.withUnsafeBytes { buffer throws(ReplicaError) in
@@ -39,10 +42,7 @@ struct SegmentFetcher {
                                             pageSize: manifest.pageSize, after: anchor, object: key)
             }
             anchor = commits.last
-            guard try body(bytes, commits) else {
-                downloads.forEach { $0.cancel() }
-                return
-            }
+            guard try body(bytes, commits) else { return }
         }
     }
 
@@ -50,9 +50,15 @@ struct SegmentFetcher {
     /// object missing or out of place.
     private func segments(of generation: UInt64, from: UInt64, to end: UInt64) async throws -> [(range: Range<UInt64>, key: String)] {
         let folder = location.segmentsFolder(generation)
-        var byStart: [UInt64: (Range<UInt64>, S3ObjectSummary)] = [:]
+        // Segments by start. Two with one start (an upload past the manifest that a replicator
+        // stopped before it could adopt or delete it): the one that ends where another starts,
+        // or at `end`, continues the replica.
+        var candidates: [UInt64: [(Range<UInt64>, S3ObjectSummary)]] = [:]
         for object in try await client.listObjects(bucket: location.bucket, prefix: folder) {
-            if let range = location.segmentRange(ofKey: object.key, generation: generation) { byStart[range.lowerBound] = (range, object) }
+            if let range = location.segmentRange(ofKey: object.key, generation: generation) { candidates[range.lowerBound, default: []].append((range, object)) }
+        }
+        let byStart = candidates.compactMapValues { found in
+            found.first { $0.0.upperBound == end || candidates[$0.0.upperBound] != nil } ?? found.first
         }
         var plan: [(range: Range<UInt64>, key: String)] = []
         var offset = from

@@ -28,11 +28,13 @@ final class ReplicationCommandTests: XCTestCase {
         XCTAssertTrue(restored.output.hasPrefix("restored version 7 (generation 1) into \(dir.path("r7")): 1 segments, "), restored.output)
         let byTag = try CowDBProcess.run(["restore", url, dir.path("r5"), "--tag", "v5"], endpoint: endpoint)
         XCTAssertEqual(byTag.status, 0, byTag.errors)
-        let stamp = try db.versions().first { $0.version == 9 }!.timestampNanoseconds
-        let asOf = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(stamp / 1_000_000_000) + 1))
+        // The time `versions` prints for version 9 restores exactly version 9.
+        let printed = try CowDBProcess.run(["versions", source, "--json"], endpoint: endpoint)
+        let rows = try JSONSerialization.jsonObject(with: Data(printed.output.utf8)) as? [[String: Any]] ?? []
+        let asOf = try XCTUnwrap(rows.first { $0["version"] as? Int == 9 }?["timestamp"] as? String)
         let byTime = try CowDBProcess.run(["restore", url, dir.path("rt"), "--as-of", asOf], endpoint: endpoint)
         XCTAssertEqual(byTime.status, 0, byTime.errors)
-        for (path, version) in [("r7", UInt64(7)), ("r5", 5)] {
+        for (path, version) in [("r7", UInt64(7)), ("r5", 5), ("rt", 9)] {
             let copy = try openDatabase(path: dir.path(path))
             XCTAssertEqual(copy.latestVersion, version)
             XCTAssertEqual(try contents(of: copy, at: version), try contents(of: db, at: version))

@@ -53,7 +53,7 @@ struct RestoreCommand: ParsableCommand {
         var target = RestoreTarget.latest
         if let version { target = .version(version) }
         if let tag { target = .tag(tag) }
-        if let asOf { target = .asOf(Date(timeIntervalSince1970: Double(try Timestamps.parse(asOf)) / 1e9)) }
+        if let asOf { target = .asOfNanoseconds(try Timestamps.parse(asOf)) }
         let (destination, chosen) = (destination, target)
         try AsyncCommand.run {
             let report = try await ReplicaRestore.restore(from: location, client: client, to: destination, target: chosen)
