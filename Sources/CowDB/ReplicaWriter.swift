@@ -54,6 +54,7 @@ package final class ReplicaWriter {
         lock = try LockFile(path: path + "/lock", writable: true, fileMode: fileMode)
         try lock.lockForWriting(timeout: 0)
         guard let view else { return }
+        removeOtherGenerations(keeping: view.generation)
         (generation, previousGeneration, latest, pageSize, end, uuid) = (view.generation, view.generation, view.latest, view.pageSize, view.end, view.uuid)
         let index = try backend.open(path + "/" + CurrentFile.indexName(generation), create: false, readOnly: true)
         defer { index.close() }
@@ -138,6 +139,20 @@ package final class ReplicaWriter {
         var page = [UInt8](repeating: 0, count: pageSize)
         let read = try page.withUnsafeMutableBytes { try file.read(into: $0, at: latest.page * UInt64(pageSize)) }
         return read == pageSize ? page : nil
+    }
+
+    /// Removes what an interrupted switch of generations left (a replica may skip several
+    /// generations at once, past what a writer's open removes): `data.N.tmp` files, and the
+    /// data and index files of every generation but `current`. Only this writer writes here.
+    private func removeOtherGenerations(keeping current: UInt64) {
+        let keep: Set<String> = [CurrentFile.dataName(current), CurrentFile.indexName(current)]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where !keep.contains(name) {
+            let parts = name.split(separator: ".")
+            let isGenerationFile = (parts.first == "data" || parts.first == "index") && parts.count >= 2 && parts.count <= 3
+                && UInt64(parts[1]) != nil && (parts.count == 2 || parts[2] == "tmp")
+            let isFirstGeneration = (name == "data" || name == "index") && current > 1
+            if isGenerationFile || isFirstGeneration || name == "data.tmp" { try? backend.unlink(path + "/" + name) }
+        }
     }
 
     /// Releases the lock and the files (a generation begun and not finished is left as a

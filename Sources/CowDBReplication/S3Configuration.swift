@@ -27,7 +27,8 @@ public struct S3Configuration: Sendable, Equatable {
     }
 
     /// A configuration from `AWS_ENDPOINT_URL` (or `endpoint` when given), `AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY` and `AWS_REGION` (us-east-1 when unset).
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` (us-east-1 when unset) and `AWS_SESSION_TOKEN`
+    /// (for temporary credentials, optional).
     public static func fromEnvironment(
         _ environment: [String: String] = ProcessInfo.processInfo.environment, endpoint: String? = nil
     ) throws(S3ConfigurationError) -> S3Configuration {
@@ -40,7 +41,8 @@ public struct S3Configuration: Sendable, Equatable {
         let region = environment["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 } ?? "us-east-1"
         let credentials = S3Credentials(
             accessKeyID: try required("AWS_ACCESS_KEY_ID"),
-            secretAccessKey: try required("AWS_SECRET_ACCESS_KEY"), region: region)
+            secretAccessKey: try required("AWS_SECRET_ACCESS_KEY"), region: region,
+            sessionToken: environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 })
         return try S3Configuration(endpoint: url, credentials: credentials)
     }
 

@@ -9,12 +9,16 @@ public struct S3Credentials: Sendable, Equatable {
     public var secretAccessKey: String
     /// The region in the credential scope (`AWS_REGION`, us-east-1 when unset).
     public var region: String
+    /// The session token of temporary credentials (`AWS_SESSION_TOKEN`), sent and signed as
+    /// `x-amz-security-token`; nil for long-term keys.
+    public var sessionToken: String?
 
-    /// Credentials from their three parts.
-    public init(accessKeyID: String, secretAccessKey: String, region: String = "us-east-1") {
+    /// Credentials from their parts.
+    public init(accessKeyID: String, secretAccessKey: String, region: String = "us-east-1", sessionToken: String? = nil) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.region = region
+        self.sessionToken = sessionToken
     }
 }
 
@@ -36,8 +40,8 @@ public struct SigV4Signer: Sendable {
     /// The SHA-256 of the empty payload, as S3 expects for a GET or DELETE.
     public static let emptyPayloadHash = hexSHA256([])
 
-    /// The headers to send: `headers` plus `host`, `x-amz-date`, `x-amz-content-sha256` and
-    /// `Authorization`. `path` is the unencoded object path (`/bucket/key`); `host` is the
+    /// The headers to send: `headers` plus `host`, `x-amz-date`, `x-amz-content-sha256`,
+    /// `x-amz-security-token` (with a session token) and `Authorization`. `path` is the unencoded object path (`/bucket/key`); `host` is the
     /// `Host` header's value (with `:port` when it is not the scheme's default).
     public func sign(
         method: String, host: String, path: String, query: [(String, String)] = [],
@@ -48,6 +52,7 @@ public struct SigV4Signer: Sendable {
         all.append(("host", host))
         all.append(("x-amz-date", stamp))
         all.append(("x-amz-content-sha256", payloadHash))
+        if let token = credentials.sessionToken { all.append(("x-amz-security-token", token)) }
         let request = canonicalRequest(
             method: method, path: path, query: query, headers: all, payloadHash: payloadHash)
         let scope = "\(stamp.prefix(8))/\(credentials.region)/\(service)/aws4_request"

@@ -108,6 +108,13 @@ final class ReplicationTests: XCTestCase {
         } catch let error as ReplicaError {
             guard case .notAReplica = error else { return XCTFail("\(error)") }
         }
+        // `run()` ends with the error too: it is not one to retry.
+        do {
+            try await Replicator(database: two, client: client, location: location).run()
+            XCTFail("ran into another database's replica")
+        } catch let error as ReplicaError {
+            guard case .notAReplica = error else { return XCTFail("\(error)") }
+        }
     }
 
     /// The README's replication snippet, as written (the environment pointed at moto_server;

@@ -74,6 +74,21 @@ final class SigV4Tests: XCTestCase {
         XCTAssertNotEqual(base, authorization(signer, date, "/b"))
     }
 
+    /// Temporary credentials: the session token is sent as `x-amz-security-token`, signed.
+    func testSessionTokenIsSentAndSigned() {
+        var temporary = signer.credentials
+        temporary.sessionToken = "FwoGZXIvYXdzEXAMPLE"
+        let headers = SigV4Signer(credentials: temporary).sign(
+            method: "GET", host: "h", path: "/a", payloadHash: SigV4Signer.emptyPayloadHash, date: date)
+        XCTAssertEqual(headers.first { $0.0 == "x-amz-security-token" }?.1, "FwoGZXIvYXdzEXAMPLE")
+        let authorization = headers.first { $0.0 == "Authorization" }?.1 ?? ""
+        XCTAssertTrue(authorization.contains("SignedHeaders=host;x-amz-content-sha256;x-amz-date;x-amz-security-token,"), authorization)
+        let plain = signer.sign(method: "GET", host: "h", path: "/a", payloadHash: SigV4Signer.emptyPayloadHash, date: date)
+        XCTAssertNil(plain.first { $0.0 == "x-amz-security-token" })
+        XCTAssertEqual(try S3Configuration.fromEnvironment(
+            ["AWS_ENDPOINT_URL": "http://h", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b", "AWS_SESSION_TOKEN": "t"]).credentials.sessionToken, "t")
+    }
+
     func testQueryAndPathEncoding() {
         XCTAssertEqual(SigV4Signer.uriEncode("/a b/c~d+e", keepSlash: true), "/a%20b/c~d%2Be")
         XCTAssertEqual(SigV4Signer.uriEncode("a/b", keepSlash: false), "a%2Fb")

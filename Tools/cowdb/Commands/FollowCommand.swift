@@ -43,17 +43,22 @@ struct FollowCommand: ParsableCommand {
         let follower = ReplicaFollower(location: location, client: try s3.client(), destination: destination)
         let (once, interval) = (once, interval)
         try AsyncCommand.run(stopOnSignals: !once) {
-            defer { Task { await follower.close() } }
-            if once {
-                Self.say(try await follower.poll())
-                return
-            }
-            try await follower.run(interval: .milliseconds(Int64(interval * 1000))) { event in
-                switch event {
-                case .applied(let report): Self.say(report)
-                case .retrying(let reason): ProgressBar.writeToStandardError("cowdb: warning: \(reason) (retrying)\n")
+            do {
+                if once {
+                    Self.say(try await follower.poll())
+                } else {
+                    try await follower.run(interval: .milliseconds(Int64(interval * 1000))) { event in
+                        switch event {
+                        case .applied(let report): Self.say(report)
+                        case .retrying(let reason): ProgressBar.writeToStandardError("cowdb: warning: \(reason) (retrying)\n")
+                        }
+                    }
                 }
+            } catch {
+                await follower.close()
+                throw error
             }
+            await follower.close()
         }
     }
 
