@@ -9,13 +9,15 @@
 #   .build-fuzz/cowdb-fuzz-ops   operations against an in-memory model on a faulty disk that
 #                                crashes (OpFuzz*.swift)
 #   .build-fuzz/cowdb-fuzz-load  `cowdb load`'s text parser (the tool's DumpReader and friends)
-#   Tools/cowdb-fuzz/build.sh [target…]      (default: all three)
+#   .build-fuzz/cowdb-fuzz-replica  restore's verification and writing of segments from a bucket
+#                                (ReplicaFuzzCase.swift, with the replication files that need no HTTP)
+#   Tools/cowdb-fuzz/build.sh [target…]      (default: all four)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 out="$root/.build-fuzz"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(cowdb-fuzz cowdb-fuzz-ops cowdb-fuzz-load)
+[ ${#targets[@]} -gt 0 ] || targets=(cowdb-fuzz cowdb-fuzz-ops cowdb-fuzz-load cowdb-fuzz-replica)
 flags=(-swift-version 6 -O -g -parse-as-library -sanitize=fuzzer,address -I "$out/module" -package-name cowdb)
 layers=(CowDBFormat CowDBStorage CowDBTree CowDB)
 mkdir -p "$out/module" "$out/engine"
@@ -57,6 +59,9 @@ for target in "${targets[@]}"; do
     cowdb-fuzz-load) sources=("$tool/DumpReader.swift" "$tool/DumpFormat.swift" "$tool/LineReader.swift"
         "$tool/ByteEscaping.swift" "$tool/ToolError.swift" "$tool/BufferedOutput.swift" "$tool/LoadSession.swift"
         "$tool/Progress.swift" Tools/cowdb-fuzz/LoadFuzzMain.swift) ;;
+    cowdb-fuzz-replica) replication=Sources/CowDBReplication
+        sources=("$replication/ReplicaManifest.swift" "$replication/ReplicaLocation.swift" "$replication/ReplicaError.swift"
+        "$replication/SegmentVerifier.swift" Tests/CowDBReplicationTests/ReplicaFuzzCase.swift Tools/cowdb-fuzz/ReplicaFuzzMain.swift) ;;
     *) echo "unknown target $target" >&2; exit 2 ;;
     esac
     swiftc "${flags[@]}" -module-name "$(echo "$target" | tr -d '-')" "${sources[@]}" \
