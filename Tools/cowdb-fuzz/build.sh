@@ -35,9 +35,28 @@ for source in Sources/CCowDBSupport/*.c; do
     fi
     c_objects+=("$object")
 done
+# swift-system (the library's one dependency, issue 15), from SwiftPM's checkout, built the way
+# its Package.swift builds it: SYSTEM_PACKAGE, the Lifetimes feature, its availability macros.
+system="$root/.build/checkouts/swift-system"
+[ -d "$system" ] || swift package resolve
+engine_objects=()
+if [ ! -f "$out/engine/SystemPackage.o" ]; then
+    clang -O2 -g -fsanitize=fuzzer-no-link,address -I "$system/Sources/CSystem/include" \
+        -c "$system/Sources/CSystem/shims.c" -o "$out/CSystem.o"
+    availability=()
+    while IFS= read -r line; do availability+=(-Xfrontend -define-availability -Xfrontend "$line"); done < <(
+        sed -n 's/^ *Available("\([^"]*\)", "\([^"]*\)"),*$/System \1:\2/p' "$system/Package.swift")
+    mapfile -t sources < <(find "$system/Sources/System" -name '*.swift' | sort)
+    swiftc -swift-version 5 -O -g -parse-as-library -sanitize=fuzzer,address -module-name SystemPackage -wmo \
+        -D SYSTEM_PACKAGE -enable-experimental-feature Lifetimes "${availability[@]}" \
+        -I "$system/Sources/CSystem/include" -c "${sources[@]}" \
+        -emit-module -emit-module-path "$out/module/SystemPackage.swiftmodule" -o "$out/engine/SystemPackage.o"
+fi
+engine_objects+=("$out/engine/SystemPackage.o")
+c_objects+=("$out/CSystem.o")
+flags+=(-I "$system/Sources/CSystem/include")
 # Each layer, unless neither its sources nor a layer below it changed since it was last built.
 stale=""
-engine_objects=()
 for layer in "${layers[@]}"; do
     object="$out/engine/$layer.o"
     engine_objects+=("$object")
