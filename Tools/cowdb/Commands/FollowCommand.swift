@@ -26,28 +26,20 @@ struct FollowCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The local replica's directory (restored first if missing)."))
     var destination: String
 
-    @Option(help: ArgumentHelp("Seconds between reads of the manifest.", valueName: "SECONDS"))
-    var interval: Double = 1
-
-    @Flag(help: "Apply what is new, then exit.")
-    var once = false
+    @OptionGroup var repeating: RepeatOptions
 
     @OptionGroup var s3: S3Options
-
-    func validate() throws {
-        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be in (0, 3600] seconds") }
-    }
 
     func run() throws {
         let location = try S3Options.location(replica)
         let follower = ReplicaFollower(location: location, client: try s3.client(), destination: destination)
-        let (once, interval) = (once, interval)
+        let (once, interval) = (repeating.once, repeating.duration)
         try AsyncCommand.run(stopOnSignals: !once) {
             do {
                 if once {
                     Self.say(try await follower.poll())
                 } else {
-                    try await follower.run(interval: .milliseconds(Int64(interval * 1000))) { event in
+                    try await follower.run(interval: interval) { event in
                         switch event {
                         case .applied(let report): Self.say(report)
                         case .retrying(let reason): ProgressBar.writeToStandardError("cowdb: warning: \(reason) (retrying)\n")

@@ -34,17 +34,9 @@ struct ReplicateCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Where the replica goes: s3://BUCKET/PREFIX.", valueName: "s3://BUCKET/PREFIX"))
     var replica: String
 
-    @Option(help: ArgumentHelp("The longest wait for a commit between passes, in seconds.", valueName: "SECONDS"))
-    var interval: Double = 1
-
-    @Flag(help: "Ship what is new, then exit.")
-    var once = false
+    @OptionGroup var repeating: RepeatOptions
 
     @OptionGroup var s3: S3Options
-
-    func validate() throws {
-        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be in (0, 3600] seconds") }
-    }
 
     func run() throws {
         let location = try S3Options.location(replica)
@@ -52,13 +44,13 @@ struct ReplicateCommand: ParsableCommand {
         let db = try DatabaseAccess.openForReading(database)
         defer { try? db.close() }
         let replicator = Replicator(database: db, client: client, location: location)
-        let (once, interval) = (once, interval)
+        let (once, interval) = (repeating.once, repeating.duration)
         try AsyncCommand.run(stopOnSignals: !once) {
             if once {
                 Self.say(try await replicator.ship(), location: location)
                 return
             }
-            try await replicator.run(interval: .milliseconds(Int64(interval * 1000))) { event in
+            try await replicator.run(interval: interval) { event in
                 switch event {
                 case .shipped(let report): Self.say(report, location: location)
                 case .retrying(let reason): ProgressBar.writeToStandardError("cowdb: warning: \(reason) (retrying)\n")

@@ -36,6 +36,22 @@ struct S3Options: ParsableArguments {
     }
 }
 
+/// How `replicate` and `follow` repeat: every `--interval` seconds, or once.
+struct RepeatOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Seconds between looks for new commits (replicate also wakes at each commit).", valueName: "SECONDS"))
+    var interval: Double = 1
+
+    @Flag(help: "Do one pass over what is new, then exit.")
+    var once = false
+
+    func validate() throws {
+        guard interval > 0, interval <= 3600 else { throw ValidationError("--interval must be in (0, 3600] seconds") }
+    }
+
+    /// The interval as a duration.
+    var duration: Duration { .milliseconds(Int64(interval * 1000)) }
+}
+
 /// Runs the async work of `replicate`, `restore` and `follow` from the tool's synchronous
 /// entry point, and words its failures as one line each.
 enum AsyncCommand {
