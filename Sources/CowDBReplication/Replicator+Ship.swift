@@ -32,6 +32,7 @@ extension Replicator {
             }
             point = local
         }
+        try await deleteStrayUploads(found, current: view.generation)
         let tags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
         (manifest, shippedTags, shippedGeneration, shippedEnd, anchor) = (found, tags, view.generation, point.map { _ in found.entry(view.generation)!.end } ?? 0, point)
         let adopted = try await adoptUploads(view)
@@ -43,7 +44,7 @@ extension Replicator {
     /// manifest could name them: each one that continues the shipped bytes and equals the local
     /// file's bytes is adopted; any other is deleted. Writes the manifest if it adopted any.
     func adoptUploads(_ view: ShippingView) async throws -> Int {
-        let listed = try await client.listObjects(bucket: location.bucket, prefix: location.segmentsFolder(shippedGeneration))
+        let listed = try await uploadsPast(shippedEnd, of: shippedGeneration)
         var adopted = 0
         let ranges = listed.compactMap { object in location.segmentRange(ofKey: object.key, generation: shippedGeneration).map { ($0, object) } }
         for (range, object) in ranges.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) where range.lowerBound >= shippedEnd {
@@ -61,6 +62,28 @@ extension Replicator {
         }
         if adopted > 0 { try await putManifest() }
         return adopted
+    }
+
+    /// The segments of `generation` that start at or after byte `end` (one short listing: the
+    /// keys sort by start).
+    func uploadsPast(_ end: UInt64, of generation: UInt64) async throws -> [S3ObjectSummary] {
+        let folder = location.segmentsFolder(generation)
+        let before = end == 0 ? nil : folder + ReplicaLocation.hex(end - 1) + "-"
+        return try await client.listObjects(bucket: location.bucket, prefix: folder, startAfter: before)
+    }
+
+    /// Deletes the uploads of earlier generations that their manifest entries do not cover: a
+    /// replicator stopped after uploading them and before the manifest named them, then a
+    /// compaction moved the database on. (Restore never reads them; this keeps the bucket tidy.)
+    func deleteStrayUploads(_ manifest: ReplicaManifest, current: UInt64) async throws {
+        let first = manifest.generations.first?.generation ?? current
+        for generation in first ..< current {
+            let end = manifest.entry(generation)?.end ?? 0
+            for object in try await uploadsPast(end, of: generation)
+            where location.segmentRange(ofKey: object.key, generation: generation).map({ $0.lowerBound >= end }) ?? false {
+                try await client.deleteObject(bucket: location.bucket, key: object.key)
+            }
+        }
     }
 
     /// Verifies the bytes from the shipped end to the latest commit, then uploads them in

@@ -69,11 +69,13 @@ public struct S3Client: Sendable {
     }
 
     /// Every object in `bucket` whose key starts with `prefix`, in key order, across pages.
-    public func listObjects(bucket: String, prefix: String = "") async throws -> [S3ObjectSummary] {
+    /// With `startAfter`, only the keys that sort after it.
+    public func listObjects(bucket: String, prefix: String = "", startAfter: String? = nil) async throws -> [S3ObjectSummary] {
         var objects: [S3ObjectSummary] = []
         var token: String? = nil
         repeat {
             var query = [("list-type", "2"), ("prefix", prefix)]
+            if let startAfter { query.append(("start-after", startAfter)) }
             if let token { query.append(("continuation-token", token)) }
             let body = try await send("GET", bucket: bucket, key: nil, label: "\(bucket)/\(prefix)", query: query)
             let page = try Self.parseListing(body, label: "\(bucket)/\(prefix)")

@@ -89,6 +89,16 @@ final class ReplicationTests: XCTestCase {
         XCTAssertEqual(uploaded, later.bytes(view.end ..< later.end))
         _ = try await ReplicaRestore.restore(from: location, client: client, to: dir.path("restored"))
         try assertHolds(dir.path("restored"), try everyVersion(of: db), tags: [])
+
+        // An upload past generation 1's manifest entry, then a compaction: a replicator that
+        // resumes in generation 2 deletes it.
+        let strayOld = location.segmentKey(1, later.end ..< later.end + 8192)
+        try await client.putObject(bucket: bucket, key: strayOld, body: [UInt8](repeating: 1, count: 8192))
+        try compactKeepingLast(db, 3)
+        _ = try await Replicator(database: db, client: client, location: location).ship()
+        let generationOne = try await client.listObjects(bucket: bucket, prefix: location.segmentsFolder(1)).map(\.key)
+        XCTAssertFalse(generationOne.contains(strayOld))
+        XCTAssertFalse(generationOne.isEmpty)
     }
 
     /// Another database's replicator refuses a prefix that holds a replica of this one.
