@@ -20,12 +20,13 @@ func contents(of db: Database, at version: UInt64) throws -> [String: [[UInt8]: 
     }
 }
 
-/// Commits `count` seeded transactions: puts (some values overflow pages), deletes, a named
-/// keyspace from the third commit of a database on.
+/// Commits `count` seeded transactions, one version each: puts (some values overflow pages),
+/// deletes, a named keyspace from the third commit of a database on.
 func commitRandomly(_ db: Database, count: Int, generator: inout SeededGenerator) throws {
     for _ in 0 ..< count {
         var local = generator
         try db.write { tx in
+            try tx.put("seq", local.bytes(8)) // every commit changes something: one version each
             for _ in 0 ..< Int(local.next() % 6) + 1 {
                 let key = b("k\(local.next() % 400)")
                 switch local.next() % 10 {
