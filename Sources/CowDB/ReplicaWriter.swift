@@ -78,8 +78,10 @@ package final class ReplicaWriter {
     private var pending: [IndexRecord] = []
 
     /// Appends `bytes` (which start at byte `end` of the generation being written and end at
-    /// the record of `commits.last`, all verified by the caller) and makes them durable; for
-    /// the current generation, appends their index records and publishes them to readers.
+    /// the record of `commits.last`, all verified by the caller). For the current generation it
+    /// makes them durable, appends their index records and publishes them to readers; a new
+    /// generation's bytes are made durable once, by `finishGeneration()`, before its file is
+    /// renamed into place.
     package func append(_ bytes: [UInt8], commits: [CommitPoint]) throws {
         guard let file else { throw CowDBError.invalidArgument("replica \(path): no generation begun") }
         let newEnd = end + UInt64(bytes.count)
@@ -89,7 +91,9 @@ package final class ReplicaWriter {
         }
         try file.truncate(to: end) // nothing past the last commit written survives
         try bytes.withUnsafeBytes { try file.write($0, at: end) }
-        try file.sync()
+        // The current generation's readers may see these bytes once published: sync first. A
+        // generation being written is synced once, whole, by `finishGeneration`.
+        if generation == previousGeneration { try file.sync() }
         let records = commits.map { IndexRecord(commit: $0.record, page: $0.page, synced: true) }
         end = newEnd
         latest = commits.last ?? latest
@@ -106,6 +110,7 @@ package final class ReplicaWriter {
     package func finishGeneration() throws {
         guard generation != previousGeneration else { return }
         let name = CurrentFile.dataName(generation)
+        try file?.sync()
         try backend.rename(path + "/" + name + ".tmp", path + "/" + name)
         try backend.syncDirectory(path)
         try? backend.unlink(path + "/" + CurrentFile.indexName(generation))
