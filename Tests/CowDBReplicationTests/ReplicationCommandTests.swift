@@ -66,6 +66,26 @@ final class ReplicationCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.path("bad")))
     }
 
+    /// `cowdb replicate` without `--once` ships each commit as it lands and stops with exit
+    /// status 0 on SIGINT.
+    func testReplicateShipsAsCommitsLandAndStopsOnSIGINT() async throws {
+        let server = try await MotoServer.shared()
+        let bucket = try await server.freshBucket()
+        let dir = TemporaryDirectory()
+        let db = try openDatabase(path: dir.path("source"))
+        try put(db, "a", b("1"))
+        let url = "s3://\(bucket)/live"
+        let child = try CowDBProcess(["replicate", dir.path("source"), url], endpoint: server.endpoint)
+        defer { child.kill(SIGKILL) }
+        try await waitUntil { child.outputText.contains("shipped version 1 ") }
+        try put(db, "b", b("2"))
+        try await waitUntil { child.outputText.contains("shipped version 2 ") }
+        child.kill(SIGINT)
+        XCTAssertEqual(child.process.terminationReason, .exit)
+        XCTAssertEqual(child.process.terminationStatus, 0, child.errorText)
+        XCTAssertEqual(child.errorText, "")
+    }
+
     /// `cowdb replicate` runs beside a writer and is killed with SIGKILL at seeded moments, a
     /// compaction happening meanwhile; restarted each time, it leaves a replica whose segments
     /// cover each generation exactly once (no gap, no overlap, nothing past the manifest) and
