@@ -11,7 +11,9 @@ import Foundation
 // The bytes it is given were verified by the caller (SegmentScan: run checksums, chain,
 // region checksums). It writes them at the end of the last commit, syncs, appends their index
 // records (flagged synced, which the sync made true), then publishes. A crash at any point
-// leaves at most a torn tail past the last synced commit, which recovery cuts off.
+// leaves at most a torn tail past the last synced commit, which recovery cuts off. A new
+// generation is written to `data.G.tmp`, synced once when complete, then renamed into place
+// and named by `CURRENT`: until then no reader can see it.
 
 /// Writes shipped bytes into a database directory and publishes them to its readers.
 package final class ReplicaWriter {
