@@ -47,7 +47,10 @@ extension Replicator {
         let listed = try await uploadsPast(shippedEnd, of: shippedGeneration)
         var adopted = 0
         let ranges = listed.compactMap { object in location.segmentRange(ofKey: object.key, generation: shippedGeneration).map { ($0, object) } }
-        for (range, object) in ranges.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) where range.lowerBound >= shippedEnd {
+        let start = shippedEnd
+        // Every upload past the start is adopted (it continues what is shipped so far) or deleted
+        // (a duplicate or overlap of an adopted one included).
+        for (range, object) in ranges.sorted(by: { $0.0.lowerBound < $1.0.lowerBound }) where range.lowerBound >= start {
             var matches = false
             if range.lowerBound == shippedEnd, range.upperBound <= view.end, object.size == range.count,
                let point = view.commit(endingAt: range.upperBound) {

@@ -72,7 +72,12 @@ final class ReplicationTests: XCTestCase {
         try commitRandomly(db, count: 3, generator: &generator)
         let view = try db.shippingView()
         try await client.putObject(bucket: bucket, key: location.segmentKey(1, shipped ..< view.end), body: view.bytes(shipped ..< view.end))
+        // And one from the same start that sorts after it and continues nothing: deleted.
+        let overlapping = location.segmentKey(1, shipped ..< view.end + 4096)
+        try await client.putObject(bucket: bucket, key: overlapping, body: [UInt8](repeating: 3, count: Int(view.end + 4096 - shipped)))
         let resumed = try await Replicator(database: db, client: client, location: location).ship()
+        let afterResume = try await client.listObjects(bucket: bucket, prefix: location.segmentsFolder(1)).map(\.key)
+        XCTAssertFalse(afterResume.contains(overlapping))
         XCTAssertEqual(resumed.adopted, 1)
         XCTAssertEqual(resumed.segments, 0, "adopted, not uploaded again")
         XCTAssertEqual(resumed.version, 13)
