@@ -33,26 +33,31 @@ package final class ReplicaWriter {
     private var previousGeneration: UInt64 = 0
     private var indexCount = 0
     private var file: (any StorageFile)?
-    private let backend: POSIXStorage
+    private let backend: any StorageBackend
     private let lock: LockFile
 
     /// Opens the replica at `path` for writing. An existing database is recovered first (a
     /// writer's open cuts any torn tail), then locked; a missing directory is created empty.
     /// Throws `locked` when another writer has it open.
-    package init(path: String, fileMode: UInt32 = 0o644) throws {
+    /// `storage` is the files' storage (the crash tests give a fault-injecting one).
+    package init(path: String, fileMode: UInt32 = 0o644, storage: (any StorageBackend)? = nil) throws {
         self.path = path
-        self.backend = POSIXStorage(fileMode: fileMode)
+        let backend = storage ?? POSIXStorage(fileMode: fileMode)
+        self.backend = backend
         let exists = backend.exists(path + "/data") || backend.exists(path + "/" + CurrentFile.name)
         var view: ShippingView?
         if exists {
             var options = DatabaseOptions()
             options.fileMode = fileMode
-            let database = try Database(path: path, options: options) // unchecked-open: recovery only; the replica is checked by restore
+            let database = try Database(path: path, options: options, backend: backend) // unchecked-open: recovery only; the replica is checked by restore
             defer { try? database.close() }
             view = try database.shippingView()
         } else if !backend.exists(path) {
             try backend.makeDirectory(path)
         }
+        // Every level of its path durable, whoever made it: what this writer acknowledges must
+        // not vanish with a directory entry a power cut never saw (the crash sweep found it).
+        if view == nil { try backend.syncEveryLevel(of: path) }
         lock = try LockFile(path: path + "/lock", writable: true, fileMode: fileMode)
         try lock.lockForWriting(timeout: 0)
         guard let view else { return }
