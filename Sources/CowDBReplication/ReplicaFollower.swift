@@ -82,8 +82,7 @@ public actor ReplicaFollower {
         let tags = try await client.getObjectIfExists(bucket: location.bucket, key: location.tagsKey)
         let version = writer.latest?.record.version ?? 0
         if writtenTags?.bytes != tags || writtenTags?.version != version {
-            let plan = RestorePlan(generation: newest, cut: .end, tagBytes: tags, tagsKey: location.tagsKey)
-            try writer.writeTags(try plan.tags(through: version))
+            try writer.writeTags(try RestorePlan.tags(tags, key: location.tagsKey, through: version))
             writtenTags = (tags, version)
         }
         return FollowReport(version: writer.latest?.record.version ?? 0, generation: writer.generation, segments: segments)

@@ -99,7 +99,13 @@ struct RestorePlan {
 
     /// The tags file to write: the replica's tags that name a restored version (nil: none).
     func tags(through version: UInt64) throws -> [UInt8]? {
-        let kept = try Self.decodeTags(tagBytes, key: tagsKey).filter { $0.version <= version }
+        try Self.tags(tagBytes, key: tagsKey, through: version)
+    }
+
+    /// The tags file holding the tags of `bytes` (the tags object, `key`) that name a version
+    /// up to `version` (nil: none).
+    static func tags(_ bytes: [UInt8]?, key: String, through version: UInt64) throws -> [UInt8]? {
+        let kept = try decodeTags(bytes, key: key).filter { $0.version <= version }
         return kept.isEmpty ? nil : TagFile.encode(kept)
     }
 

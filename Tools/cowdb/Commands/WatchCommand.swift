@@ -43,26 +43,17 @@ struct WatchCommand: ParsableCommand {
         let db = try DatabaseAccess.openForReading(database)
         defer { try? db.close() }
         let feed = db.changes(after: after ?? db.latestVersion, keyspace: keyspace)
-        let failure = FailureBox()
-        let done = DispatchSemaphore(value: 0)
         let (hex, json) = (hex, json)
-        Task {
+        try AsyncCommand.run {
             do {
                 let output = BufferedOutput.standardOutput()
                 for try await commit in feed {
                     try Self.print(commit, json: json, output: DiffOutput(hex: hex), to: output)
                     try output.flush()
                 }
-            } catch {
-                failure.error = error
+            } catch CowDBError.versionNotFound(let missing) {
+                throw ToolError.failure("version \(missing) is no longer in the database (dropped by compaction); resume with --after \(db.latestVersion)")
             }
-            done.signal()
-        }
-        done.wait()
-        do {
-            if let error = failure.error { throw error }
-        } catch CowDBError.versionNotFound(let missing) {
-            throw ToolError.failure("version \(missing) is no longer in the database (dropped by compaction); resume with --after \(db.latestVersion)")
         }
     }
 
@@ -78,9 +69,4 @@ struct WatchCommand: ParsableCommand {
             }
         }
     }
-}
-
-/// The feed task's error, handed to the waiting thread (the semaphore orders the two accesses).
-private final class FailureBox: @unchecked Sendable {
-    var error: (any Error)?
 }
